@@ -1,0 +1,42 @@
+package main
+
+import "fmt"
+
+// Exit codes. They are documented in the README and in `tend --help`; scripts
+// rely on them, so they never change meaning. When several apply, the most
+// severe wins: invalid input, then host failed, then unreachable, then
+// changes pending.
+const (
+	// ExitOK: success; for plan, every host is in sync.
+	ExitOK = 0
+	// ExitInternal: tend itself failed (a bug, or output could not be written).
+	ExitInternal = 1
+	// ExitChanges: plan found changes pending (or commands that will run).
+	ExitChanges = 2
+	// ExitFailed: at least one host failed a task.
+	ExitFailed = 3
+	// ExitUnreachable: at least one host could not be reached (and none failed).
+	ExitUnreachable = 4
+	// ExitInvalid: invalid input (playbook, inventory, flags); no connection was made.
+	ExitInvalid = 5
+)
+
+const exitCodesHelp = `Exit codes:
+  0  success; for plan: all hosts in sync
+  1  internal error
+  2  plan: changes pending
+  3  a host failed
+  4  a host was unreachable (none failed)
+  5  invalid input: nothing was connected to`
+
+// exitError carries an exit code out of a command.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e.msg) }
+
+func exitWith(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}

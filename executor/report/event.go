@@ -1,0 +1,95 @@
+// Package report turns the events of a run into output: coloured human text
+// with unified diffs and a recap, or one JSON object per line for machines.
+// Computing a diff (modules) is separate from rendering it (here).
+package report
+
+import (
+	"time"
+
+	"github.com/tend-sh/tend/modules"
+)
+
+// EventType names the kinds of events a run emits, in the order they occur.
+type EventType string
+
+// The event types. Their string values are part of the JSON output and are
+// stable.
+const (
+	EventRunStart  EventType = "run_start"
+	EventPlayStart EventType = "play_start"
+	EventHostStart EventType = "host_start"
+	EventTask      EventType = "task"
+	EventHandler   EventType = "handler"
+	EventHostDone  EventType = "host_done"
+	EventRecap     EventType = "recap"
+)
+
+// Status is the outcome of one task on one host.
+type Status string
+
+// Task statuses. In plan, "change" and "will_run" say what apply would do;
+// in apply, "changed" says what it did.
+const (
+	StatusOK          Status = "ok"
+	StatusChange      Status = "change"   // plan: would change
+	StatusWillRun     Status = "will_run" // plan: command not settled by its guards
+	StatusChanged     Status = "changed"  // apply: changed
+	StatusFailed      Status = "failed"
+	StatusSkipped     Status = "skipped"
+	StatusUnreachable Status = "unreachable"
+)
+
+// Event is one thing that happened during a run.
+type Event struct {
+	Type EventType
+	Time time.Time
+	// Mode is "plan" or "apply".
+	Mode string
+	Play string
+	// Hosts lists the hosts of a play (play_start) or of the run (run_start).
+	Hosts []string
+	Host  string
+	// Task is the task ID, e.g. "gunicorn_service.staffrota".
+	Task string
+	// Kind is the module kind of the task.
+	Kind string
+	// Name is the task's display name when it has one.
+	Name   string
+	Status Status
+	Diff   *modules.Diff
+	// Message is a short human line: why skipped, what was verified, the
+	// error of a failure.
+	Message  string
+	Duration time.Duration
+	// NotifiedBy lists the tasks that triggered a handler.
+	NotifiedBy []string
+	// Recap holds the per-host counts (recap and host_done events).
+	Recap []HostRecap
+}
+
+// HostRecap counts one host's task outcomes.
+type HostRecap struct {
+	Host        string
+	OK          int
+	Changed     int
+	Failed      int
+	Skipped     int
+	Unreachable bool
+	// Error is why the host failed or was unreachable.
+	Error    string
+	Duration time.Duration
+	// RoundTrips is what the run cost on this host's connection.
+	RoundTrips int
+}
+
+// Sink receives the events of a run. Implementations must be safe for
+// concurrent use: hosts run in parallel.
+type Sink interface {
+	Emit(Event)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(Event)
+
+// Emit calls f(e).
+func (f SinkFunc) Emit(e Event) { f(e) }

@@ -1,0 +1,278 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fatih/color"
+)
+
+// HumanSink renders events as text for people: one status line per task and
+// host, unified diffs under changed files, and a recap table at the end.
+// Each event is written as one block, so parallel hosts never interleave
+// inside a block.
+type HumanSink struct {
+	mu    sync.Mutex
+	w     io.Writer
+	width int // host column width
+	mode  string
+	// ShowOK prints in-sync tasks too (default true); ShowDurations adds
+	// task durations (off in golden tests).
+	ShowOK        bool
+	ShowDurations bool
+
+	bold, dim, green, yellow, red, cyan, magenta *color.Color
+}
+
+// NewHumanSink returns a sink writing to w; colour is used only when
+// useColor is true (the caller decides from --no-color, NO_COLOR and
+// whether w is a terminal).
+func NewHumanSink(w io.Writer, useColor bool) *HumanSink {
+	mk := func(attrs ...color.Attribute) *color.Color {
+		c := color.New(attrs...)
+		if useColor {
+			c.EnableColor()
+		} else {
+			c.DisableColor()
+		}
+		return c
+	}
+	return &HumanSink{
+		w: w, ShowOK: true, ShowDurations: true,
+		bold: mk(color.Bold), dim: mk(color.Faint), green: mk(color.FgGreen), yellow: mk(color.FgYellow),
+		red: mk(color.FgRed, color.Bold), cyan: mk(color.FgCyan), magenta: mk(color.FgMagenta),
+	}
+}
+
+// Emit renders one event.
+func (s *HumanSink) Emit(e Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b bytes.Buffer
+	switch e.Type {
+	case EventRunStart:
+		s.mode = e.Mode
+		for _, h := range e.Hosts {
+			s.width = max(s.width, len(h))
+		}
+		fmt.Fprintf(&b, "%s %s\n\n", s.bold.Sprintf("tend %s:", e.Mode), hostList(e.Hosts))
+	case EventTask, EventHandler:
+		s.task(&b, e)
+	case EventHostDone:
+		if r := first(e.Recap); r != nil && (r.Unreachable || (r.Failed > 0 && e.Message != "" && r.OK+r.Changed+r.Skipped == 0)) {
+			// Connection-level failures have no task line of their own.
+			st := StatusFailed
+			if r.Unreachable {
+				st = StatusUnreachable
+			}
+			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(st), s.red.Sprint(e.Message))
+		}
+	case EventRecap:
+		s.recap(&b, e.Recap)
+	}
+	s.w.Write(b.Bytes())
+}
+
+func first(r []HostRecap) *HostRecap {
+	if len(r) == 0 {
+		return nil
+	}
+	return &r[0]
+}
+
+func hostList(hosts []string) string {
+	switch len(hosts) {
+	case 0:
+		return "no hosts"
+	case 1:
+		return "1 host (" + hosts[0] + ")"
+	}
+	if len(hosts) <= 8 {
+		return fmt.Sprintf("%d hosts (%s)", len(hosts), strings.Join(hosts, ", "))
+	}
+	return fmt.Sprintf("%d hosts (%s, …)", len(hosts), strings.Join(hosts[:8], ", "))
+}
+
+func (s *HumanSink) host(h string) string {
+	return s.bold.Sprint(fmt.Sprintf("%-*s", s.width, h))
+}
+
+// statusWord is the fixed-width word shown for a status.
+func statusWord(st Status) string {
+	switch st {
+	case StatusChange:
+		return "change"
+	case StatusWillRun:
+		return "will run"
+	case StatusUnreachable:
+		return "UNREACHABLE"
+	case StatusFailed:
+		return "FAILED"
+	}
+	return string(st)
+}
+
+func (s *HumanSink) status(st Status) string {
+	word := fmt.Sprintf("%-11s", statusWord(st))
+	switch st {
+	case StatusOK:
+		return s.green.Sprint(word)
+	case StatusChange, StatusChanged:
+		return s.yellow.Sprint(word)
+	case StatusWillRun:
+		return s.magenta.Sprint(word)
+	case StatusSkipped:
+		return s.cyan.Sprint(word)
+	default:
+		return s.red.Sprint(word)
+	}
+}
+
+func (s *HumanSink) task(b *bytes.Buffer, e Event) {
+	if e.Status == StatusOK && !s.ShowOK {
+		return
+	}
+	title := e.Task
+	if e.Type == EventHandler {
+		title = "handler " + e.Name + " (" + e.Task + ")"
+	} else if e.Name != "" {
+		title += " (" + e.Name + ")"
+	}
+	line := fmt.Sprintf("%s  %s  %s", s.host(e.Host), s.status(e.Status), title)
+	if e.Message != "" {
+		msg := e.Message
+		if e.Status == StatusFailed {
+			msg = s.red.Sprint(msg)
+		} else {
+			msg = s.dim.Sprint(msg)
+		}
+		if strings.Contains(e.Message, "\n") {
+			line += ":\n" + indent(msg, strings.Repeat(" ", s.width+4))
+		} else {
+			line += ": " + msg
+		}
+	}
+	if e.Type == EventHandler && len(e.NotifiedBy) > 0 {
+		line += s.dim.Sprintf(" ← %s", strings.Join(e.NotifiedBy, ", "))
+	}
+	if s.ShowDurations && e.Duration >= 100*time.Millisecond {
+		line += s.dim.Sprintf(" (%s)", e.Duration.Round(10*time.Millisecond))
+	}
+	b.WriteString(strings.TrimRight(line, "\n") + "\n")
+	if e.Diff == nil || (e.Status != StatusChange && e.Status != StatusChanged && e.Status != StatusFailed && e.Status != StatusWillRun) {
+		return
+	}
+	pad := strings.Repeat(" ", s.width+4)
+	for _, c := range e.Diff.Changes {
+		if c.Attr == "content" {
+			s.unified(b, pad, UnifiedDiff(c))
+			continue
+		}
+		if c.Sensitive {
+			fmt.Fprintf(b, "%s%s: %s\n", pad, c.Attr, s.dim.Sprint("(sensitive)"))
+			continue
+		}
+		fmt.Fprintf(b, "%s%s: %s → %s\n", pad, c.Attr, s.red.Sprint(orAbsent(c.Old)), s.green.Sprint(orAbsent(c.New)))
+	}
+	switch {
+	case e.Diff.Unpreviewable && e.Status == StatusWillRun:
+		fmt.Fprintf(b, "%s%s %s\n", pad, s.magenta.Sprint("cannot be previewed; will"), strings.Join(e.Diff.Actions, ", "))
+	case len(e.Diff.Actions) > 0:
+		fmt.Fprintf(b, "%s%s %s\n", pad, s.dim.Sprint("then:"), strings.Join(e.Diff.Actions, ", "))
+	}
+}
+
+func orAbsent(v string) string {
+	if v == "" {
+		return "(absent)"
+	}
+	return v
+}
+
+func (s *HumanSink) unified(b *bytes.Buffer, pad, diff string) {
+	for _, l := range strings.SplitAfter(diff, "\n") {
+		if l == "" {
+			continue
+		}
+		text := strings.TrimRight(l, "\n")
+		switch {
+		case strings.HasPrefix(text, "+++"), strings.HasPrefix(text, "---"):
+			text = s.bold.Sprint(text)
+		case strings.HasPrefix(text, "@@"):
+			text = s.cyan.Sprint(text)
+		case strings.HasPrefix(text, "+"):
+			text = s.green.Sprint(text)
+		case strings.HasPrefix(text, "-"):
+			text = s.red.Sprint(text)
+		}
+		b.WriteString(pad + text + "\n")
+	}
+}
+
+func indent(text, pad string) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	for i := range lines {
+		lines[i] = pad + lines[i]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
+	changedWord := "changed"
+	if s.mode == "plan" {
+		changedWord = "to change"
+	}
+	w := max(s.width, len("HOST"))
+	fmt.Fprintf(b, "\n%s\n", s.bold.Sprint("RECAP"))
+	fmt.Fprintf(b, "%-*s  %4s  %9s  %6s  %7s  %s\n", w, "HOST", "ok", changedWord, "failed", "skipped", "unreachable")
+	for _, r := range recaps {
+		unreach := "-"
+		if r.Unreachable {
+			unreach = s.red.Sprint("yes")
+		}
+		ch := fmt.Sprintf("%9d", r.Changed)
+		if r.Changed > 0 {
+			ch = s.yellow.Sprint(ch)
+		}
+		fl := fmt.Sprintf("%6d", r.Failed)
+		if r.Failed > 0 {
+			fl = s.red.Sprint(fl)
+		}
+		fmt.Fprintf(b, "%s  %4d  %s  %s  %7d  %s\n", s.bold.Sprintf("%-*s", w, r.Host), r.OK, ch, fl, r.Skipped, unreach)
+	}
+	t := Totals(recaps)
+	fmt.Fprintln(b)
+	switch {
+	case t.Failed > 0 || t.Unreachable > 0:
+		failedHosts := 0
+		for _, r := range recaps {
+			if r.Failed > 0 && !r.Unreachable {
+				failedHosts++
+			}
+		}
+		var parts []string
+		if failedHosts > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d hosts failed", failedHosts, t.Hosts))
+		}
+		if t.Unreachable > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d hosts unreachable", t.Unreachable, t.Hosts))
+		}
+		fmt.Fprintf(b, "%s\n", s.red.Sprint(strings.Join(parts, ", ")+"."))
+	case s.mode == "plan" && t.Changed > 0:
+		n := 0
+		for _, r := range recaps {
+			if r.Changed > 0 {
+				n++
+			}
+		}
+		fmt.Fprintf(b, "%s\n", s.yellow.Sprintf("Plan: %d change(s) pending on %d of %d hosts. Run `tend apply` to converge.", t.Changed, n, t.Hosts))
+	case s.mode == "plan":
+		fmt.Fprintf(b, "%s\n", s.green.Sprintf("No changes: %d hosts in sync.", t.Hosts))
+	default:
+		fmt.Fprintf(b, "%s\n", s.green.Sprintf("Applied: %d change(s) on %d hosts, all ok.", t.Changed, t.Hosts))
+	}
+}

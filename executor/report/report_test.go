@@ -1,0 +1,192 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tend-sh/tend/modules"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const oldUnit = `[Unit]
+Description=Staff rota (gunicorn)
+After=network.target
+
+[Service]
+User=staffrota
+ExecStart=/home/staff-rota-system/venv/bin/gunicorn --workers 1 --bind unix:/home/staff-rota-system/staffrota.sock rotasystems.wsgi:application
+
+[Install]
+WantedBy=multi-user.target
+`
+
+const newUnit = `[Unit]
+Description=Staff rota (gunicorn)
+After=network.target
+StartLimitIntervalSec=60
+StartLimitBurst=3
+
+[Service]
+User=staffrota
+ExecStart=/home/staff-rota-system/venv/bin/gunicorn --workers 2 --timeout 60 --bind unix:/home/staff-rota-system/staffrota.sock rotasystems.wsgi:application
+Restart=always
+RestartSec=10
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// planEvents is a plan run over three hosts: one with changes, one in sync,
+// one unreachable.
+func planEvents() []Event {
+	unitDiff := &modules.Diff{
+		Changes: []modules.Change{
+			{Attr: "content", Path: "/etc/systemd/system/staffrota.service", OldContent: []byte(oldUnit), NewContent: []byte(newUnit)},
+		},
+		Actions: []string{"daemon-reload", "restart staffrota.service"},
+	}
+	return []Event{
+		{Type: EventRunStart, Mode: "plan", Hosts: []string{"web1", "web2", "web-old"}},
+		{Type: EventHostStart, Mode: "plan", Host: "web1"},
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "gunicorn_service.staffrota", Kind: "gunicorn_service", Status: StatusChange, Diff: unitDiff},
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "file./etc/app.env", Kind: "file", Status: StatusChange, Diff: &modules.Diff{Changes: []modules.Change{
+			{Attr: "content", Path: "/etc/app.env", OldContent: []byte("A=1\n"), NewContent: []byte("A=2\n"), Sensitive: true},
+			{Attr: "mode", Old: "0644", New: "0600"},
+		}}},
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "command.migrate", Kind: "command", Status: StatusWillRun, Diff: &modules.Diff{Unpreviewable: true, Actions: []string{"run: ./manage.py migrate"}}},
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "health_check.staffrota", Kind: "health_check", Status: StatusSkipped, Message: "verified on apply: GET unix:/home/staff-rota-system/staffrota.sock /health/"},
+		{Type: EventHandler, Mode: "plan", Host: "web1", Task: "service.staffrota", Kind: "service", Name: "restart-app", Status: StatusWillRun, Message: "notified", NotifiedBy: []string{"file./etc/app.env"}},
+		{Type: EventHostDone, Mode: "plan", Host: "web1", Status: StatusChange, Recap: []HostRecap{{Host: "web1", Changed: 4, Skipped: 1}}},
+		{Type: EventTask, Mode: "plan", Host: "web2", Task: "gunicorn_service.staffrota", Kind: "gunicorn_service", Status: StatusOK, Diff: &modules.Diff{}},
+		{Type: EventHostDone, Mode: "plan", Host: "web-old", Status: StatusUnreachable, Message: "web-old (192.0.2.1:22): connect: i/o timeout", Recap: []HostRecap{{Host: "web-old", Unreachable: true}}},
+		{Type: EventRecap, Mode: "plan", Recap: []HostRecap{
+			{Host: "web1", Changed: 4, Skipped: 1},
+			{Host: "web2", OK: 1, Skipped: 1},
+			{Host: "web-old", Unreachable: true, Error: "web-old (192.0.2.1:22): connect: i/o timeout"},
+		}},
+	}
+}
+
+func applyEvents() []Event {
+	return []Event{
+		{Type: EventRunStart, Mode: "apply", Hosts: []string{"web1", "web2"}},
+		{Type: EventTask, Mode: "apply", Host: "web1", Task: "directory./srv/app", Kind: "directory", Status: StatusChanged, Diff: &modules.Diff{Changes: []modules.Change{{Attr: "exists", Old: "", New: "directory"}, {Attr: "owner", Old: "", New: "staffrota"}}}},
+		{Type: EventTask, Mode: "apply", Host: "web1", Task: "health_check.staffrota", Kind: "health_check", Status: StatusFailed, Message: "attempt 10/10: GET /health/: status 503, want 200\n$.status: want \"ok\", got \"error\""},
+		{Type: EventTask, Mode: "apply", Host: "web2", Task: "health_check.staffrota", Kind: "health_check", Status: StatusOK, Message: "passed: GET unix:/s.sock /health/"},
+		{Type: EventRecap, Mode: "apply", Recap: []HostRecap{{Host: "web1", Changed: 1, Failed: 1}, {Host: "web2", OK: 1}}},
+	}
+}
+
+func render(events []Event) string {
+	var buf bytes.Buffer
+	s := NewHumanSink(&buf, false)
+	s.ShowDurations = false
+	for _, e := range events {
+		s.Emit(e)
+	}
+	return buf.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from rendered output:\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
+	}
+}
+
+func TestHumanGolden(t *testing.T) {
+	tests := []struct {
+		name   string
+		events []Event
+	}{
+		{"plan.golden", planEvents()},
+		{"apply.golden", applyEvents()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := render(tt.events)
+			if strings.Contains(got, "\x1b[") {
+				t.Fatal("colour escape codes in colourless output")
+			}
+			golden(t, tt.name, got)
+		})
+	}
+}
+
+func TestHumanColour(t *testing.T) {
+	var buf bytes.Buffer
+	s := NewHumanSink(&buf, true)
+	for _, e := range planEvents() {
+		s.Emit(e)
+	}
+	if !strings.Contains(buf.String(), "\x1b[") {
+		t.Fatal("no colour with colour enabled")
+	}
+}
+
+func TestSensitiveNeverRendered(t *testing.T) {
+	d := &modules.Diff{Changes: []modules.Change{{Attr: "content", Path: "/etc/secret", OldContent: []byte("hunter2-old"), NewContent: []byte("hunter2-new"), Sensitive: true}}}
+	e := Event{Type: EventTask, Mode: "plan", Host: "h", Task: "file./etc/secret", Status: StatusChange, Diff: d}
+	var human, js bytes.Buffer
+	NewHumanSink(&human, false).Emit(e)
+	NewJSONSink(&js).Emit(e)
+	for name, out := range map[string]string{"human": human.String(), "json": js.String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("%s output leaks sensitive content: %s", name, out)
+		}
+	}
+}
+
+func TestJSONLines(t *testing.T) {
+	var buf bytes.Buffer
+	s := NewJSONSink(&buf)
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, e := range planEvents() {
+		e.Time = at
+		s.Emit(e)
+	}
+	sc := bufio.NewScanner(&buf)
+	var events []map[string]any
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("line is not JSON: %q: %v", sc.Text(), err)
+		}
+		events = append(events, m)
+	}
+	if len(events) != len(planEvents()) {
+		t.Fatalf("got %d lines, want %d", len(events), len(planEvents()))
+	}
+	unit := events[2]
+	if unit["status"] != "change" || unit["host"] != "web1" || unit["task"] != "gunicorn_service.staffrota" {
+		t.Errorf("task event fields: %v", unit)
+	}
+	diff := unit["diff"].(map[string]any)
+	ch := diff["changes"].([]any)[0].(map[string]any)
+	if !strings.Contains(ch["unified"].(string), "+Restart=always") {
+		t.Errorf("unified diff missing the new line: %v", ch["unified"])
+	}
+	recap := events[len(events)-1]
+	totals := recap["totals"].(map[string]any)
+	if totals["changed"].(float64) != 4 || totals["unreachable"].(float64) != 1 || totals["hosts"].(float64) != 3 {
+		t.Errorf("totals: %v", totals)
+	}
+}

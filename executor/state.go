@@ -1,0 +1,141 @@
+package executor
+
+import (
+	"io/fs"
+)
+
+// ProbeKind says what kind of remote state a Probe reads.
+type ProbeKind int
+
+// The kinds of remote state a module can ask for.
+const (
+	// ProbeFile reads a path's type, mode, owner, group, size and (for
+	// regular files up to MaxProbeContent bytes) its content.
+	ProbeFile ProbeKind = iota + 1
+	// ProbeUnit reads a systemd unit's properties (systemctl show).
+	ProbeUnit
+	// ProbeGuard runs a read-only guard command and records its exit code.
+	ProbeGuard
+)
+
+// MaxProbeContent is the largest file whose content a probe returns; larger
+// files come back with only their SHA-256.
+const MaxProbeContent = 4 << 20
+
+// Probe asks for one piece of remote state. Modules list the probes they need;
+// the executor gathers all probes of a host in one round trip (Gather).
+type Probe struct {
+	Kind ProbeKind
+	// Path is the file or directory for ProbeFile.
+	Path string
+	// Unit is the unit name (with suffix, e.g. "staffrota.service") for ProbeUnit.
+	Unit string
+	// Script is the shell guard for ProbeGuard.
+	Script string
+	// Become reads the state with escalated privileges.
+	Become bool
+}
+
+// Key identifies the probe's answer in a State.
+func (p Probe) Key() string {
+	switch p.Kind {
+	case ProbeFile:
+		return "file:" + p.Path
+	case ProbeUnit:
+		return "unit:" + p.Unit
+	case ProbeGuard:
+		return "guard:" + p.Script
+	}
+	return "unknown:"
+}
+
+// FileState is what a ProbeFile found at a path.
+type FileState struct {
+	Path   string
+	Exists bool
+	// Type is "file", "directory", "symlink" or "other" when Exists.
+	Type  string
+	Mode  fs.FileMode // permission bits only (0o7777 range)
+	Owner string
+	Group string
+	Size  int64
+	// Content holds the file's bytes when Type is "file" and Size is at most
+	// MaxProbeContent; otherwise it is nil and Truncated is true.
+	Content   []byte
+	Truncated bool
+	// SHA256 is the hex digest of the content, for regular files.
+	SHA256 string
+}
+
+// UnitState is what a ProbeUnit found (systemctl show).
+type UnitState struct {
+	Name string
+	// LoadState is "loaded", "not-found", "masked", ...
+	LoadState   string
+	ActiveState string // "active", "inactive", "failed", "activating", ...
+	SubState    string
+	// UnitFileState is "enabled", "disabled", "static", "masked", "" ...
+	UnitFileState    string
+	MainPID          int
+	NRestarts        int
+	NeedDaemonReload bool
+	FragmentPath     string
+}
+
+// Active reports whether the unit is running or starting.
+func (u *UnitState) Active() bool {
+	return u != nil && (u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading")
+}
+
+// Enabled reports whether the unit is enabled to start at boot.
+func (u *UnitState) Enabled() bool {
+	return u != nil && (u.UnitFileState == "enabled" || u.UnitFileState == "enabled-runtime" || u.UnitFileState == "alias")
+}
+
+// Facts are host-wide facts gathered with every batch.
+type Facts struct {
+	Hostname string
+	// CPUs is the number of online CPUs (nproc).
+	CPUs int
+	// OS is the ID from /etc/os-release, e.g. "debian".
+	OS string
+	// User is the login user; EffectiveUser is the user the batch ran as
+	// (root with become).
+	User          string
+	EffectiveUser string
+	// Systemd reports whether systemd is PID 1.
+	Systemd bool
+}
+
+// State is the answer to one batch of probes.
+type State struct {
+	Facts  Facts
+	Files  map[string]*FileState
+	Units  map[string]*UnitState
+	Guards map[string]int // guard script -> exit code
+}
+
+// File returns the state of path, or nil when it was not probed.
+func (s *State) File(path string) *FileState {
+	if s == nil {
+		return nil
+	}
+	return s.Files[path]
+}
+
+// Unit returns the state of unit, or nil when it was not probed.
+func (s *State) Unit(name string) *UnitState {
+	if s == nil {
+		return nil
+	}
+	return s.Units[name]
+}
+
+// Guard returns the exit code of a guard script and whether it was probed.
+func (s *State) Guard(script string) (int, bool) {
+	if s == nil {
+		return 0, false
+	}
+	code, ok := s.Guards[script]
+	return code, ok
+}

@@ -1,0 +1,65 @@
+// Package inventory reads tend inventories (HCL) into resolved hosts: each
+// host with its connection settings and its merged variables.
+package inventory
+
+import (
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Inventory is a resolved inventory: defaults applied, groups expanded,
+// variables merged (defaults < group < host).
+type Inventory struct {
+	// Hosts in declaration order.
+	Hosts []*Host
+	// Groups in declaration order.
+	Groups []*Group
+	// Vars are the inventory-wide vars (from defaults).
+	Vars map[string]cty.Value
+	// Filename is the file the inventory came from ("" for the implicit one).
+	Filename string
+	// Files holds the parsed source, by filename, for printing diagnostics
+	// with source snippets (hcl.NewDiagnosticTextWriter).
+	Files map[string]*hcl.File
+}
+
+// Group is a named set of hosts.
+type Group struct {
+	Name  string
+	Hosts []string // host names, in order
+	Vars  map[string]cty.Value
+	Range hcl.Range
+}
+
+// Host is one target host with everything needed to reach it.
+type Host struct {
+	// Name is the inventory name; Address what tend connects to
+	// (defaults to Name).
+	Name    string
+	Address string
+	Port    int
+	User    string
+	// Connection is "ssh" or "local".
+	Connection string
+	// IdentityFile is a private key path, "~" expanded.
+	IdentityFile string
+	// KnownHostsFile is an extra known_hosts file consulted (and, with
+	// --accept-new-host-keys, appended to) before ~/.ssh/known_hosts.
+	KnownHostsFile string
+	// Become escalates with sudo; BecomeUser defaults to root.
+	Become     bool
+	BecomeUser string
+	// BecomePasswordEnv names an environment variable holding the sudo
+	// password; BecomePasswordPrompt asks on the terminal instead.
+	BecomePasswordEnv    string
+	BecomePasswordPrompt bool
+	// ConnectTimeout and CommandTimeout in seconds; zero means defaults.
+	ConnectTimeout int
+	CommandTimeout int
+	// Groups the host belongs to, in declaration order.
+	Groups []string
+	// Vars are the merged variables of the host.
+	Vars map[string]cty.Value
+	// Range is where the host was declared.
+	Range hcl.Range
+}

@@ -1,0 +1,112 @@
+// Package modules holds tend's resource modules (file, directory,
+// systemd_unit, gunicorn_service, service, command, health_check) and the one
+// registry they are listed in.
+//
+// Every module has a read-only Check that returns a typed Diff; `tend plan`
+// renders that Diff and `tend apply` hands the very same Diff to Apply, then
+// runs Check again and fails the host if it still differs. Dry-run is not a
+// separate code path.
+package modules
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+// Module is one configured resource of one task, for one host.
+type Module interface {
+	// Decode reads the task's block body, already evaluated for one host
+	// (ctx carries var, local, host and the functions), and validates it.
+	// It runs before any connection is made: every problem it finds must be
+	// reported here, as diagnostics with source ranges.
+	Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics
+
+	// Probes lists the remote state Check needs. The executor gathers the
+	// probes of all tasks of a host in one round trip.
+	Probes() []executor.Probe
+
+	// Check compares the desired state with t.State and returns what Apply
+	// would change. It must not change anything on the host. An empty Diff
+	// means in sync.
+	Check(ctx context.Context, t *Target) (*Diff, error)
+
+	// Apply makes exactly the changes d describes (d came from Check on the
+	// same target).
+	Apply(ctx context.Context, t *Target, d *Diff) error
+}
+
+// Verifier is implemented by read-only modules (health_check) whose work is
+// to verify the host after changes. Verify runs on apply, after pending
+// notifications were flushed; it never counts as a change.
+type Verifier interface {
+	Verify(ctx context.Context, t *Target) error
+}
+
+// Target is the host a module works on.
+type Target struct {
+	// Host is the inventory name of the host, for messages.
+	Host string
+	// Address is the address tend connects to (used by health checks that
+	// run from the controller).
+	Address string
+	Conn    executor.Conn
+	// State holds the answers to the module's probes.
+	State *executor.State
+	// Become is the inventory's become setting for this host.
+	Become bool
+}
+
+// Info describes a module kind for the registry.
+type Info struct {
+	// Kind is the HCL block type, e.g. "gunicorn_service".
+	Kind string
+	// Summary is a one-line description for `tend modules` and docs.
+	Summary string
+	// New returns a fresh, unconfigured module.
+	New func() Module
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Info{}
+)
+
+// Register adds a module kind to the registry. It panics on a duplicate kind:
+// that is a programming error caught by any test.
+func Register(info Info) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if info.Kind == "" || info.New == nil {
+		panic("modules: Register needs Kind and New")
+	}
+	if _, dup := registry[info.Kind]; dup {
+		panic(fmt.Sprintf("modules: kind %q registered twice", info.Kind))
+	}
+	registry[info.Kind] = info
+}
+
+// Lookup returns the registered module kind.
+func Lookup(kind string) (Info, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	info, ok := registry[kind]
+	return info, ok
+}
+
+// Kinds lists the registered kinds, sorted.
+func Kinds() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	kinds := make([]string, 0, len(registry))
+	for k := range registry {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	return kinds
+}
