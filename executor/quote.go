@@ -1,0 +1,47 @@
+package executor
+
+import "strings"
+
+// ShellQuote returns s quoted for a POSIX shell: the result is one word that
+// the shell reads back as exactly s, whatever bytes s holds. Words made only
+// of safe characters are returned as they are.
+func ShellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	safe := true
+	for i := 0; i < len(s); i++ {
+		if !isShellSafe(s[i]) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	// Inside single quotes nothing is special but the single quote itself,
+	// which is written as '\'' (close, escaped quote, reopen).
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ShellJoin quotes each word with ShellQuote and joins them with spaces, so
+// the shell reads back exactly the given words.
+func ShellJoin(words ...string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = ShellQuote(w)
+	}
+	return strings.Join(quoted, " ")
+}
+
+func isShellSafe(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '/', ',', ':', '@', '%', '+':
+		return true
+	}
+	return false
+}
