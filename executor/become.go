@@ -214,7 +214,7 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 		stderr := &lockedBuffer{}
 		stdin, wait, err := start(runCtx, plainLine(cmd.Script), stdout, stderr)
 		if err != nil {
-			return Result{}, fmt.Errorf("%s: start command: %w", host, err)
+			return Result{}, fmt.Errorf("%s: %w", host, err)
 		}
 		go feedStdin(stdin, cmd.Stdin)
 		code, err := wait()
@@ -233,7 +233,7 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 	watcher := newBecomeWatcher(promptMarker, okMarker)
 	stdin, wait, err := start(runCtx, sudoLine(user, promptMarker, okMarker, cmd.Script), stdout, watcher)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: start command: %w", host, err)
+		return Result{}, fmt.Errorf("%s: %w", host, err)
 	}
 
 	// The feeder answers sudo's prompt with the password, and forwards the
