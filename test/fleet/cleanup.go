@@ -140,8 +140,9 @@ func teardownByName(name, dir string, log io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// objectNames lists the names of network namespaces, interfaces and nspawn
-// machines on this machine that look like a fleet's (FLEET-hN).
+// objectNames lists the names of network namespaces, interfaces, nspawn
+// machines and host cgroups on this machine that look like a fleet's
+// (FLEET-hN).
 func objectNames() []string {
 	var out []string
 	if entries, err := os.ReadDir(netnsDir); err == nil {
@@ -159,6 +160,7 @@ func objectNames() []string {
 			out = append(out, m)
 		}
 	}
+	out = append(out, cgroupMachines()...)
 	var keep []string
 	for _, o := range out {
 		if objectRE.MatchString(o) {

@@ -168,6 +168,49 @@ func TestFleet(t *testing.T) {
 		}
 	})
 
+	t.Run("systemd state", func(t *testing.T) {
+		for _, h := range f.Hosts {
+			out, err := h.SSH(ctx, "root", "systemctl is-system-running")
+			if err != nil || out != "running\n" {
+				failed, _ := h.SSH(ctx, "root", "systemctl --failed --no-legend")
+				t.Errorf("%s: system is %q (%v), failed units:\n%s", h.Name, out, err, failed)
+			}
+		}
+	})
+
+	t.Run("cgroup isolation", func(t *testing.T) {
+		// Each host's systemd has cgroups of its own: restarting a unit on
+		// one host must not touch the same unit on another.
+		mainPID := func(h *fleet.Host) string {
+			out, err := h.SSH(ctx, "root", "systemctl show -p MainPID --value staffrota.service")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(out)
+		}
+		before1, before2 := mainPID(h1), mainPID(h2)
+		if _, err := h1.SSH(ctx, "root", "systemctl restart staffrota.service && systemctl is-active staffrota.service"); err != nil {
+			t.Fatal(err)
+		}
+		after1, after2 := mainPID(h1), mainPID(h2)
+		if after1 == before1 || after1 == "0" {
+			t.Errorf("%s: staffrota did not restart (MainPID %s -> %s)", h1.Name, before1, after1)
+		}
+		if after2 != before2 {
+			t.Errorf("%s: staffrota changed (MainPID %s -> %s) when %s restarted its own", h2.Name, before2, after2, h1.Name)
+		}
+		if out, err := h2.SSH(ctx, "root", "systemctl is-active staffrota.service"); err != nil || out != "active\n" {
+			t.Errorf("%s: staffrota is %q %v", h2.Name, out, err)
+		}
+		// The socket is back before the app checks below.
+		for i := 0; i < 50; i++ {
+			if _, err := h1.SSH(ctx, "root", "test -S "+fleet.AppSocket); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
 	t.Run("app routes", func(t *testing.T) {
 		code, v := health(ctx, t, h1)
 		checks, _ := v["checks"].(map[string]any)

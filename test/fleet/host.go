@@ -206,18 +206,33 @@ func (h *Host) start() error {
 		return err
 	}
 	defer console.Close()
-	cmd := exec.Command("systemd-nspawn",
+	procs, err := makeCgroups(h.Machine)
+	if err != nil {
+		return err
+	}
+	// A shell moves itself into the host's cgroups and becomes nspawn, so
+	// nspawn starts there (and keeps the pid, session and death signal).
+	cmd := exec.Command("/bin/sh", "-c",
+		`for f in $TEND_FLEET_CGROUPS; do echo $$ > "$f" || exit 1; done; unset TEND_FLEET_CGROUPS; exec "$@"`,
+		"sh", "systemd-nspawn",
 		"--quiet",
 		"--directory="+h.Root,
 		"--boot",
 		"--register=no",
 		"--keep-unit",
-		"--console=pipe",
+		// A pseudo-TTY console whose output nspawn copies to its stdout,
+		// the console log; with --console=pipe systemd prints nothing.
+		"--console=read-only",
+		"--setenv=SYSTEMD_COLORS=0",
 		"--link-journal=no",
 		"--machine="+h.Machine,
 		"--hostname="+h.Name,
 		"--network-namespace-path="+filepath.Join(netnsDir, h.Netns),
+		// systemd's own arguments: unit status lines on the console, which
+		// is the console log, so a failed boot can be read there.
+		"--", "--show-status=yes",
 	)
+	cmd.Env = append(os.Environ(), "TEND_FLEET_CGROUPS="+strings.Join(procs, " "))
 	cmd.Stdout = console
 	cmd.Stderr = console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
@@ -335,6 +350,7 @@ func (h *Host) stopOwn() error {
 	case <-time.After(StopTimeout):
 	}
 	_ = killNetns(h.Netns)
+	_ = killCgroups(h.Machine)
 	kill(pid, syscall.SIGKILL)
 	select {
 	case <-h.exited:
@@ -358,6 +374,7 @@ func stopForeign(machine, netns string) error {
 		return nil
 	}
 	_ = killNetns(netns)
+	_ = killCgroups(machine)
 	for _, p := range pids {
 		kill(p, syscall.SIGKILL)
 	}
@@ -377,6 +394,12 @@ func teardownHost(rec hostRecord, stop func() error, log io.Writer) error {
 		fmt.Fprintf(log, "fleet: %v\n", err)
 	}
 	if err := killNetns(rec.Netns); err != nil {
+		errs = append(errs, err)
+	}
+	if err := killCgroups(rec.Machine); err != nil {
+		errs = append(errs, err)
+	}
+	if err := removeCgroups(rec.Machine); err != nil {
 		errs = append(errs, err)
 	}
 	if rec.Dir != "" {

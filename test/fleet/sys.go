@@ -62,6 +62,7 @@ var errLocked = errors.New("lock is held by another process")
 type mountInfo struct {
 	Point  string
 	FSType string
+	Opts   string // the super block options, such as "rw,name=systemd"
 }
 
 // mounts lists the mounts of this process's mount namespace.
@@ -86,7 +87,11 @@ func mounts() ([]mountInfo, error) {
 		if sep < 0 || sep+1 >= len(fields) {
 			continue
 		}
-		out = append(out, mountInfo{Point: unescapeMount(fields[4]), FSType: fields[sep+1]})
+		m := mountInfo{Point: unescapeMount(fields[4]), FSType: fields[sep+1]}
+		if sep+3 < len(fields) {
+			m.Opts = fields[sep+3]
+		}
+		out = append(out, m)
 	}
 	return out, nil
 }
