@@ -1,0 +1,672 @@
+package inventory
+
+import (
+	"fmt"
+	"math/big"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// Default connection settings, applied when neither defaults, groups nor the
+// host set them.
+const (
+	DefaultPort       = 22
+	DefaultConnection = "ssh"
+	DefaultBecomeUser = "root"
+)
+
+// Load reads and parses the inventory file filename. See Parse.
+func Load(filename string) (*Inventory, hcl.Diagnostics) {
+	src, err := os.ReadFile(filename)
+	if err != nil {
+		return &Inventory{Filename: filename, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read inventory",
+			Detail:   fmt.Sprintf("Cannot read inventory %s: %s.", filename, err),
+		}}
+	}
+	return Parse(src, filename)
+}
+
+// Parse parses an inventory from src; filename is used in diagnostics.
+//
+// All problems are collected and returned together, each with the source
+// range it concerns. The returned Inventory is never nil, so its Files can be
+// used to print the diagnostics; when the diagnostics hold errors the rest of
+// it must not be used.
+func Parse(src []byte, filename string) (*Inventory, hcl.Diagnostics) {
+	inv := &Inventory{Filename: filename, Files: map[string]*hcl.File{}}
+	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	if file != nil {
+		inv.Files[filename] = file
+	}
+	if diags.HasErrors() {
+		return inv, diags
+	}
+	p := &parser{ctx: &hcl.EvalContext{Functions: Functions()}}
+	p.parse(file.Body)
+	p.resolve(inv)
+	return inv, append(diags, p.diags...)
+}
+
+// Localhost returns the implicit inventory used when no inventory is given:
+// one host "localhost", reached with the local connection, without become.
+func Localhost() *Inventory {
+	return &Inventory{
+		Hosts: []*Host{{
+			Name:       "localhost",
+			Address:    "localhost",
+			Connection: "local",
+			BecomeUser: DefaultBecomeUser,
+			Vars:       map[string]cty.Value{},
+		}},
+		Vars:  map[string]cty.Value{},
+		Files: map[string]*hcl.File{},
+	}
+}
+
+// settings are the connection attributes and vars one defaults, group or host
+// block sets; nil means not set at that level.
+type settings struct {
+	user, identityFile, knownHostsFile, connection *string
+	becomeUser, becomePasswordEnv                  *string
+	port, connectTimeout, commandTimeout           *int
+	become, becomePasswordPrompt                   *bool
+	vars                                           map[string]cty.Value
+}
+
+var settingAttrs = []hcl.AttributeSchema{
+	{Name: "user"},
+	{Name: "port"},
+	{Name: "connection"},
+	{Name: "identity_file"},
+	{Name: "known_hosts_file"},
+	{Name: "become"},
+	{Name: "become_user"},
+	{Name: "become_password_env"},
+	{Name: "become_password_prompt"},
+	{Name: "connect_timeout"},
+	{Name: "command_timeout"},
+	{Name: "vars"},
+}
+
+func withAttrs(names ...string) []hcl.AttributeSchema {
+	attrs := append([]hcl.AttributeSchema(nil), settingAttrs...)
+	for _, n := range names {
+		attrs = append(attrs, hcl.AttributeSchema{Name: n})
+	}
+	return attrs
+}
+
+var (
+	rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+		{Type: "defaults"},
+		{Type: "group", LabelNames: []string{"name"}},
+		{Type: "host", LabelNames: []string{"name"}},
+	}}
+	defaultsSchema = &hcl.BodySchema{Attributes: settingAttrs}
+	groupSchema    = &hcl.BodySchema{
+		Attributes: withAttrs("members", "children"),
+		Blocks:     []hcl.BlockHeaderSchema{{Type: "host", LabelNames: []string{"name"}}},
+	}
+	hostSchema = &hcl.BodySchema{Attributes: withAttrs("address")}
+)
+
+// nameRef is a host or group name written somewhere, with where.
+type nameRef struct {
+	name string
+	rng  hcl.Range
+}
+
+type hostDecl struct {
+	name     string
+	address  string
+	set      settings
+	defRange hcl.Range
+	// group is the group the host block is nested in, or "".
+	group string
+}
+
+type groupDecl struct {
+	name     string
+	set      settings
+	nested   []string
+	members  []nameRef
+	children []nameRef
+	defRange hcl.Range
+}
+
+type parser struct {
+	ctx      *hcl.EvalContext
+	diags    hcl.Diagnostics
+	defaults settings
+	hosts    []*hostDecl
+	groups   []*groupDecl
+}
+
+func (p *parser) errorf(rng hcl.Range, summary, format string, args ...any) {
+	r := rng
+	p.diags = append(p.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  summary,
+		Detail:   fmt.Sprintf(format, args...),
+		Subject:  &r,
+	})
+}
+
+func (p *parser) parse(body hcl.Body) {
+	content, diags := body.Content(rootSchema)
+	p.diags = append(p.diags, diags...)
+	var defaultsRange *hcl.Range
+	for _, b := range content.Blocks {
+		switch b.Type {
+		case "defaults":
+			if defaultsRange != nil {
+				p.errorf(b.DefRange, "Duplicate defaults block",
+					"Only one defaults block is allowed; the first is at %s.", defaultsRange)
+				continue
+			}
+			r := b.DefRange
+			defaultsRange = &r
+			c, diags := b.Body.Content(defaultsSchema)
+			p.diags = append(p.diags, diags...)
+			p.defaults = p.settings(c)
+		case "group":
+			p.group(b)
+		case "host":
+			p.host(b, "")
+		}
+	}
+}
+
+func (p *parser) group(b *hcl.Block) {
+	g := &groupDecl{name: b.Labels[0], defRange: b.DefRange}
+	p.checkName("group", b)
+	c, diags := b.Body.Content(groupSchema)
+	p.diags = append(p.diags, diags...)
+	g.set = p.settings(c)
+	if a, ok := c.Attributes["members"]; ok {
+		g.members = p.nameList(a)
+	}
+	if a, ok := c.Attributes["children"]; ok {
+		g.children = p.nameList(a)
+	}
+	p.groups = append(p.groups, g)
+	for _, hb := range c.Blocks {
+		g.nested = append(g.nested, hb.Labels[0])
+		p.host(hb, g.name)
+	}
+}
+
+func (p *parser) host(b *hcl.Block, group string) {
+	h := &hostDecl{name: b.Labels[0], address: b.Labels[0], defRange: b.DefRange, group: group}
+	p.checkName("host", b)
+	c, diags := b.Body.Content(hostSchema)
+	p.diags = append(p.diags, diags...)
+	h.set = p.settings(c)
+	if a, ok := c.Attributes["address"]; ok {
+		if s, ok := p.str(a); ok {
+			if strings.TrimSpace(s) == "" {
+				p.errorf(a.Expr.Range(), "Invalid address", "The address must not be empty; leave it out to use the host name.")
+			} else {
+				h.address = s
+			}
+		}
+	}
+	p.hosts = append(p.hosts, h)
+}
+
+// checkName rejects names that host patterns could not address.
+func (p *parser) checkName(kind string, b *hcl.Block) {
+	name := b.Labels[0]
+	rng := b.LabelRanges[0]
+	switch {
+	case name == "":
+		p.errorf(rng, "Invalid "+kind+" name", "A %s name must not be empty.", kind)
+	case name == "all":
+		p.errorf(rng, "Invalid "+kind+" name", `"all" is reserved: the pattern all selects every host.`)
+	case strings.ContainsAny(name, ",!&*?[] \t\n"):
+		p.errorf(rng, "Invalid "+kind+" name",
+			"The %s name %q contains a character used by host patterns (one of , ! & * ? [ ] or a space).", kind, name)
+	}
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// settings decodes the connection attributes and vars present in c.
+func (p *parser) settings(c *hcl.BodyContent) settings {
+	var s settings
+	for _, a := range sortedAttrs(c.Attributes) {
+		name := a.Name
+		switch name {
+		case "user", "become_user":
+			if v, ok := p.str(a); ok {
+				if v == "" {
+					p.errorf(a.Expr.Range(), "Invalid "+name, "The %s must not be empty.", name)
+					continue
+				}
+				if name == "user" {
+					s.user = &v
+				} else {
+					s.becomeUser = &v
+				}
+			}
+		case "connection":
+			if v, ok := p.str(a); ok {
+				if v != "ssh" && v != "local" {
+					p.errorf(a.Expr.Range(), "Invalid connection", `The connection must be "ssh" or "local", not %q.`, v)
+					continue
+				}
+				s.connection = &v
+			}
+		case "identity_file", "known_hosts_file":
+			if v, ok := p.str(a); ok {
+				exp, err := expandHome(v)
+				if err != nil {
+					p.errorf(a.Expr.Range(), "Invalid "+name, "Cannot expand %q: %s.", v, err)
+					continue
+				}
+				if name == "identity_file" {
+					s.identityFile = &exp
+				} else {
+					s.knownHostsFile = &exp
+				}
+			}
+		case "become_password_env":
+			if v, ok := p.str(a); ok {
+				if !envNameRe.MatchString(v) {
+					p.errorf(a.Expr.Range(), "Invalid become_password_env",
+						"become_password_env names the environment variable that holds the sudo password (like \"TEND_SUDO_PASSWORD\"); %q is not a variable name. Never write the password itself here.", redactIfLong(v))
+					continue
+				}
+				s.becomePasswordEnv = &v
+			}
+		case "port":
+			if v, ok := p.integer(a); ok {
+				if v < 1 || v > 65535 {
+					p.errorf(a.Expr.Range(), "Invalid port", "The port must be between 1 and 65535, not %d.", v)
+					continue
+				}
+				s.port = &v
+			}
+		case "connect_timeout", "command_timeout":
+			if v, ok := p.integer(a); ok {
+				if v < 0 {
+					p.errorf(a.Expr.Range(), "Invalid "+name, "The %s is a number of seconds and must not be negative.", name)
+					continue
+				}
+				if name == "connect_timeout" {
+					s.connectTimeout = &v
+				} else {
+					s.commandTimeout = &v
+				}
+			}
+		case "become", "become_password_prompt":
+			if v, ok := p.boolean(a); ok {
+				if name == "become" {
+					s.become = &v
+				} else {
+					s.becomePasswordPrompt = &v
+				}
+			}
+		case "vars":
+			s.vars = p.vars(a)
+		}
+	}
+	return s
+}
+
+// redactIfLong avoids echoing what may be a pasted secret.
+func redactIfLong(s string) string {
+	if len(s) > 3 {
+		return s[:1] + "…"
+	}
+	return s
+}
+
+// value evaluates a and converts it to ty; ok is false (with a diagnostic)
+// on failure and false without one when the value is null.
+func (p *parser) value(a *hcl.Attribute, ty cty.Type, what string) (cty.Value, bool) {
+	v, diags := a.Expr.Value(p.ctx)
+	p.diags = append(p.diags, diags...)
+	if diags.HasErrors() || v.IsNull() {
+		return cty.NilVal, false
+	}
+	cv, err := convert.Convert(v, ty)
+	if err != nil {
+		p.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			"Inappropriate value for attribute %q: %s is required.", a.Name, what)
+		return cty.NilVal, false
+	}
+	return cv, true
+}
+
+func (p *parser) str(a *hcl.Attribute) (string, bool) {
+	v, ok := p.value(a, cty.String, "a string")
+	if !ok {
+		return "", false
+	}
+	return v.AsString(), true
+}
+
+func (p *parser) boolean(a *hcl.Attribute) (bool, bool) {
+	v, ok := p.value(a, cty.Bool, "a bool")
+	if !ok {
+		return false, false
+	}
+	return v.True(), true
+}
+
+func (p *parser) integer(a *hcl.Attribute) (int, bool) {
+	v, ok := p.value(a, cty.Number, "a number")
+	if !ok {
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	i, acc := bf.Int64()
+	if acc != big.Exact || i < -1<<31 || i > 1<<31-1 {
+		p.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			"Inappropriate value for attribute %q: a whole number is required, not %s.", a.Name, bf.Text('g', -1))
+		return 0, false
+	}
+	return int(i), true
+}
+
+// vars decodes a vars attribute: an object (or map) of arbitrary values.
+func (p *parser) vars(a *hcl.Attribute) map[string]cty.Value {
+	v, diags := a.Expr.Value(p.ctx)
+	p.diags = append(p.diags, diags...)
+	if diags.HasErrors() || v.IsNull() {
+		return nil
+	}
+	ty := v.Type()
+	if !ty.IsObjectType() && !ty.IsMapType() {
+		p.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			"Inappropriate value for attribute \"vars\": an object is required, like vars = { workers = 2 }.")
+		return nil
+	}
+	out := map[string]cty.Value{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, ev := it.Element()
+		out[k.AsString()] = ev
+	}
+	return out
+}
+
+// nameList decodes a list of host or group names, keeping each element's
+// range when the list is written literally.
+func (p *parser) nameList(a *hcl.Attribute) []nameRef {
+	exprs, diags := hcl.ExprList(a.Expr)
+	if diags.HasErrors() {
+		// Not a literal list: evaluate the whole expression.
+		v, ok := p.value(a, cty.List(cty.String), "a list of names")
+		if !ok {
+			return nil
+		}
+		var out []nameRef
+		for _, ev := range v.AsValueSlice() {
+			if ev.IsNull() {
+				p.errorf(a.Expr.Range(), "Invalid name", "The list of names must not contain null.")
+				continue
+			}
+			out = append(out, nameRef{ev.AsString(), a.Expr.Range()})
+		}
+		return out
+	}
+	var out []nameRef
+	for _, e := range exprs {
+		v, diags := e.Value(p.ctx)
+		p.diags = append(p.diags, diags...)
+		if diags.HasErrors() {
+			continue
+		}
+		sv, err := convert.Convert(v, cty.String)
+		if err != nil || sv.IsNull() {
+			p.errorf(e.Range(), "Incorrect attribute value type",
+				"Inappropriate value for attribute %q: each element must be a host or group name (a string).", a.Name)
+			continue
+		}
+		out = append(out, nameRef{sv.AsString(), e.Range()})
+	}
+	return out
+}
+
+// expandHome expands a leading "~" or "~user" in a path.
+func expandHome(p string) (string, error) {
+	if !strings.HasPrefix(p, "~") {
+		return p, nil
+	}
+	name, rest, _ := strings.Cut(p[1:], "/")
+	var home string
+	if name == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		home = h
+	} else {
+		u, err := user.Lookup(name)
+		if err != nil {
+			return "", err
+		}
+		home = u.HomeDir
+	}
+	return filepath.Join(home, rest), nil
+}
+
+// resolve checks names and references, expands groups and builds the hosts.
+func (p *parser) resolve(inv *Inventory) {
+	hostIdx := map[string]*hostDecl{}
+	for _, h := range p.hosts {
+		if first, dup := hostIdx[h.name]; dup {
+			p.errorf(h.defRange, "Duplicate host",
+				"Host %q is declared twice; the first declaration is at %s. Put a host in more groups with the groups' members attribute.", h.name, first.defRange)
+			continue
+		}
+		hostIdx[h.name] = h
+	}
+	groupIdx := map[string]*groupDecl{}
+	for _, g := range p.groups {
+		if first, dup := groupIdx[g.name]; dup {
+			p.errorf(g.defRange, "Duplicate group",
+				"Group %q is declared twice; the first declaration is at %s.", g.name, first.defRange)
+			continue
+		}
+		if h, clash := hostIdx[g.name]; clash {
+			p.errorf(g.defRange, "Group name clashes with a host",
+				"%q names both this group and the host declared at %s; host patterns could not tell them apart.", g.name, h.defRange)
+			continue
+		}
+		groupIdx[g.name] = g
+	}
+	hostNames := make([]string, 0, len(hostIdx))
+	for _, h := range p.hosts {
+		hostNames = append(hostNames, h.name)
+	}
+	groupNames := make([]string, 0, len(groupIdx))
+	for _, g := range p.groups {
+		groupNames = append(groupNames, g.name)
+	}
+
+	// Direct membership, with references checked.
+	errsBefore := len(p.diags)
+	direct := map[string]map[string]bool{}
+	for _, g := range p.groups {
+		if groupIdx[g.name] != g {
+			continue
+		}
+		set := map[string]bool{}
+		for _, n := range g.nested {
+			set[n] = true
+		}
+		for _, m := range g.members {
+			switch {
+			case hostIdx[m.name] != nil:
+				set[m.name] = true
+			case groupIdx[m.name] != nil:
+				p.errorf(m.rng, "Group listed as a member",
+					"%q is a group; list groups in children, hosts in members.", m.name)
+			default:
+				p.errorf(m.rng, "Unknown host",
+					"Group %q lists member %q, which is not declared.%s", g.name, m.name, suggest(m.name, hostNames))
+			}
+		}
+		for _, c := range g.children {
+			switch {
+			case groupIdx[c.name] != nil:
+			case hostIdx[c.name] != nil:
+				p.errorf(c.rng, "Host listed as a child group",
+					"%q is a host; list hosts in members, groups in children.", c.name)
+			default:
+				p.errorf(c.rng, "Unknown group",
+					"Group %q lists child group %q, which is not declared.%s", g.name, c.name, suggest(c.name, groupNames))
+			}
+		}
+		direct[g.name] = set
+	}
+	if len(p.diags) > errsBefore {
+		return // unresolvable references: expanding groups would mislead
+	}
+
+	// Flatten children, detecting cycles.
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[string]int{}
+	flat := map[string]map[string]bool{}
+	var visit func(g *groupDecl, path []string) bool
+	visit = func(g *groupDecl, path []string) bool {
+		if state[g.name] == done {
+			return true
+		}
+		state[g.name] = visiting
+		set := map[string]bool{}
+		for n := range direct[g.name] {
+			set[n] = true
+		}
+		for _, c := range g.children {
+			if state[c.name] == visiting {
+				cycle := path
+				for i, n := range path {
+					if n == c.name {
+						cycle = path[i:]
+						break
+					}
+				}
+				p.errorf(c.rng, "Group cycle", "Groups contain each other: %s.",
+					strings.Join(append(append([]string{}, cycle...), c.name), " → "))
+				return false
+			}
+			if !visit(groupIdx[c.name], append(path, c.name)) {
+				return false
+			}
+			for n := range flat[c.name] {
+				set[n] = true
+			}
+		}
+		state[g.name] = done
+		flat[g.name] = set
+		return true
+	}
+	for _, g := range p.groups {
+		if groupIdx[g.name] == g && !visit(g, []string{g.name}) {
+			return
+		}
+	}
+	if p.diags.HasErrors() {
+		return // the caller must not use the hosts anyway
+	}
+
+	// Build the inventory.
+	inv.Vars = copyVars(p.defaults.vars)
+	for _, g := range p.groups {
+		grp := &Group{Name: g.name, Vars: copyVars(g.set.vars), Range: g.defRange}
+		for _, h := range p.hosts {
+			if flat[g.name][h.name] {
+				grp.Hosts = append(grp.Hosts, h.name)
+			}
+		}
+		inv.Groups = append(inv.Groups, grp)
+	}
+	for _, h := range p.hosts {
+		host := &Host{
+			Name:       h.name,
+			Address:    h.address,
+			Port:       DefaultPort,
+			Connection: DefaultConnection,
+			BecomeUser: DefaultBecomeUser,
+			Vars:       map[string]cty.Value{},
+			Range:      h.defRange,
+		}
+		apply(host, p.defaults)
+		for _, g := range p.groups {
+			if flat[g.name][h.name] {
+				host.Groups = append(host.Groups, g.name)
+				apply(host, g.set)
+			}
+		}
+		apply(host, h.set)
+		inv.Hosts = append(inv.Hosts, host)
+	}
+}
+
+func copyVars(m map[string]cty.Value) map[string]cty.Value {
+	out := make(map[string]cty.Value, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// apply layers the settings s over h.
+func apply(h *Host, s settings) {
+	setStr := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	setStr(&h.User, s.user)
+	setStr(&h.IdentityFile, s.identityFile)
+	setStr(&h.KnownHostsFile, s.knownHostsFile)
+	setStr(&h.Connection, s.connection)
+	setStr(&h.BecomeUser, s.becomeUser)
+	setStr(&h.BecomePasswordEnv, s.becomePasswordEnv)
+	for _, pair := range []struct {
+		dst *int
+		src *int
+	}{{&h.Port, s.port}, {&h.ConnectTimeout, s.connectTimeout}, {&h.CommandTimeout, s.commandTimeout}} {
+		if pair.src != nil {
+			*pair.dst = *pair.src
+		}
+	}
+	if s.become != nil {
+		h.Become = *s.become
+	}
+	if s.becomePasswordPrompt != nil {
+		h.BecomePasswordPrompt = *s.becomePasswordPrompt
+	}
+	for k, v := range s.vars {
+		h.Vars[k] = v
+	}
+}
+
+// sortedAttrs returns attrs in source order, so diagnostics come out in a
+// stable order.
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Range.Start.Byte < out[j].Range.Start.Byte })
+	return out
+}

@@ -1,0 +1,219 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+)
+
+// Host returns the host called name, or nil.
+func (inv *Inventory) Host(name string) *Host {
+	for _, h := range inv.Hosts {
+		if h.Name == name {
+			return h
+		}
+	}
+	return nil
+}
+
+// Group returns the group called name, or nil.
+func (inv *Inventory) Group(name string) *Group {
+	for _, g := range inv.Groups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// PatternError reports a host pattern that selects nothing.
+type PatternError struct {
+	// Pattern is the offending pattern, as written (with its ! or & prefix).
+	Pattern string
+	// Hosts and Groups are the names the inventory knows.
+	Hosts, Groups []string
+	// Err is set when the pattern is not a valid glob.
+	Err error
+}
+
+func (e *PatternError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("host pattern %q: %v", e.Pattern, e.Err)
+	}
+	bare := strings.TrimLeft(e.Pattern, "!&")
+	return fmt.Sprintf("host pattern %q matches no host or group (hosts: %s; groups: %s).%s",
+		e.Pattern, listOrNone(e.Hosts), listOrNone(e.Groups),
+		suggest(bare, append(append([]string{}, e.Hosts...), e.Groups...)))
+}
+
+func (e *PatternError) Unwrap() error { return e.Err }
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// Select returns the hosts the patterns select, in inventory order.
+//
+// Each pattern may be a comma-separated list. A term is a host or group name,
+// a glob over those names (path.Match syntax: *, ?, [a-z]), or "all". A term
+// prefixed with "!" excludes the hosts it matches; one prefixed with "&"
+// keeps only hosts it also matches. Without any plain term, the selection
+// starts from all hosts, so "!db1" means every host but db1. A term that
+// matches nothing is an error (a *PatternError naming the known hosts and
+// groups), so a typo in --limit never silently selects nothing.
+func (inv *Inventory) Select(patterns []string) ([]*Host, error) {
+	var include, intersect, exclude [][]bool
+	seen := false
+	for _, p := range patterns {
+		for _, term := range strings.Split(p, ",") {
+			term = strings.TrimSpace(term)
+			if term == "" {
+				continue
+			}
+			seen = true
+			var list *[][]bool
+			bare := term
+			switch term[0] {
+			case '!':
+				list, bare = &exclude, strings.TrimSpace(term[1:])
+			case '&':
+				list, bare = &intersect, strings.TrimSpace(term[1:])
+			default:
+				list = &include
+			}
+			m, err := inv.match(bare)
+			if err != nil {
+				return nil, inv.patternError(term, err)
+			}
+			*list = append(*list, m)
+		}
+	}
+	if !seen {
+		return nil, errors.New("empty host pattern")
+	}
+	sel := make([]bool, len(inv.Hosts))
+	if len(include) == 0 {
+		for i := range sel {
+			sel[i] = true
+		}
+	}
+	for _, m := range include {
+		for i := range sel {
+			sel[i] = sel[i] || m[i]
+		}
+	}
+	for _, m := range intersect {
+		for i := range sel {
+			sel[i] = sel[i] && m[i]
+		}
+	}
+	for _, m := range exclude {
+		for i := range sel {
+			sel[i] = sel[i] && !m[i]
+		}
+	}
+	var out []*Host
+	for i, h := range inv.Hosts {
+		if sel[i] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// errNoMatch marks a term that matched nothing.
+var errNoMatch = errors.New("no match")
+
+// match returns, per host index, whether term selects the host.
+func (inv *Inventory) match(term string) ([]bool, error) {
+	m := make([]bool, len(inv.Hosts))
+	if term == "" {
+		return nil, errors.New("empty pattern after ! or &")
+	}
+	if _, err := path.Match(term, ""); err != nil {
+		return nil, err
+	}
+	found := false
+	if term == "all" {
+		for i := range m {
+			m[i] = true
+		}
+		return m, nil
+	}
+	for i, h := range inv.Hosts {
+		if ok, _ := path.Match(term, h.Name); ok {
+			m[i], found = true, true
+		}
+	}
+	for _, g := range inv.Groups {
+		if ok, _ := path.Match(term, g.Name); !ok {
+			continue
+		}
+		found = true
+		for _, name := range g.Hosts {
+			for i, h := range inv.Hosts {
+				if h.Name == name {
+					m[i] = true
+				}
+			}
+		}
+	}
+	if !found {
+		return nil, errNoMatch
+	}
+	return m, nil
+}
+
+func (inv *Inventory) patternError(term string, err error) error {
+	e := &PatternError{Pattern: term}
+	if !errors.Is(err, errNoMatch) {
+		e.Err = err
+	}
+	for _, h := range inv.Hosts {
+		e.Hosts = append(e.Hosts, h.Name)
+	}
+	for _, g := range inv.Groups {
+		e.Groups = append(e.Groups, g.Name)
+	}
+	return e
+}
+
+// suggest returns ` Did you mean "x"?` for the candidate closest to name, or
+// "" when none is close.
+func suggest(name string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := levenshtein(name, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
