@@ -1,0 +1,256 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "command",
+		Summary: "A shell script, run unless its guards (creates, removes, unless, only_if) say it is not needed",
+		New:     func() Module { return &Command{} },
+	})
+}
+
+var _ Module = (*Command)(nil)
+
+// Command runs a shell script on the host.
+//
+// Attributes: run (required, a /bin/sh script), creates (skip when this
+// path exists), removes (skip when this path does not exist), unless (a
+// guard script: skip when it exits 0), only_if (a guard script: skip when it
+// exits non-zero), become (overrides the inventory's become), chdir (an
+// absolute directory to run in), environment (a map exported to the script
+// and the guards), timeout (a duration such as "10m").
+//
+// Guards run while the state is gathered, in plan too: they must only read.
+// They run with the same chdir, environment and become as the script. The
+// script, the guards and the environment values are passed on the command
+// line of /bin/sh and may be visible in the host's process list: they must
+// never hold secrets, and sensitive values are refused.
+//
+// When the guards do not skip it, Check returns an Unpreviewable diff with
+// the action "run: <first line>"; a command that ran counts as changed.
+// After Apply ran the script, Check on the same Command evaluates only the
+// creates, removes and unless guards (a script that ran but left its guard
+// unsatisfied is reported again: it would run on every apply); without such
+// guards it reports nothing more to do.
+type Command struct {
+	run     string
+	creates string
+	removes string
+	unless  string
+	onlyIf  string
+	become  *bool
+	chdir   string
+	env     map[string]string
+	timeout time.Duration
+	// ran is set once Apply ran the script.
+	ran bool
+}
+
+type commandConfig struct {
+	Run         string    `hcl:"run"`
+	Creates     *string   `hcl:"creates,optional"`
+	Removes     *string   `hcl:"removes,optional"`
+	Unless      *string   `hcl:"unless,optional"`
+	OnlyIf      *string   `hcl:"only_if,optional"`
+	Become      *bool     `hcl:"become,optional"`
+	Chdir       *string   `hcl:"chdir,optional"`
+	Environment cty.Value `hcl:"environment,optional"`
+	Timeout     *string   `hcl:"timeout,optional"`
+}
+
+// Decode reads and validates the command task.
+func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg commandConfig
+	marked, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	for _, a := range []string{"run", "unless", "only_if", "environment", "chdir", "creates", "removes"} {
+		if marked[a] {
+			diags = append(diags, errAt(body, a, "Sensitive value in a command",
+				"Command scripts and their environment are passed on the command line and may be visible in the host's process list, so they cannot hold sensitive values. Write the secret to a root-only file with a file task (sensitive = true) and read it from the script."))
+		}
+	}
+	if strings.TrimSpace(cfg.Run) == "" {
+		diags = append(diags, errAt(body, "run", "Empty command", "run must hold a shell script."))
+	}
+	m.run = cfg.Run
+	for _, a := range []struct {
+		name string
+		val  *string
+		dst  *string
+	}{{"creates", cfg.Creates, &m.creates}, {"removes", cfg.Removes, &m.removes}, {"chdir", cfg.Chdir, &m.chdir}} {
+		if a.val == nil {
+			continue
+		}
+		p, err := cleanAbsPath(*a.val)
+		if err != nil {
+			diags = append(diags, errAt(body, a.name, "Invalid "+a.name, err.Error()))
+		}
+		*a.dst = p
+	}
+	for _, a := range []struct {
+		name string
+		val  *string
+		dst  *string
+	}{{"unless", cfg.Unless, &m.unless}, {"only_if", cfg.OnlyIf, &m.onlyIf}} {
+		if a.val == nil {
+			continue
+		}
+		if strings.TrimSpace(*a.val) == "" {
+			diags = append(diags, errAt(body, a.name, "Empty guard", a.name+" must hold a shell command."))
+		}
+		*a.dst = *a.val
+	}
+	m.become = cfg.Become
+	env, err := stringMap(cfg.Environment)
+	if err != nil {
+		diags = append(diags, errAt(body, "environment", "Invalid environment", err.Error()))
+	}
+	for k := range env {
+		if !envKeyRe.MatchString(k) {
+			diags = append(diags, errAt(body, "environment", "Invalid environment", fmt.Sprintf("%q is not an environment variable name.", k)))
+		}
+	}
+	m.env = env
+	if cfg.Timeout != nil {
+		d, err := parseDuration(*cfg.Timeout)
+		if err != nil {
+			diags = append(diags, errAt(body, "timeout", "Invalid timeout", err.Error()))
+		}
+		m.timeout = d
+	}
+	return diags
+}
+
+// wrap prefixes script with the chdir and the environment.
+func (m *Command) wrap(script string) string {
+	var b strings.Builder
+	if m.chdir != "" {
+		b.WriteString("cd -- " + executor.ShellQuote(m.chdir) + " || exit 1\n")
+	}
+	keys := make([]string, 0, len(m.env))
+	for k := range m.env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString("export " + k + "=" + executor.ShellQuote(m.env[k]) + "\n")
+	}
+	b.WriteString(script)
+	return b.String()
+}
+
+// probeBecome is the become flag of the guards: the override, or the
+// inventory's setting (a connection honours Become only when configured).
+func (m *Command) probeBecome() bool {
+	return m.become == nil || *m.become
+}
+
+// Probes reads the creates/removes paths and runs the guards.
+func (m *Command) Probes() []executor.Probe {
+	var ps []executor.Probe
+	for _, p := range []string{m.creates, m.removes} {
+		if p != "" {
+			ps = append(ps, executor.Probe{Kind: executor.ProbeFile, Path: p, Become: m.probeBecome()})
+		}
+	}
+	for _, g := range []string{m.unless, m.onlyIf} {
+		if g != "" {
+			ps = append(ps, executor.Probe{Kind: executor.ProbeGuard, Script: m.wrap(g), Become: m.probeBecome()})
+		}
+	}
+	return ps
+}
+
+// skipReason returns why the guards skip the command ("" to run it). With
+// onlyConvergence, only the guards that a run is expected to satisfy
+// (creates, removes, unless) count.
+func (m *Command) skipReason(st *executor.State, onlyConvergence bool) (string, error) {
+	if m.creates != "" {
+		f := st.File(m.creates)
+		if f == nil {
+			return "", fmt.Errorf("creates %s: the path's state was not gathered", m.creates)
+		}
+		if f.Exists {
+			return fmt.Sprintf("skipped: %s exists (creates)", m.creates), nil
+		}
+	}
+	if m.removes != "" {
+		f := st.File(m.removes)
+		if f == nil {
+			return "", fmt.Errorf("removes %s: the path's state was not gathered", m.removes)
+		}
+		if !f.Exists {
+			return fmt.Sprintf("skipped: %s does not exist (removes)", m.removes), nil
+		}
+	}
+	if m.unless != "" {
+		code, ok := st.Guard(m.wrap(m.unless))
+		if !ok {
+			return "", fmt.Errorf("unless guard %q was not run", firstLine(m.unless))
+		}
+		if code == 0 {
+			return fmt.Sprintf("skipped: unless guard succeeded (%s)", firstLine(m.unless)), nil
+		}
+	}
+	if m.onlyIf != "" && !onlyConvergence {
+		code, ok := st.Guard(m.wrap(m.onlyIf))
+		if !ok {
+			return "", fmt.Errorf("only_if guard %q was not run", firstLine(m.onlyIf))
+		}
+		if code != 0 {
+			return fmt.Sprintf("skipped: only_if guard exited %d (%s)", code, firstLine(m.onlyIf)), nil
+		}
+	}
+	return "", nil
+}
+
+// Check decides from the guards whether the command runs.
+func (m *Command) Check(ctx context.Context, t *Target) (*Diff, error) {
+	if m.ran && m.creates == "" && m.removes == "" && m.unless == "" {
+		return &Diff{Notes: []string{"ran"}}, nil
+	}
+	reason, err := m.skipReason(t.State, m.ran)
+	if err != nil {
+		return nil, err
+	}
+	if reason != "" {
+		return &Diff{Notes: []string{reason}}, nil
+	}
+	return &Diff{Unpreviewable: true, Actions: []string{"run: " + firstLine(m.run)}}, nil
+}
+
+// Apply runs the script. A non-zero exit is an error carrying the exit code
+// and the end of the output.
+func (m *Command) Apply(ctx context.Context, t *Target, d *Diff) error {
+	if !d.Unpreviewable && len(d.Actions) == 0 {
+		return nil
+	}
+	become := t.Become
+	if m.become != nil {
+		become = *m.become
+	}
+	what := "command " + fmt.Sprintf("%q", firstLine(m.run))
+	res, err := t.Conn.Run(ctx, executor.Command{Script: m.wrap(m.run), Become: become, Timeout: m.timeout})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s exited with status %d%s", what, res.ExitCode, outputTail(res))
+	}
+	m.ran = true
+	return nil
+}

@@ -1,0 +1,324 @@
+package modules
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// decodeBody decodes body into target (a pointer to a struct with gohcl
+// tags). Values that carry cty marks (the playbook's sensitive values) are
+// unmarked before gohcl sees them, because gohcl panics on marked values; the
+// names of the attributes that carried marks are returned (nested block
+// attributes as "block.attr"), so modules can treat them as sensitive.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, target any) (map[string]bool, hcl.Diagnostics) {
+	marked := map[string]bool{}
+	diags := gohcl.DecodeBody(unmarkBody{Body: body, marked: marked}, ctx, target)
+	return marked, diags
+}
+
+// unmarkBody wraps a body so that every attribute's value comes back
+// unmarked, recording which attributes were marked.
+type unmarkBody struct {
+	hcl.Body
+	prefix string
+	marked map[string]bool
+}
+
+func (b unmarkBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	c, diags := b.Body.Content(s)
+	return b.wrap(c), diags
+}
+
+func (b unmarkBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
+	c, rest, diags := b.Body.PartialContent(s)
+	if rest != nil {
+		rest = unmarkBody{Body: rest, prefix: b.prefix, marked: b.marked}
+	}
+	return b.wrap(c), rest, diags
+}
+
+func (b unmarkBody) JustAttributes() (hcl.Attributes, hcl.Diagnostics) {
+	attrs, diags := b.Body.JustAttributes()
+	return b.wrapAttrs(attrs), diags
+}
+
+func (b unmarkBody) wrapAttrs(attrs hcl.Attributes) hcl.Attributes {
+	if attrs == nil {
+		return nil
+	}
+	out := make(hcl.Attributes, len(attrs))
+	for name, a := range attrs {
+		c := *a
+		c.Expr = unmarkExpr{Expression: a.Expr, key: b.prefix + name, marked: b.marked}
+		out[name] = &c
+	}
+	return out
+}
+
+func (b unmarkBody) wrap(c *hcl.BodyContent) *hcl.BodyContent {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.Attributes = b.wrapAttrs(c.Attributes)
+	out.Blocks = make(hcl.Blocks, len(c.Blocks))
+	for i, blk := range c.Blocks {
+		nb := *blk
+		nb.Body = unmarkBody{Body: blk.Body, prefix: b.prefix + blk.Type + ".", marked: b.marked}
+		out.Blocks[i] = &nb
+	}
+	return &out
+}
+
+// unmarkExpr evaluates its expression and strips all marks from the value.
+type unmarkExpr struct {
+	hcl.Expression
+	key    string
+	marked map[string]bool
+}
+
+func (e unmarkExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	v, diags := e.Expression.Value(ctx)
+	if v.ContainsMarked() {
+		v, _ = v.UnmarkDeep()
+		e.marked[e.key] = true
+	}
+	return v, diags
+}
+
+// UnwrapExpression lets hcl.ExprList, hcl.ExprMap and friends see the
+// wrapped expression.
+func (e unmarkExpr) UnwrapExpression() hcl.Expression { return e.Expression }
+
+// attrRange returns the source range of the attribute name in body (the
+// whole "name = value"), or the body's missing-item range when the body has
+// no such attribute.
+func attrRange(body hcl.Body, name string) hcl.Range {
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		if a, ok := sb.Attributes[name]; ok {
+			return a.SrcRange
+		}
+		return body.MissingItemRange()
+	}
+	if body == nil {
+		return hcl.Range{}
+	}
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: name}}})
+	if content != nil {
+		if a, ok := content.Attributes[name]; ok {
+			return a.Range
+		}
+	}
+	return body.MissingItemRange()
+}
+
+// diagAt builds a diagnostic pointing at attribute attr of body (or at the
+// body itself when attr is empty or absent).
+func diagAt(body hcl.Body, sev hcl.DiagnosticSeverity, attr, summary, detail string) *hcl.Diagnostic {
+	var rng hcl.Range
+	if attr == "" {
+		rng = body.MissingItemRange()
+	} else {
+		rng = attrRange(body, attr)
+	}
+	return &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &rng}
+}
+
+// errAt is diagAt for errors.
+func errAt(body hcl.Body, attr, summary, detail string) *hcl.Diagnostic {
+	return diagAt(body, hcl.DiagError, attr, summary, detail)
+}
+
+// warnAt is diagAt for warnings.
+func warnAt(body hcl.Body, attr, summary, detail string) *hcl.Diagnostic {
+	return diagAt(body, hcl.DiagWarning, attr, summary, detail)
+}
+
+// isSet reports whether an optional cty.Value attribute was given.
+func isSet(v cty.Value) bool {
+	return v != cty.NilVal && !v.IsNull()
+}
+
+var modeRe = regexp.MustCompile(`^[0-7]{3,4}$`)
+
+// parseMode reads an octal permission string such as "0644" or "755".
+func parseMode(s string) (fs.FileMode, error) {
+	if !modeRe.MatchString(s) {
+		return 0, fmt.Errorf("%q is not an octal file mode: write 3 or 4 octal digits, as a string, such as \"0644\"", s)
+	}
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil {
+		return 0, err
+	}
+	return fs.FileMode(n), nil
+}
+
+// formatMode shows a permission mode the way users write it: "0644".
+func formatMode(m fs.FileMode) string {
+	return fmt.Sprintf("%04o", uint32(m)&0o7777)
+}
+
+var nameRe = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?$`)
+
+// validAccount checks a user or group name (or numeric id).
+func validAccount(s string) error {
+	if len(s) > 256 || !nameRe.MatchString(s) {
+		return fmt.Errorf("%q is not a valid user or group name", s)
+	}
+	return nil
+}
+
+// cleanAbsPath validates a path on the managed host: it must be absolute and
+// free of control characters. It returns the cleaned path.
+func cleanAbsPath(p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("the path is empty")
+	}
+	if !path.IsAbs(p) {
+		return "", fmt.Errorf("%q is not an absolute path", p)
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return "", fmt.Errorf("%q contains a control character", p)
+		}
+	}
+	return path.Clean(p), nil
+}
+
+// parseDuration reads a Go duration string ("5s", "1m30s", "250ms") that
+// must be positive.
+func parseDuration(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration: write it like \"5s\", \"1m30s\" or \"250ms\"", s)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be longer than zero", s)
+	}
+	return d, nil
+}
+
+// stringMap converts an optional map-or-object value into a Go map of
+// strings; numbers and bools are converted to their string form.
+func stringMap(v cty.Value) (map[string]string, error) {
+	if !isSet(v) {
+		return nil, nil
+	}
+	if !v.IsKnown() {
+		return nil, fmt.Errorf("the value is not known until apply")
+	}
+	ty := v.Type()
+	if !ty.IsMapType() && !ty.IsObjectType() {
+		return nil, fmt.Errorf("a map of strings is required, not %s", ty.FriendlyName())
+	}
+	out := map[string]string{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, ev := it.Element()
+		s, err := ctyString(ev)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k.AsString(), err)
+		}
+		out[k.AsString()] = s
+	}
+	return out, nil
+}
+
+// stringList converts an optional list/tuple/set value into strings.
+func stringList(v cty.Value) ([]string, error) {
+	if !isSet(v) {
+		return nil, nil
+	}
+	if !v.IsKnown() {
+		return nil, fmt.Errorf("the value is not known until apply")
+	}
+	ty := v.Type()
+	if !ty.IsListType() && !ty.IsTupleType() && !ty.IsSetType() {
+		return nil, fmt.Errorf("a list of strings is required, not %s", ty.FriendlyName())
+	}
+	var out []string
+	i := 0
+	for it := v.ElementIterator(); it.Next(); i++ {
+		_, ev := it.Element()
+		s, err := ctyString(ev)
+		if err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// ctyString renders a primitive value as a string.
+func ctyString(v cty.Value) (string, error) {
+	if v.IsNull() {
+		return "", fmt.Errorf("the value is null")
+	}
+	if !v.IsKnown() {
+		return "", fmt.Errorf("the value is not known until apply")
+	}
+	switch v.Type() {
+	case cty.String:
+		return v.AsString(), nil
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1), nil
+	case cty.Bool:
+		return strconv.FormatBool(v.True()), nil
+	}
+	return "", fmt.Errorf("a string is required, not %s", v.Type().FriendlyName())
+}
+
+// sortedAttrs returns the attributes in source order.
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Range.Filename != out[j].Range.Filename {
+			return out[i].Range.Filename < out[j].Range.Filename
+		}
+		return out[i].Range.Start.Byte < out[j].Range.Start.Byte
+	})
+	return out
+}
+
+// firstLine returns the first non-empty line of a script, shortened for
+// display.
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		if len(l) > 72 {
+			l = l[:69] + "..."
+		}
+		return l
+	}
+	return ""
+}
+
+// tail returns at most the last n bytes of b, starting at a line boundary
+// when possible, trimmed of surrounding whitespace.
+func tail(b []byte, n int) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) <= n {
+		return s
+	}
+	s = s[len(s)-n:]
+	if i := strings.IndexByte(s, '\n'); i >= 0 && i < len(s)-1 {
+		s = s[i+1:]
+	}
+	return "..." + strings.ToValidUTF8(s, "")
+}

@@ -1,0 +1,145 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "directory",
+		Summary: "A directory: mode, owner, group; or the absence of an empty directory",
+		New:     func() Module { return &Directory{} },
+	})
+}
+
+var _ Module = (*Directory)(nil)
+
+// Directory manages one directory on the host.
+//
+// Attributes: path (defaults to the label), mode ("0755"), owner, group,
+// state ("present" or "absent"). A missing directory is created with its
+// missing parents (mkdir -p; parents get the default mode and the connection
+// user's ownership). state = "absent" removes only an empty directory
+// (rmdir): a directory with content makes apply fail rather than delete data.
+// A path that exists but is not a directory is an error.
+type Directory struct {
+	path   string
+	own    ownership
+	absent bool
+}
+
+type directoryConfig struct {
+	Path  *string `hcl:"path,optional"`
+	Mode  *string `hcl:"mode,optional"`
+	Owner *string `hcl:"owner,optional"`
+	Group *string `hcl:"group,optional"`
+	State *string `hcl:"state,optional"`
+}
+
+// Decode reads and validates the directory task.
+func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg directoryConfig
+	_, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	p, pathAttr := label, ""
+	if cfg.Path != nil {
+		p, pathAttr = *cfg.Path, "path"
+	}
+	clean, err := cleanAbsPath(p)
+	if err != nil {
+		diags = append(diags, errAt(body, pathAttr, "Invalid directory path", err.Error()))
+	} else if clean == "/" {
+		diags = append(diags, errAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
+	}
+	m.path = clean
+	own, odiags := decodeOwnership(body, cfg.Mode, cfg.Owner, cfg.Group)
+	diags = append(diags, odiags...)
+	m.own = own
+	if cfg.State != nil {
+		switch *cfg.State {
+		case "present":
+		case "absent":
+			m.absent = true
+			for _, a := range []struct {
+				name string
+				set  bool
+			}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}} {
+				if a.set {
+					diags = append(diags, errAt(body, a.name, "Attribute for an absent directory", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
+				}
+			}
+		default:
+			diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", *cfg.State)))
+		}
+	}
+	return diags
+}
+
+// Probes reads the directory.
+func (m *Directory) Probes() []executor.Probe {
+	return []executor.Probe{{Kind: executor.ProbeFile, Path: m.path, Become: true}}
+}
+
+// Check compares the directory with the gathered state.
+func (m *Directory) Check(ctx context.Context, t *Target) (*Diff, error) {
+	cur := t.State.File(m.path)
+	if cur == nil {
+		return nil, fmt.Errorf("%s: the directory's state was not gathered", m.path)
+	}
+	if cur.Exists && cur.Type != "directory" {
+		return nil, fmt.Errorf("%s exists but is a %s, not a directory; tend will not replace it", m.path, cur.Type)
+	}
+	d := &Diff{}
+	if m.absent {
+		if cur.Exists {
+			d.Add(Change{Attr: "exists", Old: "present", New: "absent", Path: m.path})
+		}
+		return d, nil
+	}
+	if !cur.Exists {
+		d.Add(Change{Attr: "exists", Old: "absent", New: "present", Path: m.path})
+	}
+	m.own.check(cur, d)
+	return d, nil
+}
+
+// Apply creates, removes or re-owns the directory as d says.
+func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
+	q := executor.ShellQuote(m.path)
+	if c := d.Change("exists"); c != nil && c.New == "absent" {
+		res, err := t.Conn.Run(ctx, executor.Command{Script: "rmdir -- " + q, Become: t.Become})
+		if err != nil {
+			return fmt.Errorf("remove directory %s: %w", m.path, err)
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("remove directory %s: rmdir exit status %d (tend removes only empty directories)%s", m.path, res.ExitCode, outputTail(res))
+		}
+		return nil
+	}
+	var script string
+	if c := d.Change("exists"); c != nil && c.New == "present" {
+		script = "mkdir -p -- " + q
+	}
+	attrs, err := chownChmodScript(m.path, d)
+	if err != nil {
+		return err
+	}
+	if attrs != "" {
+		if script != "" {
+			script += " && "
+		}
+		script += attrs
+	}
+	if script == "" {
+		return nil
+	}
+	_, err = runScript(ctx, t, "directory "+m.path, script, t.Become)
+	return err
+}

@@ -1,0 +1,238 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "file",
+		Summary: "A regular file: content (inline, from a local file, or an HCL template), mode, owner, group; or its absence",
+		New:     func() Module { return &File{} },
+	})
+}
+
+var _ Module = (*File)(nil)
+
+// File manages one regular file on the host.
+//
+// Attributes: path (defaults to the label), exactly one of content, source
+// (a local file) or template (a local HCL template rendered with vars) when
+// state is "present"; mode ("0644"), owner, group, sensitive, state
+// ("present" or "absent").
+//
+// Relative source and template paths are resolved against the directory of
+// the playbook file that holds the attribute, and read when the playbook is
+// decoded, before any connection. Templates see the playbook's functions and
+// variables, with the keys of vars as additional top-level variables.
+//
+// The parent directory must exist: File does not create directories (use a
+// directory task). Content that comes from sensitive values, or any content
+// when sensitive = true, is never shown in diffs.
+type File struct {
+	spec   fileSpec
+	absent bool
+}
+
+type fileConfig struct {
+	Path      *string   `hcl:"path,optional"`
+	Content   *string   `hcl:"content,optional"`
+	Source    *string   `hcl:"source,optional"`
+	Template  *string   `hcl:"template,optional"`
+	Vars      cty.Value `hcl:"vars,optional"`
+	Mode      *string   `hcl:"mode,optional"`
+	Owner     *string   `hcl:"owner,optional"`
+	Group     *string   `hcl:"group,optional"`
+	Sensitive *bool     `hcl:"sensitive,optional"`
+	State     *string   `hcl:"state,optional"`
+}
+
+// Decode reads and validates the file task.
+func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg fileConfig
+	marked, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	p, pathAttr := label, ""
+	if cfg.Path != nil {
+		p, pathAttr = *cfg.Path, "path"
+	}
+	clean, err := cleanAbsPath(p)
+	if err != nil {
+		diags = append(diags, errAt(body, pathAttr, "Invalid file path", err.Error()))
+	}
+	m.spec.Path = clean
+	m.spec.DefaultMode = defaultFileMode
+
+	own, odiags := decodeOwnership(body, cfg.Mode, cfg.Owner, cfg.Group)
+	diags = append(diags, odiags...)
+	m.spec.ownership = own
+
+	state := "present"
+	if cfg.State != nil {
+		state = *cfg.State
+	}
+	switch state {
+	case "present":
+	case "absent":
+		m.absent = true
+	default:
+		diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
+	}
+	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"]
+
+	var sources []string
+	if cfg.Content != nil {
+		sources = append(sources, "content")
+	}
+	if cfg.Source != nil {
+		sources = append(sources, "source")
+	}
+	if cfg.Template != nil {
+		sources = append(sources, "template")
+	}
+	if isSet(cfg.Vars) && cfg.Template == nil {
+		diags = append(diags, errAt(body, "vars", "vars without template", "vars are only used to render a template; set template or remove vars."))
+	}
+	if m.absent {
+		for _, s := range sources {
+			diags = append(diags, errAt(body, s, "Content for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", s)))
+		}
+		for _, a := range []struct {
+			name string
+			set  bool
+		}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}} {
+			if a.set {
+				diags = append(diags, errAt(body, a.name, "Attribute for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
+			}
+		}
+		return diags
+	}
+	switch len(sources) {
+	case 0:
+		diags = append(diags, errAt(body, "", "Missing file content", "A file needs exactly one of content, source or template."))
+		return diags
+	case 1:
+	default:
+		diags = append(diags, errAt(body, sources[1], "Conflicting file content", fmt.Sprintf("Give exactly one of content, source or template, not both %s and %s.", sources[0], sources[1])))
+		return diags
+	}
+	switch {
+	case cfg.Content != nil:
+		m.spec.Content = []byte(*cfg.Content)
+	case cfg.Source != nil:
+		data, err := os.ReadFile(localPath(body, "source", *cfg.Source))
+		if err != nil {
+			diags = append(diags, errAt(body, "source", "Cannot read source", err.Error()))
+			return diags
+		}
+		m.spec.Content = data
+	case cfg.Template != nil:
+		out, tdiags := renderTemplate(body, ctx, *cfg.Template, cfg.Vars)
+		diags = append(diags, tdiags...)
+		m.spec.Content = out
+	}
+	return diags
+}
+
+// localPath resolves a controller-side path: relative paths are taken from
+// the directory of the file that holds the attribute.
+func localPath(body hcl.Body, attr, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	if fn := attrRange(body, attr).Filename; fn != "" {
+		return filepath.Join(filepath.Dir(fn), p)
+	}
+	return p
+}
+
+// renderTemplate reads the template file named by the template attribute and
+// renders it with vars as top-level variables.
+func renderTemplate(body hcl.Body, ctx *hcl.EvalContext, name string, vars cty.Value) ([]byte, hcl.Diagnostics) {
+	fn := localPath(body, "template", name)
+	src, err := os.ReadFile(fn)
+	if err != nil {
+		return nil, hcl.Diagnostics{errAt(body, "template", "Cannot read template", err.Error())}
+	}
+	expr, diags := hclsyntax.ParseTemplate(src, fn, hcl.Pos{Line: 1, Column: 1})
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var child *hcl.EvalContext
+	if ctx != nil {
+		child = ctx.NewChild()
+	} else {
+		child = &hcl.EvalContext{}
+	}
+	child.Variables = map[string]cty.Value{}
+	if isSet(vars) {
+		if !vars.IsKnown() || !(vars.Type().IsObjectType() || vars.Type().IsMapType()) {
+			return nil, hcl.Diagnostics{errAt(body, "vars", "Invalid vars", "vars must be an object or map, such as { port = 8000 }.")}
+		}
+		for k, v := range vars.AsValueMap() {
+			if !hclsyntax.ValidIdentifier(k) {
+				return nil, hcl.Diagnostics{errAt(body, "vars", "Invalid vars", fmt.Sprintf("%q is not a valid variable name for a template.", k))}
+			}
+			child.Variables[k] = v
+		}
+	}
+	val, vdiags := expr.Value(child)
+	diags = append(diags, vdiags...)
+	if vdiags.HasErrors() {
+		return nil, diags
+	}
+	val, _ = val.UnmarkDeep()
+	sv, err := convert.Convert(val, cty.String)
+	if err != nil || sv.IsNull() || !sv.IsKnown() {
+		return nil, append(diags, errAt(body, "template", "Invalid template result", "The template did not render to a known string."))
+	}
+	return []byte(sv.AsString()), diags
+}
+
+// Probes reads the file.
+func (m *File) Probes() []executor.Probe {
+	return []executor.Probe{{Kind: executor.ProbeFile, Path: m.spec.Path, Become: true}}
+}
+
+// Check compares the file with the gathered state.
+func (m *File) Check(ctx context.Context, t *Target) (*Diff, error) {
+	cur := t.State.File(m.spec.Path)
+	d := &Diff{}
+	if m.absent {
+		if cur == nil {
+			return nil, fmt.Errorf("%s: the file's state was not gathered", m.spec.Path)
+		}
+		if !cur.Exists {
+			return d, nil
+		}
+		if cur.Type == "directory" {
+			return nil, fmt.Errorf("%s is a directory, not a file: a file task with state = \"absent\" does not remove directories", m.spec.Path)
+		}
+		return d.Add(Change{Attr: "exists", Old: "present", New: "absent", Path: m.spec.Path}), nil
+	}
+	if _, err := m.spec.check(cur, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Apply writes, re-owns or removes the file as d says.
+func (m *File) Apply(ctx context.Context, t *Target, d *Diff) error {
+	if c := d.Change("exists"); c != nil && c.New == "absent" {
+		_, err := runScript(ctx, t, "remove "+m.spec.Path, "rm -f -- "+executor.ShellQuote(m.spec.Path), t.Become)
+		return err
+	}
+	return m.spec.apply(ctx, t, t.State.File(m.spec.Path), d)
+}

@@ -1,0 +1,625 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "gunicorn_service",
+		Summary: "A gunicorn app server as a systemd service, from typed and validated gunicorn and restart settings",
+		New:     func() Module { return &GunicornService{} },
+	})
+}
+
+var _ Module = (*GunicornService)(nil)
+
+// GunicornService renders a systemd unit for a gunicorn server from typed
+// settings and manages it like systemd_unit (reload and restart only on
+// change).
+//
+// The label is the service name (".service" is appended when missing).
+// Required: gunicorn (absolute path of the executable), app
+// ("module:callable"), bind ("unix:/abs/path", "HOST:PORT", "[v6]:PORT",
+// "fd://N", or a list of them). Optional: directory, user, group,
+// description, type (notify by default: gunicorn >= 20 tells systemd when
+// it is ready; use "simple" for older versions), workers (a number or
+// "auto" = 2 × the host's CPUs + 1), threads, timeout, graceful_timeout,
+// keep_alive, max_requests, max_requests_jitter, worker_class, environment
+// (map), environment_file, extra_args, restart (default "always"),
+// restart_sec (default 5 when restart is not "no"), start_limit_interval,
+// start_limit_burst, start_limit_action (rendered in [Unit], where modern
+// systemd reads them), enabled (default true), state (default "started"),
+// wanted_by (default multi-user.target), after (default network.target),
+// unit_path, restart_on_change (default true).
+//
+// Decode warns when the restart settings let a crash loop hit the start
+// limit, which leaves the unit failed for good (see startLimitWarning).
+type GunicornService struct {
+	g    gunicornUnit
+	spec unitSpec
+}
+
+type gunicornConfig struct {
+	Gunicorn           string    `hcl:"gunicorn"`
+	App                string    `hcl:"app"`
+	Bind               cty.Value `hcl:"bind"`
+	Directory          *string   `hcl:"directory,optional"`
+	User               *string   `hcl:"user,optional"`
+	Group              *string   `hcl:"group,optional"`
+	Description        *string   `hcl:"description,optional"`
+	Type               *string   `hcl:"type,optional"`
+	Workers            cty.Value `hcl:"workers,optional"`
+	Threads            *int      `hcl:"threads,optional"`
+	Timeout            *int      `hcl:"timeout,optional"`
+	GracefulTimeout    *int      `hcl:"graceful_timeout,optional"`
+	KeepAlive          *int      `hcl:"keep_alive,optional"`
+	MaxRequests        *int      `hcl:"max_requests,optional"`
+	MaxRequestsJitter  *int      `hcl:"max_requests_jitter,optional"`
+	WorkerClass        *string   `hcl:"worker_class,optional"`
+	Environment        cty.Value `hcl:"environment,optional"`
+	EnvironmentFile    *string   `hcl:"environment_file,optional"`
+	ExtraArgs          []string  `hcl:"extra_args,optional"`
+	Restart            *string   `hcl:"restart,optional"`
+	RestartSec         cty.Value `hcl:"restart_sec,optional"`
+	StartLimitInterval cty.Value `hcl:"start_limit_interval,optional"`
+	StartLimitBurst    *int      `hcl:"start_limit_burst,optional"`
+	StartLimitAction   *string   `hcl:"start_limit_action,optional"`
+	Enabled            *bool     `hcl:"enabled,optional"`
+	State              *string   `hcl:"state,optional"`
+	WantedBy           cty.Value `hcl:"wanted_by,optional"`
+	After              cty.Value `hcl:"after,optional"`
+	UnitPath           *string   `hcl:"unit_path,optional"`
+	RestartOnChange    *bool     `hcl:"restart_on_change,optional"`
+}
+
+// gunicornUnit is a validated gunicorn_service: everything needed to render
+// the unit file, given the host's CPU count.
+type gunicornUnit struct {
+	Label       string
+	Unit        string
+	Gunicorn    string
+	App         string
+	Binds       []string
+	Directory   string
+	User        string
+	Group       string
+	Description string
+	Type        string
+	// Workers is 0 when not set; WorkersAuto asks for 2 × CPUs + 1.
+	Workers     int
+	WorkersAuto bool
+	// Optional integer flags, nil when not set.
+	Threads, Timeout, GracefulTimeout, KeepAlive, MaxRequests, MaxRequestsJitter *int
+	WorkerClass                                                                  string
+	Environment                                                                  map[string]string
+	EnvironmentFile                                                              string
+	ExtraArgs                                                                    []string
+	Restart                                                                      string
+	RestartSec                                                                   *time.Duration
+	StartLimitInterval                                                           *time.Duration
+	StartLimitBurst                                                              *int
+	StartLimitAction                                                             string
+	WantedBy                                                                     []string
+	After                                                                        []string
+}
+
+var (
+	appRe         = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*(\(.*\))?)?$`)
+	workerClassRe = regexp.MustCompile(`^[A-Za-z0-9_.:#-]+$`)
+	envKeyRe      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	hostRe        = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
+)
+
+var restartValues = []string{"no", "always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog"}
+
+var startLimitActions = []string{"none", "reboot", "reboot-force", "reboot-immediate", "poweroff", "poweroff-force", "poweroff-immediate", "exit", "exit-force", "soft-reboot", "soft-reboot-force", "kexec", "kexec-force", "halt", "halt-force", "halt-immediate"}
+
+// systemd's defaults (DefaultStartLimitIntervalSec, DefaultStartLimitBurst)
+// and tend's default RestartSec for gunicorn services.
+const (
+	systemdStartLimitInterval = 10 * time.Second
+	systemdStartLimitBurst    = 5
+	defaultGunicornRestartSec = 5 * time.Second
+)
+
+// Decode reads and validates the gunicorn service, before any connection.
+func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg gunicornConfig
+	marked, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	g := gunicornUnit{Label: label}
+	bad := func(attr, summary, detail string) {
+		diags = append(diags, errAt(body, attr, summary, detail))
+	}
+	name, err := unitName(label)
+	if err != nil {
+		bad("", "Invalid service name", err.Error())
+	}
+	g.Unit = name
+
+	if p, err := cleanAbsPath(cfg.Gunicorn); err != nil {
+		bad("gunicorn", "Invalid gunicorn path", err.Error()+": give the absolute path of the gunicorn executable, such as \"/srv/app/venv/bin/gunicorn\".")
+	} else {
+		g.Gunicorn = p
+	}
+	if !appRe.MatchString(cfg.App) {
+		bad("app", "Invalid app", fmt.Sprintf("%q is not a WSGI application reference: write \"module:callable\", such as \"rotasystems.wsgi:application\".", cfg.App))
+	}
+	g.App = cfg.App
+
+	binds, err := stringOrList(cfg.Bind)
+	if err == nil && len(binds) == 0 {
+		err = fmt.Errorf("at least one address is required")
+	}
+	if err != nil {
+		bad("bind", "Invalid bind", err.Error())
+	}
+	for _, b := range binds {
+		if err := validBind(b); err != nil {
+			bad("bind", "Invalid bind", err.Error())
+		}
+	}
+	g.Binds = binds
+
+	if cfg.Directory != nil {
+		if p, err := cleanAbsPath(*cfg.Directory); err != nil {
+			bad("directory", "Invalid directory", err.Error())
+		} else {
+			g.Directory = p
+		}
+	}
+	for _, a := range []struct {
+		name string
+		val  *string
+		dst  *string
+	}{{"user", cfg.User, &g.User}, {"group", cfg.Group, &g.Group}} {
+		if a.val == nil {
+			continue
+		}
+		if err := validAccount(*a.val); err != nil {
+			bad(a.name, "Invalid "+a.name, err.Error())
+		}
+		*a.dst = *a.val
+	}
+	g.Description = label + " (gunicorn)"
+	if cfg.Description != nil {
+		if strings.ContainsAny(*cfg.Description, "\r\n") || strings.TrimSpace(*cfg.Description) == "" {
+			bad("description", "Invalid description", "The description must be one non-empty line.")
+		}
+		g.Description = *cfg.Description
+	}
+	g.Type = "notify"
+	if cfg.Type != nil {
+		switch *cfg.Type {
+		case "notify", "simple", "exec":
+			g.Type = *cfg.Type
+		default:
+			bad("type", "Invalid type", fmt.Sprintf("type must be \"notify\" (gunicorn >= 20), \"exec\" or \"simple\", not %q.", *cfg.Type))
+		}
+	}
+
+	if isSet(cfg.Workers) {
+		w := cfg.Workers
+		switch {
+		case !w.IsKnown():
+			bad("workers", "Invalid workers", "The value is not known before apply.")
+		case w.Type() == cty.String && w.AsString() == "auto":
+			g.WorkersAuto = true
+		case w.Type() == cty.Number:
+			bf := w.AsBigFloat()
+			n, acc := bf.Int64()
+			if !bf.IsInt() || acc != 0 || n < 1 || n > 1024 {
+				bad("workers", "Invalid workers", fmt.Sprintf("workers must be a whole number from 1 to 1024, or \"auto\", not %s.", bf.Text('f', -1)))
+			} else {
+				g.Workers = int(n)
+			}
+		default:
+			bad("workers", "Invalid workers", "workers must be a number of worker processes or \"auto\" (2 × the host's CPUs + 1).")
+		}
+	}
+	for _, a := range []struct {
+		name string
+		val  *int
+		min  int
+		dst  **int
+	}{
+		{"threads", cfg.Threads, 1, &g.Threads},
+		{"timeout", cfg.Timeout, 1, &g.Timeout},
+		{"graceful_timeout", cfg.GracefulTimeout, 1, &g.GracefulTimeout},
+		{"keep_alive", cfg.KeepAlive, 1, &g.KeepAlive},
+		{"max_requests", cfg.MaxRequests, 1, &g.MaxRequests},
+		{"max_requests_jitter", cfg.MaxRequestsJitter, 0, &g.MaxRequestsJitter},
+	} {
+		if a.val == nil {
+			continue
+		}
+		if *a.val < a.min {
+			bad(a.name, "Invalid "+a.name, fmt.Sprintf("%s must be at least %d, not %d.", a.name, a.min, *a.val))
+		}
+		*a.dst = a.val
+	}
+	if cfg.MaxRequestsJitter != nil && cfg.MaxRequests == nil {
+		bad("max_requests_jitter", "max_requests_jitter without max_requests", "The jitter only spreads worker restarts set by max_requests; set max_requests too.")
+	}
+	if cfg.WorkerClass != nil {
+		if !workerClassRe.MatchString(*cfg.WorkerClass) {
+			bad("worker_class", "Invalid worker_class", fmt.Sprintf("%q is not a gunicorn worker class such as \"sync\", \"gthread\" or \"uvicorn.workers.UvicornWorker\".", *cfg.WorkerClass))
+		}
+		g.WorkerClass = *cfg.WorkerClass
+	}
+	env, err := stringMap(cfg.Environment)
+	if err != nil {
+		bad("environment", "Invalid environment", err.Error())
+	}
+	for k, v := range env {
+		if !envKeyRe.MatchString(k) {
+			bad("environment", "Invalid environment", fmt.Sprintf("%q is not an environment variable name.", k))
+		}
+		if strings.ContainsRune(v, 0) {
+			bad("environment", "Invalid environment", fmt.Sprintf("The value of %s holds a NUL byte.", k))
+		}
+	}
+	g.Environment = env
+	if marked["environment"] {
+		diags = append(diags, warnAt(body, "environment", "Sensitive values in a unit file",
+			"environment holds sensitive values, but unit files are world-readable (0644) and systemctl show prints Environment=. Put secrets in a root-only file (a file task with mode \"0600\") and name it in environment_file."))
+	}
+	if cfg.EnvironmentFile != nil {
+		p := strings.TrimPrefix(*cfg.EnvironmentFile, "-")
+		if _, err := cleanAbsPath(p); err != nil {
+			bad("environment_file", "Invalid environment_file", err.Error())
+		}
+		g.EnvironmentFile = *cfg.EnvironmentFile
+	}
+	for i, a := range cfg.ExtraArgs {
+		if strings.ContainsRune(a, 0) {
+			bad("extra_args", "Invalid extra_args", fmt.Sprintf("Argument %d holds a NUL byte.", i))
+		}
+	}
+	g.ExtraArgs = cfg.ExtraArgs
+
+	g.Restart = "always"
+	if cfg.Restart != nil {
+		g.Restart = *cfg.Restart
+		if !contains(restartValues, g.Restart) {
+			bad("restart", "Invalid restart", fmt.Sprintf("restart must be one of %s, not %q.", strings.Join(restartValues, ", "), g.Restart))
+		}
+	}
+	if isSet(cfg.RestartSec) {
+		d, err := secondsValue(cfg.RestartSec)
+		if err != nil {
+			bad("restart_sec", "Invalid restart_sec", err.Error())
+		}
+		g.RestartSec = &d
+	} else if g.Restart != "no" {
+		d := defaultGunicornRestartSec
+		g.RestartSec = &d
+	}
+	if isSet(cfg.StartLimitInterval) {
+		d, err := secondsValue(cfg.StartLimitInterval)
+		if err != nil {
+			bad("start_limit_interval", "Invalid start_limit_interval", err.Error())
+		}
+		g.StartLimitInterval = &d
+	}
+	if cfg.StartLimitBurst != nil {
+		if *cfg.StartLimitBurst < 1 {
+			bad("start_limit_burst", "Invalid start_limit_burst", fmt.Sprintf("start_limit_burst must be at least 1, not %d.", *cfg.StartLimitBurst))
+		}
+		g.StartLimitBurst = cfg.StartLimitBurst
+	}
+	if cfg.StartLimitAction != nil {
+		if !contains(startLimitActions, *cfg.StartLimitAction) {
+			bad("start_limit_action", "Invalid start_limit_action", fmt.Sprintf("start_limit_action must be one of %s, not %q.", strings.Join(startLimitActions, ", "), *cfg.StartLimitAction))
+		}
+		g.StartLimitAction = *cfg.StartLimitAction
+	}
+
+	g.WantedBy = []string{"multi-user.target"}
+	g.After = []string{"network.target"}
+	for _, a := range []struct {
+		name string
+		val  cty.Value
+		dst  *[]string
+	}{{"wanted_by", cfg.WantedBy, &g.WantedBy}, {"after", cfg.After, &g.After}} {
+		if !isSet(a.val) {
+			continue
+		}
+		units, err := stringOrList(a.val)
+		if err != nil {
+			bad(a.name, "Invalid "+a.name, err.Error())
+			continue
+		}
+		for _, u := range units {
+			if !unitNameRe.MatchString(u) {
+				bad(a.name, "Invalid "+a.name, fmt.Sprintf("%q is not a unit name.", u))
+			}
+		}
+		*a.dst = units
+	}
+
+	path := "/etc/systemd/system/" + name
+	if cfg.UnitPath != nil {
+		if path, err = cleanAbsPath(*cfg.UnitPath); err != nil {
+			bad("unit_path", "Invalid unit_path", err.Error())
+		}
+	}
+	spec := unitSpec{Name: name, File: unitFile(path, nil), RestartOnChange: true, State: "started"}
+	enabled := true
+	if cfg.Enabled != nil {
+		enabled = *cfg.Enabled
+	}
+	diags = append(diags, decodeUnitState(body, &enabled, cfg.State, &spec)...)
+	if cfg.RestartOnChange != nil {
+		spec.RestartOnChange = *cfg.RestartOnChange
+	}
+	if *spec.Enabled && len(g.WantedBy) == 0 {
+		bad("wanted_by", "Unit cannot be enabled", "enabled = true needs at least one wanted_by target.")
+	}
+	if !diags.HasErrors() {
+		if w := startLimitWarning(body, &g); w != nil {
+			diags = append(diags, w)
+		}
+	}
+	m.g, m.spec = g, spec
+	return diags
+}
+
+// startLimitWarning warns about the seed's trap. systemd refuses a start when
+// more than StartLimitBurst starts happened within StartLimitIntervalSec, and
+// a unit refused that way ends "failed" with result start-limit-hit: Restart=
+// does not apply to it, so it stays down until someone intervenes. In a
+// crash loop the starts come RestartSec apart (plus the time to crash), so
+// start number burst+1 comes burst × RestartSec after the first; if that is
+// within the interval, a loop of quick crashes hits the limit.
+func startLimitWarning(body hcl.Body, g *gunicornUnit) *hcl.Diagnostic {
+	if g.Restart == "no" || g.StartLimitAction != "" && g.StartLimitAction != "none" {
+		return nil
+	}
+	interval, burst, restartSec := systemdStartLimitInterval, systemdStartLimitBurst, time.Duration(0)
+	if g.StartLimitInterval != nil {
+		interval = *g.StartLimitInterval
+	}
+	if g.StartLimitBurst != nil {
+		burst = *g.StartLimitBurst
+	}
+	if g.RestartSec != nil {
+		restartSec = *g.RestartSec
+	}
+	if interval == 0 {
+		return nil // rate limiting disabled
+	}
+	window := time.Duration(burst) * restartSec
+	if window > interval {
+		return nil
+	}
+	attr := "start_limit_interval"
+	if g.StartLimitInterval == nil {
+		attr = "start_limit_burst"
+		if g.StartLimitBurst == nil {
+			attr = "restart_sec"
+		}
+	}
+	suggest := window / 2
+	if suggest < time.Second {
+		suggest = time.Second
+	}
+	suggest = suggest.Truncate(time.Second)
+	return warnAt(body, attr, "A crash loop will leave the service failed for good",
+		fmt.Sprintf("With restart = %q, restart_sec = %s and start_limit_burst = %d, a service that keeps crashing at once is started for the %s time %s after the first, within start_limit_interval = %s. systemd then refuses the start (start-limit-hit) and the unit stays failed: Restart= does not restart it, so the outage lasts until someone runs systemctl. Set start_limit_interval below restart_sec × start_limit_burst = %s (for example start_limit_interval = %d), set start_limit_interval = 0 to never give up, or set start_limit_action.",
+			g.Restart, systemdTimespanHuman(restartSec), burst, ordinal(burst+1), systemdTimespanHuman(window), systemdTimespanHuman(interval), systemdTimespanHuman(window), int(suggest/time.Second)))
+}
+
+func systemdTimespanHuman(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// stringOrList reads a string or a list of strings.
+func stringOrList(v cty.Value) ([]string, error) {
+	if !isSet(v) {
+		return nil, nil
+	}
+	if v.IsKnown() && v.Type() == cty.String {
+		return []string{v.AsString()}, nil
+	}
+	return stringList(v)
+}
+
+// validBind checks one gunicorn bind address.
+func validBind(b string) error {
+	switch {
+	case strings.HasPrefix(b, "unix:"):
+		p := strings.TrimPrefix(b, "unix:")
+		if _, err := cleanAbsPath(p); err != nil {
+			return fmt.Errorf("bind %q: the socket path must be absolute: %v", b, err)
+		}
+		return nil
+	case strings.HasPrefix(b, "fd://"):
+		n, err := strconv.Atoi(strings.TrimPrefix(b, "fd://"))
+		if err != nil || n < 0 {
+			return fmt.Errorf("bind %q: fd:// needs a file descriptor number, such as fd://3", b)
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(b)
+	if err != nil {
+		return fmt.Errorf("bind %q is not an address: write \"unix:/abs/path.sock\", \"HOST:PORT\", \"[IPv6]:PORT\" or \"fd://N\"", b)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("bind %q: the port must be a number from 1 to 65535", b)
+	}
+	if strings.HasPrefix(b, "[") {
+		if ip := net.ParseIP(host); ip == nil || ip.To4() != nil {
+			return fmt.Errorf("bind %q: %q is not an IPv6 address", b, host)
+		}
+		return nil
+	}
+	if host == "" || !hostRe.MatchString(host) {
+		return fmt.Errorf("bind %q: %q is not a host name or IPv4 address (write IPv6 addresses in brackets)", b, host)
+	}
+	return nil
+}
+
+// args returns gunicorn's command line for a host with cpus CPUs, in a fixed
+// order: workers, threads, worker-class, timeout, graceful-timeout,
+// keep-alive, max-requests, max-requests-jitter, bind, extra args, app.
+func (g *gunicornUnit) args(cpus int) ([]string, error) {
+	args := []string{g.Gunicorn}
+	workers := g.Workers
+	if g.WorkersAuto {
+		if cpus < 1 {
+			return nil, fmt.Errorf("workers = \"auto\" needs the host's CPU count, which was not gathered")
+		}
+		workers = 2*cpus + 1
+	}
+	if workers > 0 {
+		args = append(args, "--workers", strconv.Itoa(workers))
+	}
+	intFlag := func(flag string, v *int) {
+		if v != nil {
+			args = append(args, flag, strconv.Itoa(*v))
+		}
+	}
+	intFlag("--threads", g.Threads)
+	if g.WorkerClass != "" {
+		args = append(args, "--worker-class", g.WorkerClass)
+	}
+	intFlag("--timeout", g.Timeout)
+	intFlag("--graceful-timeout", g.GracefulTimeout)
+	intFlag("--keep-alive", g.KeepAlive)
+	intFlag("--max-requests", g.MaxRequests)
+	intFlag("--max-requests-jitter", g.MaxRequestsJitter)
+	for _, b := range g.Binds {
+		args = append(args, "--bind", b)
+	}
+	args = append(args, g.ExtraArgs...)
+	args = append(args, g.App)
+	return args, nil
+}
+
+// render returns the unit file for a host with cpus CPUs.
+func (g *gunicornUnit) render(cpus int) ([]byte, error) {
+	args, err := g.args(cpus)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	line := func(k, v string) { b.WriteString(k + "=" + v + "\n") }
+	fmt.Fprintf(&b, "# Managed by tend (gunicorn_service %q). Local changes will be overwritten.\n", g.Label)
+	b.WriteString("[Unit]\n")
+	line("Description", systemdValue(g.Description))
+	if len(g.After) > 0 {
+		line("After", strings.Join(g.After, " "))
+	}
+	if g.StartLimitInterval != nil {
+		line("StartLimitIntervalSec", systemdTimespan(*g.StartLimitInterval))
+	}
+	if g.StartLimitBurst != nil {
+		line("StartLimitBurst", strconv.Itoa(*g.StartLimitBurst))
+	}
+	if g.StartLimitAction != "" {
+		line("StartLimitAction", g.StartLimitAction)
+	}
+	b.WriteString("\n[Service]\n")
+	line("Type", g.Type)
+	if g.Type == "notify" {
+		line("NotifyAccess", "main")
+	}
+	if g.User != "" {
+		line("User", systemdValue(g.User))
+	}
+	if g.Group != "" {
+		line("Group", systemdValue(g.Group))
+	}
+	if g.Directory != "" {
+		line("WorkingDirectory", systemdValue(g.Directory))
+	}
+	keys := make([]string, 0, len(g.Environment))
+	for k := range g.Environment {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		line("Environment", systemdEnvAssignment(k, g.Environment[k]))
+	}
+	if g.EnvironmentFile != "" {
+		line("EnvironmentFile", systemdValue(g.EnvironmentFile))
+	}
+	line("ExecStart", systemdExecLine(args))
+	line("ExecReload", "/bin/kill -s HUP $MAINPID")
+	line("KillMode", "mixed")
+	line("Restart", g.Restart)
+	if g.RestartSec != nil {
+		line("RestartSec", systemdTimespan(*g.RestartSec))
+	}
+	if len(g.WantedBy) > 0 {
+		b.WriteString("\n[Install]\n")
+		line("WantedBy", strings.Join(g.WantedBy, " "))
+	}
+	return []byte(b.String()), nil
+}
+
+// Probes reads the unit file and the unit.
+func (m *GunicornService) Probes() []executor.Probe { return m.spec.probes() }
+
+// Check renders the unit for the host (workers = "auto" uses its CPU count)
+// and compares it and the unit with the gathered state.
+func (m *GunicornService) Check(ctx context.Context, t *Target) (*Diff, error) {
+	cpus := 0
+	if t.State != nil {
+		cpus = t.State.Facts.CPUs
+	}
+	content, err := m.g.render(cpus)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
+	}
+	m.spec.File.Content = content
+	return m.spec.check(t)
+}
+
+// Apply writes the unit file and runs the systemctl actions of d.
+func (m *GunicornService) Apply(ctx context.Context, t *Target, d *Diff) error {
+	return m.spec.apply(ctx, t, d)
+}

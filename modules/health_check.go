@@ -1,0 +1,418 @@
+package modules
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "health_check",
+		Summary: "An HTTP check (URL from the controller, or a unix socket on the host) run after changes: status, JSON subset, body, response time",
+		New:     func() Module { return &HealthCheck{} },
+	})
+}
+
+var (
+	_ Module   = (*HealthCheck)(nil)
+	_ Verifier = (*HealthCheck)(nil)
+)
+
+// HealthCheck verifies an HTTP endpoint after apply. It never changes
+// anything: Check always returns an empty diff (so plan stays "in sync"),
+// and the work happens in Verify.
+//
+// Attributes: either url (http or https, requested from the controller) or
+// unix_socket (an absolute path on the host, dialled through the connection)
+// with path (default "/"); method (default "GET"), headers (map),
+// expect_status (default 200; redirects are not followed), expect_json (an
+// object that must be a subset of the JSON response: every key present and
+// equal, recursively; lists must match element by element), expect_body (a
+// substring of the body), max_response_time (a duration), timeout (per
+// attempt, default "5s"), retries (attempts after the first, default 2, so
+// 3 attempts), delay (between attempts, default "1s").
+type HealthCheck struct {
+	url          string
+	socket       string
+	path         string
+	method       string
+	headers      map[string]string
+	expectStatus int
+	expectJSON   any
+	hasJSON      bool
+	expectBody   string
+	maxTime      time.Duration
+	timeout      time.Duration
+	retries      int
+	delay        time.Duration
+}
+
+type healthCheckConfig struct {
+	URL             *string   `hcl:"url,optional"`
+	UnixSocket      *string   `hcl:"unix_socket,optional"`
+	Path            *string   `hcl:"path,optional"`
+	Method          *string   `hcl:"method,optional"`
+	Headers         cty.Value `hcl:"headers,optional"`
+	ExpectStatus    *int      `hcl:"expect_status,optional"`
+	ExpectJSON      cty.Value `hcl:"expect_json,optional"`
+	ExpectBody      *string   `hcl:"expect_body,optional"`
+	MaxResponseTime *string   `hcl:"max_response_time,optional"`
+	Timeout         *string   `hcl:"timeout,optional"`
+	Retries         *int      `hcl:"retries,optional"`
+	Delay           *string   `hcl:"delay,optional"`
+}
+
+var (
+	methodRe = regexp.MustCompile(`^[A-Z]+$`)
+	tokenRe  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
+// maxHealthBody bounds how much of a response is read.
+const maxHealthBody = 1 << 20
+
+// Decode reads and validates the health check.
+func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg healthCheckConfig
+	_, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	bad := func(attr, summary, detail string) {
+		diags = append(diags, errAt(body, attr, summary, detail))
+	}
+	switch {
+	case cfg.URL != nil && cfg.UnixSocket != nil:
+		bad("unix_socket", "Conflicting targets", "Give either url or unix_socket, not both.")
+	case cfg.URL != nil:
+		u, err := url.Parse(*cfg.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("url", "Invalid url", fmt.Sprintf("%q is not an http:// or https:// URL with a host.", *cfg.URL))
+		}
+		if cfg.Path != nil {
+			bad("path", "path with url", "With url, write the path in the URL; path goes with unix_socket.")
+		}
+		m.url = *cfg.URL
+	case cfg.UnixSocket != nil:
+		p, err := cleanAbsPath(*cfg.UnixSocket)
+		if err != nil {
+			bad("unix_socket", "Invalid unix_socket", err.Error())
+		}
+		m.socket = p
+		m.path = "/"
+		if cfg.Path != nil {
+			m.path = *cfg.Path
+			if u, err := url.Parse(m.path); err != nil || !strings.HasPrefix(m.path, "/") || u.Host != "" {
+				bad("path", "Invalid path", fmt.Sprintf("%q is not an HTTP request path such as \"/health/\".", m.path))
+			}
+		}
+	default:
+		bad("", "Missing target", "A health_check needs url, or unix_socket and path.")
+	}
+	m.method = "GET"
+	if cfg.Method != nil {
+		if !methodRe.MatchString(*cfg.Method) {
+			bad("method", "Invalid method", fmt.Sprintf("%q is not an HTTP method such as \"GET\" or \"HEAD\".", *cfg.Method))
+		}
+		m.method = *cfg.Method
+	}
+	headers, err := stringMap(cfg.Headers)
+	if err != nil {
+		bad("headers", "Invalid headers", err.Error())
+	}
+	for k, v := range headers {
+		if !tokenRe.MatchString(k) || strings.ContainsAny(v, "\r\n\x00") {
+			bad("headers", "Invalid headers", fmt.Sprintf("%q: %q is not a valid header.", k, v))
+		}
+	}
+	m.headers = headers
+	m.expectStatus = 200
+	if cfg.ExpectStatus != nil {
+		if *cfg.ExpectStatus < 100 || *cfg.ExpectStatus > 599 {
+			bad("expect_status", "Invalid expect_status", fmt.Sprintf("%d is not an HTTP status code.", *cfg.ExpectStatus))
+		}
+		m.expectStatus = *cfg.ExpectStatus
+	}
+	if isSet(cfg.ExpectJSON) {
+		v := cfg.ExpectJSON
+		if !v.IsWhollyKnown() || !(v.Type().IsObjectType() || v.Type().IsMapType()) {
+			bad("expect_json", "Invalid expect_json", "expect_json must be an object, such as { status = \"ok\" }.")
+		} else if want, err := ctyToJSON(v); err != nil {
+			bad("expect_json", "Invalid expect_json", err.Error())
+		} else {
+			m.expectJSON, m.hasJSON = want, true
+		}
+	}
+	if cfg.ExpectBody != nil {
+		m.expectBody = *cfg.ExpectBody
+	}
+	for _, a := range []struct {
+		name string
+		val  *string
+		def  time.Duration
+		dst  *time.Duration
+	}{
+		{"max_response_time", cfg.MaxResponseTime, 0, &m.maxTime},
+		{"timeout", cfg.Timeout, 5 * time.Second, &m.timeout},
+		{"delay", cfg.Delay, time.Second, &m.delay},
+	} {
+		*a.dst = a.def
+		if a.val == nil {
+			continue
+		}
+		d, err := parseDuration(*a.val)
+		if err != nil {
+			bad(a.name, "Invalid "+a.name, err.Error())
+		}
+		*a.dst = d
+	}
+	m.retries = 2
+	if cfg.Retries != nil {
+		if *cfg.Retries < 0 || *cfg.Retries > 100 {
+			bad("retries", "Invalid retries", fmt.Sprintf("retries counts the attempts after the first: 0 to 100, not %d.", *cfg.Retries))
+		}
+		m.retries = *cfg.Retries
+	}
+	return diags
+}
+
+// ctyToJSON converts a cty value to the generic JSON form (json.Number for
+// numbers).
+func ctyToJSON(v cty.Value) (any, error) {
+	raw, err := ctyjson.Marshal(v, v.Type())
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out any
+	err = dec.Decode(&out)
+	return out, err
+}
+
+// Describe names the request, for output: "GET unix:/run/app.sock /health/"
+// or "GET https://example.com/health/".
+func (m *HealthCheck) Describe() string {
+	if m.socket != "" {
+		return m.method + " unix:" + m.socket + " " + m.path
+	}
+	return m.method + " " + m.url
+}
+
+// Probes needs nothing: the check runs in Verify.
+func (m *HealthCheck) Probes() []executor.Probe { return nil }
+
+// Check never reports a change.
+func (m *HealthCheck) Check(ctx context.Context, t *Target) (*Diff, error) { return &Diff{}, nil }
+
+// Apply has nothing to do.
+func (m *HealthCheck) Apply(ctx context.Context, t *Target, d *Diff) error { return nil }
+
+// Verify requests the endpoint until it answers as expected, at most
+// retries+1 times, delay apart, each attempt bounded by timeout and all of
+// them by ctx. The error says what was expected, what came back, and on
+// which attempt.
+func (m *HealthCheck) Verify(ctx context.Context, t *Target) error {
+	attempts := m.retries + 1
+	var last error
+	for i := 1; i <= attempts; i++ {
+		if i > 1 {
+			timer := time.NewTimer(m.delay)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				return fmt.Errorf("health check %s: stopped before attempt %d of %d (%w); attempt %d: %v", m.Describe(), i, attempts, ctx.Err(), i-1, last)
+			case <-timer.C:
+			}
+		}
+		err := m.attempt(ctx, t)
+		if err == nil {
+			return nil
+		}
+		last = err
+		if ctx.Err() != nil {
+			return fmt.Errorf("health check %s: attempt %d of %d: %w", m.Describe(), i, attempts, err)
+		}
+	}
+	return fmt.Errorf("health check %s failed after %d attempt(s); attempt %d: %w", m.Describe(), attempts, attempts, last)
+}
+
+// attempt makes one request and checks the answer.
+func (m *HealthCheck) attempt(ctx context.Context, t *Target) error {
+	actx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
+	target := m.url
+	if m.socket != "" {
+		tr.Proxy = nil
+		tr.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return t.Conn.DialUnix(ctx, m.socket)
+		}
+		target = "http://localhost" + m.path
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	req, err := http.NewRequestWithContext(actx, m.method, target, nil)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(m.headers))
+	for k := range m.headers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if strings.EqualFold(k, "Host") {
+			req.Host = m.headers[k]
+		} else {
+			req.Header.Set(k, m.headers[k])
+		}
+	}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			return fmt.Errorf("no answer within timeout %s: %w", m.timeout, err)
+		}
+		return err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
+	resp.Body.Close()
+	elapsed := time.Since(start)
+	if err != nil {
+		return fmt.Errorf("reading the response (status %d) after %s: %w", resp.StatusCode, roundDuration(elapsed), err)
+	}
+	if resp.StatusCode != m.expectStatus {
+		return fmt.Errorf("status %d, want %d (in %s); body: %s", resp.StatusCode, m.expectStatus, roundDuration(elapsed), excerpt(body))
+	}
+	if m.maxTime > 0 && elapsed > m.maxTime {
+		return fmt.Errorf("answered in %s, over max_response_time %s", roundDuration(elapsed), m.maxTime)
+	}
+	if m.expectBody != "" && !bytes.Contains(body, []byte(m.expectBody)) {
+		return fmt.Errorf("body does not contain %q; body: %s", m.expectBody, excerpt(body))
+	}
+	if m.hasJSON {
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		var got any
+		if err := dec.Decode(&got); err != nil {
+			return fmt.Errorf("body is not JSON (%v); body: %s", err, excerpt(body))
+		}
+		if err := jsonSubset(m.expectJSON, got, "$"); err != nil {
+			return fmt.Errorf("JSON mismatch: %w; body: %s", err, excerpt(body))
+		}
+	}
+	return nil
+}
+
+// excerpt shows at most 200 bytes of a body.
+func excerpt(b []byte) string {
+	const max = 200
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "(empty)"
+	}
+	if len(s) > max {
+		s = strings.ToValidUTF8(s[:max], "") + "..."
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// roundDuration rounds a response time for messages.
+func roundDuration(d time.Duration) time.Duration {
+	if d < time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// jsonSubset checks that want is contained in got: objects by key
+// (recursively, extra keys in got are fine), lists element by element,
+// numbers by value, everything else by equality. path names the position
+// for the error ("$.checks.database").
+func jsonSubset(want, got any, path string) error {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: want an object, got %s", path, showJSON(got))
+		}
+		keys := make([]string, 0, len(w))
+		for k := range w {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			gv, ok := g[k]
+			p := path + "." + k
+			if !ok {
+				return fmt.Errorf("%s: missing, want %s", p, showJSON(w[k]))
+			}
+			if err := jsonSubset(w[k], gv, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Errorf("%s: want %s, got %s", path, showJSON(want), showJSON(got))
+		}
+		for i := range w {
+			if err := jsonSubset(w[i], g[i], fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case json.Number:
+		if g, ok := got.(json.Number); ok && numbersEqual(w, g) {
+			return nil
+		}
+	default:
+		if want == got {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: want %s, got %s", path, showJSON(want), showJSON(got))
+}
+
+func numbersEqual(a, b json.Number) bool {
+	x, _, errA := big.ParseFloat(a.String(), 10, 256, big.ToNearestEven)
+	y, _, errB := big.ParseFloat(b.String(), 10, 256, big.ToNearestEven)
+	return errA == nil && errB == nil && x.Cmp(y) == 0
+}
+
+// showJSON renders a JSON value briefly for messages.
+func showJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	s := string(b)
+	if len(s) > 100 {
+		s = s[:97] + "..."
+	}
+	return s
+}

@@ -1,0 +1,117 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "service",
+		Summary: "An existing systemd unit's run state (started, stopped, restarted, reloaded) and enablement",
+		New:     func() Module { return &Service{} },
+	})
+}
+
+var _ Module = (*Service)(nil)
+
+// Service manages the state of a unit whose file tend does not manage.
+//
+// The label is the unit name (".service" is appended when missing).
+// Attributes: state ("started", "stopped", "restarted" or "reloaded"),
+// enabled. "restarted" and "reloaded" act on every apply (they are usually
+// notified handlers); Check shows them as a "state" change and a
+// "restart NAME" / "reload NAME" action. Once Apply has restarted or
+// reloaded the unit, Check on the same Service no longer asks for it, so the
+// engine's re-check after apply verifies the rest (enabled, active).
+type Service struct {
+	name    string
+	enabled *bool
+	state   string
+	// done is set once Apply restarted or reloaded the unit.
+	done bool
+}
+
+type serviceConfig struct {
+	State   *string `hcl:"state,optional"`
+	Enabled *bool   `hcl:"enabled,optional"`
+}
+
+// Decode reads and validates the service task.
+func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg serviceConfig
+	_, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	name, err := unitName(label)
+	if err != nil {
+		diags = append(diags, errAt(body, "", "Invalid unit name", err.Error()))
+	}
+	m.name = name
+	m.enabled = cfg.Enabled
+	if cfg.State != nil {
+		switch *cfg.State {
+		case "started", "stopped", "restarted", "reloaded":
+			m.state = *cfg.State
+		default:
+			diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"started\", \"stopped\", \"restarted\" or \"reloaded\", not %q.", *cfg.State)))
+		}
+	}
+	if cfg.State == nil && cfg.Enabled == nil && !diags.HasErrors() {
+		diags = append(diags, errAt(body, "", "Nothing to manage", "A service task needs state, enabled or both."))
+	}
+	return diags
+}
+
+// Probes reads the unit.
+func (m *Service) Probes() []executor.Probe {
+	return []executor.Probe{{Kind: executor.ProbeUnit, Unit: m.name, Become: true}}
+}
+
+// Check compares the unit with the gathered state.
+func (m *Service) Check(ctx context.Context, t *Target) (*Diff, error) {
+	unit := t.State.Unit(m.name)
+	if unit == nil {
+		return nil, fmt.Errorf("%s: the unit's state was not gathered", m.name)
+	}
+	d := &Diff{}
+	if unit.LoadState == "not-found" {
+		// An earlier task may install it; if not, systemctl says so on apply.
+		d.Notes = append(d.Notes, fmt.Sprintf("systemd does not know %s yet", m.name))
+	}
+	state := m.state
+	switch state {
+	case "restarted", "reloaded":
+		if m.done {
+			// Already acted on in this run: what remains is that it runs.
+			state = "started"
+			break
+		}
+		unitActions(m.name, unit, m.enabled, "", d)
+		verb := "restart"
+		if state == "reloaded" {
+			verb = "reload"
+		}
+		d.Add(Change{Attr: "state", Old: activeWord(unit), New: state})
+		d.Actions = append(d.Actions, verb+" "+m.name)
+		return d, nil
+	}
+	unitActions(m.name, unit, m.enabled, state, d)
+	return d, nil
+}
+
+// Apply runs the systemctl actions of d in one command.
+func (m *Service) Apply(ctx context.Context, t *Target, d *Diff) error {
+	if err := runUnitActions(ctx, t, m.name, d.Actions); err != nil {
+		return err
+	}
+	if c := d.Change("state"); c != nil && (c.New == "restarted" || c.New == "reloaded") {
+		m.done = true
+	}
+	return nil
+}

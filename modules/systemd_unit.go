@@ -1,0 +1,229 @@
+package modules
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+func init() {
+	Register(Info{
+		Kind:    "systemd_unit",
+		Summary: "A systemd unit file (verbatim or from unit/service/install blocks), its enablement and run state; reload and restart on change",
+		New:     func() Module { return &SystemdUnit{} },
+	})
+}
+
+var _ Module = (*SystemdUnit)(nil)
+
+// SystemdUnit manages a unit file and the unit.
+//
+// The label is the unit name; ".service" is appended when it has no unit
+// type suffix. Attributes: content (the whole unit file) or the blocks unit,
+// service, socket, timer and install, whose attributes become "Key=value"
+// lines of that section in source order (strings verbatim, numbers, bools as
+// yes/no, lists as repeated keys, null omitted); path (default
+// /etc/systemd/system/NAME), enabled, state ("started" or "stopped"),
+// restart_on_change (default true).
+//
+// The file is written 0644 root:root. A changed file triggers one
+// daemon-reload and, if the unit runs, a restart; nothing is reloaded or
+// restarted when nothing changed.
+type SystemdUnit struct {
+	spec unitSpec
+}
+
+type sectionBlock struct {
+	Body hcl.Body `hcl:",remain"`
+}
+
+type systemdUnitConfig struct {
+	Content         *string        `hcl:"content,optional"`
+	Path            *string        `hcl:"path,optional"`
+	Enabled         *bool          `hcl:"enabled,optional"`
+	State           *string        `hcl:"state,optional"`
+	RestartOnChange *bool          `hcl:"restart_on_change,optional"`
+	Unit            []sectionBlock `hcl:"unit,block"`
+	Service         []sectionBlock `hcl:"service,block"`
+	Socket          []sectionBlock `hcl:"socket,block"`
+	Timer           []sectionBlock `hcl:"timer,block"`
+	Install         []sectionBlock `hcl:"install,block"`
+}
+
+// Decode reads and validates the unit task.
+func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	var cfg systemdUnitConfig
+	marked, diags := decodeBody(body, ctx, &cfg)
+	if diags.HasErrors() {
+		return diags
+	}
+	name, err := unitName(label)
+	if err != nil {
+		return append(diags, errAt(body, "", "Invalid unit name", err.Error()))
+	}
+	path := "/etc/systemd/system/" + name
+	if cfg.Path != nil {
+		if path, err = cleanAbsPath(*cfg.Path); err != nil {
+			diags = append(diags, errAt(body, "path", "Invalid unit path", err.Error()))
+		}
+	}
+	sections := []struct {
+		name   string
+		blocks []sectionBlock
+	}{{"Unit", cfg.Unit}, {"Service", cfg.Service}, {"Socket", cfg.Socket}, {"Timer", cfg.Timer}, {"Install", cfg.Install}}
+	structured := false
+	for _, s := range sections {
+		structured = structured || len(s.blocks) > 0
+	}
+	var content []byte
+	switch {
+	case cfg.Content != nil && structured:
+		return append(diags, errAt(body, "content", "Conflicting unit definitions", "Give either content or unit/service/install blocks, not both."))
+	case cfg.Content != nil:
+		content = []byte(*cfg.Content)
+	case structured:
+		var b strings.Builder
+		b.WriteString("# Managed by tend. Local changes will be overwritten.\n")
+		for _, s := range sections {
+			if len(s.blocks) == 0 {
+				continue
+			}
+			b.WriteString("\n[" + s.name + "]\n")
+			for _, blk := range s.blocks {
+				lines, sdiags := sectionLines(blk.Body, ctx)
+				diags = append(diags, sdiags...)
+				for _, l := range lines {
+					b.WriteString(l + "\n")
+				}
+			}
+		}
+		content = []byte(b.String())
+	default:
+		return append(diags, errAt(body, "", "Missing unit definition", "A systemd_unit needs content or unit/service/install blocks."))
+	}
+	m.spec = unitSpec{Name: name, File: unitFile(path, content), RestartOnChange: true}
+	for k := range marked {
+		if k == "content" || strings.Contains(k, ".") {
+			m.spec.File.Sensitive = true
+		}
+	}
+	if cfg.RestartOnChange != nil {
+		m.spec.RestartOnChange = *cfg.RestartOnChange
+	}
+	diags = append(diags, decodeUnitState(body, cfg.Enabled, cfg.State, &m.spec)...)
+	if m.spec.Enabled != nil && *m.spec.Enabled && !diags.HasErrors() && !installable(content) {
+		diags = append(diags, errAt(body, "enabled", "Unit cannot be enabled",
+			fmt.Sprintf("%s has no [Install] section with WantedBy=, RequiredBy= or Alias=, so `systemctl enable` cannot enable it. Add an install block such as install { WantedBy = \"multi-user.target\" }, or remove enabled.", name)))
+	}
+	return diags
+}
+
+// decodeUnitState validates the enabled and state attributes.
+func decodeUnitState(body hcl.Body, enabled *bool, state *string, spec *unitSpec) hcl.Diagnostics {
+	spec.Enabled = enabled
+	if state == nil {
+		return nil
+	}
+	switch *state {
+	case "started", "stopped":
+		spec.State = *state
+		return nil
+	}
+	return hcl.Diagnostics{errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"started\" or \"stopped\", not %q.", *state))}
+}
+
+var unitKeyRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// sectionLines renders the attributes of a section block as Key=value lines,
+// in source order.
+func sectionLines(body hcl.Body, ctx *hcl.EvalContext) ([]string, hcl.Diagnostics) {
+	attrs, diags := body.JustAttributes()
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	var lines []string
+	for _, a := range sortedAttrs(attrs) {
+		rng := a.Range
+		bad := func(detail string) {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid unit setting", Detail: detail, Subject: &rng})
+		}
+		if !unitKeyRe.MatchString(a.Name) {
+			bad(fmt.Sprintf("%q is not a systemd setting name.", a.Name))
+			continue
+		}
+		v, vdiags := a.Expr.Value(ctx)
+		diags = append(diags, vdiags...)
+		if vdiags.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if v.IsNull() {
+			continue
+		}
+		if !v.IsWhollyKnown() {
+			bad(fmt.Sprintf("The value of %s is not known before apply.", a.Name))
+			continue
+		}
+		var vals []cty.Value
+		if ty := v.Type(); ty.IsListType() || ty.IsTupleType() || ty.IsSetType() {
+			for it := v.ElementIterator(); it.Next(); {
+				_, ev := it.Element()
+				vals = append(vals, ev)
+			}
+		} else {
+			vals = []cty.Value{v}
+		}
+		for _, ev := range vals {
+			s, err := unitValue(ev)
+			if err != nil {
+				bad(fmt.Sprintf("%s: %v", a.Name, err))
+				continue
+			}
+			lines = append(lines, a.Name+"="+s)
+		}
+	}
+	return lines, diags
+}
+
+// unitValue renders one primitive value for a unit file: bools as yes/no.
+func unitValue(v cty.Value) (string, error) {
+	if v.IsNull() {
+		return "", fmt.Errorf("null in a list")
+	}
+	switch v.Type() {
+	case cty.Bool:
+		if v.True() {
+			return "yes", nil
+		}
+		return "no", nil
+	case cty.Number:
+		return v.AsBigFloat().Text('f', -1), nil
+	case cty.String:
+		s := v.AsString()
+		if strings.ContainsAny(s, "\n\r") {
+			return "", fmt.Errorf("a unit setting cannot span lines: %s", strconv.Quote(s))
+		}
+		return s, nil
+	}
+	return "", fmt.Errorf("a string, number, bool or list of them is required, not %s", v.Type().FriendlyName())
+}
+
+// Probes reads the unit file and the unit.
+func (m *SystemdUnit) Probes() []executor.Probe { return m.spec.probes() }
+
+// Check compares the unit file and the unit with the gathered state.
+func (m *SystemdUnit) Check(ctx context.Context, t *Target) (*Diff, error) {
+	return m.spec.check(t)
+}
+
+// Apply writes the unit file and runs the systemctl actions of d.
+func (m *SystemdUnit) Apply(ctx context.Context, t *Target, d *Diff) error {
+	return m.spec.apply(ctx, t, d)
+}
