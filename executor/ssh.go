@@ -1,0 +1,383 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// Defaults for SSHConfig fields left zero.
+const (
+	DefaultSSHPort        = 22
+	DefaultConnectTimeout = 15 * time.Second
+	DefaultKeepAlive      = 15 * time.Second
+	// keepAliveMisses unanswered keepalives close the connection.
+	keepAliveMisses = 3
+)
+
+// SSHConfig configures one SSH connection (DialSSH).
+type SSHConfig struct {
+	// Host names the host in messages (the inventory name).
+	Host string
+	// Address is what to connect to; Host when empty.
+	Address string
+	// Port defaults to 22.
+	Port int
+	// User is the login user; the current user when empty.
+	User string
+
+	// IdentityFiles are private key files (ed25519, RSA, ECDSA) offered
+	// after the ssh-agent's keys. When empty, those of ~/.ssh/id_ed25519,
+	// id_ecdsa and id_rsa that exist are used.
+	IdentityFiles []string
+	// AgentSocket is the ssh-agent socket; $SSH_AUTH_SOCK when empty,
+	// "none" to use no agent.
+	AgentSocket string
+	// PassphrasePrompt asks for the passphrase of an encrypted identity
+	// file whose key is not in the agent. Nil means such files are skipped,
+	// and named in the error if authentication fails.
+	PassphrasePrompt func(file string) ([]byte, error)
+
+	// KnownHostsFiles are OpenSSH known_hosts files, all consulted; the
+	// first one is where AcceptNewHostKeys records new keys. Default
+	// ~/.ssh/known_hosts.
+	KnownHostsFiles []string
+	// AcceptNewHostKeys trusts and records the key of a host that has no
+	// known key yet. A host whose key differs from a known one is refused
+	// regardless.
+	AcceptNewHostKeys bool
+
+	// Become lets commands and writes that ask for it run through sudo.
+	Become bool
+	// BecomeUser is the default user to become; root when empty.
+	BecomeUser string
+	// BecomePassword returns the sudo password. Nil means no password is
+	// configured: sudo runs with -n and fails clearly if it needs one. It is
+	// called at most once per connection, only when sudo asks, and the
+	// password only ever travels on the command's stdin.
+	BecomePassword func() (string, error)
+
+	// ConnectTimeout bounds dialling and the SSH handshake (default 15s).
+	ConnectTimeout time.Duration
+	// CommandTimeout bounds commands that set no Timeout of their own; zero
+	// means no bound beyond the caller's context.
+	CommandTimeout time.Duration
+	// KeepAlive is the interval of keepalive@openssh.com requests (default
+	// 15s, negative disables); three unanswered ones close the connection.
+	KeepAlive time.Duration
+}
+
+// connectError is a failure to reach a host; it wraps ErrUnreachable and
+// the cause.
+type connectError struct {
+	host, addr, step string
+	err              error
+}
+
+func (e *connectError) Error() string {
+	return fmt.Sprintf("%s (%s): %s: %v", e.host, e.addr, e.step, e.err)
+}
+
+func (e *connectError) Unwrap() []error { return []error{ErrUnreachable, e.err} }
+
+// sshConn is a Conn over one SSH connection: a new session per command, one
+// SFTP session opened on first use.
+type sshConn struct {
+	cfg    SSHConfig
+	addr   string
+	client *ssh.Client
+	become *becomer
+
+	sftpMu sync.Mutex
+	sftp   *sftp.Client
+	home   string
+
+	idsMu sync.Mutex
+	ids   map[string]int // "u:name" and "g:name" -> id
+
+	roundTrips atomic.Int64
+	commands   atomic.Int64
+
+	done      chan struct{}
+	closeOnce sync.Once
+	lost      atomic.Value // string: why the connection was dropped
+}
+
+// DialSSH connects to a host and authenticates; the returned Conn reuses
+// the connection for everything until Close. Every failure to reach the
+// host wraps ErrUnreachable (a refused host key also ErrHostKey) and names
+// the host, its address and the step that failed.
+func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
+	if cfg.Address == "" {
+		cfg.Address = cfg.Host
+	}
+	if cfg.Host == "" {
+		cfg.Host = cfg.Address
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultSSHPort
+	}
+	if cfg.User == "" {
+		if u, err := user.Current(); err == nil {
+			cfg.User = u.Username
+		} else {
+			cfg.User = os.Getenv("USER")
+		}
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.KeepAlive == 0 {
+		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if len(cfg.KnownHostsFiles) == 0 {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, &connectError{cfg.Host, cfg.Address, "known hosts", err}
+		}
+		cfg.KnownHostsFiles = []string{filepath.Join(home, ".ssh", "known_hosts")}
+	}
+	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
+	fail := func(step string, err error) error { return &connectError{cfg.Host, addr, step, err} }
+
+	checker, err := newHostKeyChecker(cfg.KnownHostsFiles, cfg.AcceptNewHostKeys)
+	if err != nil {
+		return nil, fail("known hosts", err)
+	}
+	keys, err := loadSigners(&cfg)
+	if err != nil {
+		return nil, fail("auth", err)
+	}
+	defer keys.close()
+
+	clientCfg := &ssh.ClientConfig{
+		User:              cfg.User,
+		Auth:              []ssh.AuthMethod{ssh.PublicKeys(keys.signers...)},
+		HostKeyCallback:   checker.callback(cfg.Host, addr),
+		HostKeyAlgorithms: checker.algorithms(addr),
+		Timeout:           cfg.ConnectTimeout,
+	}
+
+	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
+	defer cancel()
+	var dialer net.Dialer
+	nc, err := dialer.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s", cfg.ConnectTimeout)
+		}
+		return nil, fail("connect", err)
+	}
+	if deadline, ok := dctx.Deadline(); ok {
+		_ = nc.SetDeadline(deadline)
+	}
+	stopWatch := context.AfterFunc(dctx, func() { nc.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(nc, addr, clientCfg)
+	watchStopped := stopWatch()
+	if err == nil && !watchStopped {
+		sc.Close()
+		err = errors.New("connection closed during the handshake")
+	}
+	if err != nil {
+		nc.Close()
+		switch {
+		case checker.err != nil:
+			return nil, fail("host key", checker.err)
+		case strings.Contains(err.Error(), "no common algorithm for host key"):
+			return nil, fail("host key", &hostKeyError{fmt.Sprintf(
+				"the host offers no host key of the type(s) known for it (%s); refusing to connect: %v",
+				strings.Join(clientCfg.HostKeyAlgorithms, ", "), err)})
+		case strings.Contains(err.Error(), "unable to authenticate"):
+			msg := fmt.Sprintf("%v (login user %q, %d key(s) offered)", err, cfg.User, len(keys.signers))
+			if len(keys.notes) > 0 {
+				msg += "; " + strings.Join(keys.notes, "; ")
+			}
+			return nil, fail("auth", errors.New(msg))
+		case ctx.Err() == nil && (errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(dctx.Err(), context.DeadlineExceeded)):
+			return nil, fail("handshake", fmt.Errorf("timed out after %s", cfg.ConnectTimeout))
+		case ctx.Err() != nil:
+			return nil, fail("handshake", ctx.Err())
+		}
+		return nil, fail("handshake", err)
+	}
+	_ = nc.SetDeadline(time.Time{})
+
+	c := &sshConn{
+		cfg:    cfg,
+		addr:   addr,
+		client: ssh.NewClient(sc, chans, reqs),
+		become: &becomer{
+			host:      cfg.Host,
+			enabled:   cfg.Become,
+			user:      cfg.BecomeUser,
+			loginUser: cfg.User,
+			password:  cfg.BecomePassword,
+		},
+		ids:  map[string]int{},
+		done: make(chan struct{}),
+	}
+	if cfg.KeepAlive > 0 {
+		go c.keepAlive(cfg.KeepAlive)
+	}
+	return c, nil
+}
+
+// Host implements Conn.
+func (c *sshConn) Host() string { return c.cfg.Host }
+
+// Stats implements Conn.
+func (c *sshConn) Stats() Stats {
+	return Stats{RoundTrips: int(c.roundTrips.Load()), Commands: int(c.commands.Load())}
+}
+
+// Close implements Conn.
+func (c *sshConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftp.Close()
+		}
+		c.sftpMu.Unlock()
+		err = c.client.Close()
+	})
+	return err
+}
+
+// keepAlive sends keepalive@openssh.com requests every interval, one at a
+// time, and closes the connection when keepAliveMisses intervals pass
+// without an answer.
+func (c *sshConn) keepAlive(interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var pending chan error
+	missed := 0
+	for {
+		select {
+		case <-c.done:
+			return
+		case err := <-pending:
+			if err != nil {
+				return // the connection is gone
+			}
+			pending = nil
+			missed = 0
+		case <-ticker.C:
+			if pending == nil {
+				pending = make(chan error, 1)
+				go func(ch chan error) {
+					_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+					ch <- err
+				}(pending)
+				continue
+			}
+			missed++
+			if missed >= keepAliveMisses {
+				c.lost.Store(fmt.Sprintf("no answer to %d keepalives in %s", keepAliveMisses, time.Duration(keepAliveMisses+1)*interval))
+				c.client.Close()
+				return
+			}
+		}
+	}
+}
+
+// transportErr marks an error of the connection itself as unreachable,
+// saying why the connection was dropped if tend dropped it.
+func (c *sshConn) transportErr(err error) error {
+	if reason, ok := c.lost.Load().(string); ok {
+		return fmt.Errorf("connection lost (%s): %w: %w", reason, err, ErrUnreachable)
+	}
+	return fmt.Errorf("%w: %w", err, ErrUnreachable)
+}
+
+// Run implements Conn.
+func (c *sshConn) Run(ctx context.Context, cmd Command) (Result, error) {
+	c.roundTrips.Add(1)
+	c.commands.Add(1)
+	return runCommand(ctx, c.cfg.Host, c.start, c.become, cmd, c.cfg.CommandTimeout)
+}
+
+// start is the SSH starter: one session per command.
+func (c *sshConn) start(ctx context.Context, line string, stdout, stderr io.Writer) (io.WriteCloser, func() (int, error), error) {
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return nil, nil, c.transportErr(fmt.Errorf("open session: %w", err))
+	}
+	sess.Stdout = stdout
+	sess.Stderr = stderr
+	stdin, err := sess.StdinPipe()
+	if err == nil {
+		err = sess.Start(line)
+	}
+	if err != nil {
+		sess.Close()
+		return nil, nil, c.transportErr(fmt.Errorf("start command: %w", err))
+	}
+	stop := context.AfterFunc(ctx, func() {
+		_ = sess.Signal(ssh.SIGKILL)
+		_ = sess.Close()
+	})
+	wait := func() (int, error) {
+		err := sess.Wait()
+		stop()
+		sess.Close()
+		if ctx.Err() != nil {
+			return -1, ctx.Err()
+		}
+		if err == nil {
+			return 0, nil
+		}
+		var exitErr *ssh.ExitError
+		if errors.As(err, &exitErr) {
+			if sig := exitErr.Signal(); sig != "" {
+				return 128 + signalNumber(sig), nil
+			}
+			return exitErr.ExitStatus(), nil
+		}
+		var missing *ssh.ExitMissingError
+		if errors.As(err, &missing) {
+			return -1, c.transportErr(errors.New("the command ended without an exit status (connection lost?)"))
+		}
+		return -1, c.transportErr(err)
+	}
+	return stdin, wait, nil
+}
+
+// signalNumber maps an SSH signal name to its Linux number (for the
+// 128+N exit code shells report).
+func signalNumber(name string) int {
+	numbers := map[string]int{
+		"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
+		"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
+	}
+	if n, ok := numbers[name]; ok {
+		return n
+	}
+	return 0
+}
+
+// DialUnix implements Conn: the stream goes through the SSH connection
+// (direct-streamlocal@openssh.com); the socket is opened by the SSH server
+// as the login user.
+func (c *sshConn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
+	c.roundTrips.Add(1)
+	conn, err := c.client.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: dial unix socket %s through SSH: %w", c.cfg.Host, path, err)
+	}
+	return conn, nil
+}

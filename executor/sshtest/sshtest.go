@@ -1,0 +1,506 @@
+// Package sshtest is test support: a small in-process SSH server for the
+// executor's tests and for other packages that need a host to talk to without
+// a real sshd.
+//
+// The server listens on 127.0.0.1 on a free port with a fresh ed25519 host
+// key, accepts public-key logins for any user name with the keys it was
+// given, and serves:
+//
+//   - "session" channels with "env", "exec" (run with /bin/sh -c on this
+//     machine, as the test process's user, whatever the login name),
+//     "signal" and "subsystem" sftp (github.com/pkg/sftp's server);
+//   - "direct-streamlocal@openssh.com" channels, dialling a local unix socket;
+//   - "keepalive@openssh.com" global requests.
+//
+// It counts what it serves (Stats) so tests can prove how many round trips a
+// piece of work cost. It is not a secure server: use it in tests only.
+package sshtest
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// Options configure a Server.
+type Options struct {
+	// AuthorizedKeys may log in, under any user name. With none, nobody can.
+	AuthorizedKeys []ssh.PublicKey
+	// HostKey is the server's host key; a new ed25519 key when nil.
+	HostKey ssh.Signer
+	// ExtraHostKeys are further host keys (of other types) the server
+	// offers, as real servers offer ed25519, ECDSA and RSA keys at once.
+	ExtraHostKeys []ssh.Signer
+	// Env is added to the environment of every command ("NAME=value").
+	Env []string
+	// Dir is the working directory of commands and of the SFTP server (the
+	// "home directory" of the login); the process's when empty.
+	Dir string
+	// IgnoreKeepAlives makes the server swallow keepalive requests without
+	// answering, like a host that has gone away.
+	IgnoreKeepAlives bool
+}
+
+// Stats counts what a Server served.
+type Stats struct {
+	Connections  int // accepted TCP connections
+	Channels     int // channel open requests of any type
+	Execs        int // "exec" requests
+	SFTPSessions int // "subsystem" sftp requests
+	StreamLocals int // direct-streamlocal channel opens
+	KeepAlives   int // keepalive global requests received
+}
+
+// Server is a running in-process SSH server.
+type Server struct {
+	opts     Options
+	config   *ssh.ServerConfig
+	listener net.Listener
+	hostKey  ssh.Signer
+
+	mu       sync.Mutex
+	stats    Stats
+	commands []string
+	users    []string
+	conns    map[net.Conn]bool
+	procs    map[*os.Process]bool
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+// New starts a server for the test and stops it when the test ends.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatalf("sshtest: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Start starts a server; Close stops it.
+func Start(opts Options) (*Server, error) {
+	hostKey := opts.HostKey
+	if hostKey == nil {
+		signer, _, err := NewKey()
+		if err != nil {
+			return nil, err
+		}
+		hostKey = signer
+	}
+	s := &Server{opts: opts, hostKey: hostKey, conns: map[net.Conn]bool{}, procs: map[*os.Process]bool{}}
+	s.config = &ssh.ServerConfig{
+		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			for _, k := range opts.AuthorizedKeys {
+				if bytes.Equal(k.Marshal(), key.Marshal()) {
+					s.mu.Lock()
+					s.users = append(s.users, meta.User())
+					s.mu.Unlock()
+					return &ssh.Permissions{}, nil
+				}
+			}
+			return nil, fmt.Errorf("sshtest: key %s not authorized", ssh.FingerprintSHA256(key))
+		},
+	}
+	s.config.AddHostKey(hostKey)
+	for _, k := range opts.ExtraHostKeys {
+		s.config.AddHostKey(k)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.listener = ln
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s, nil
+}
+
+// NewKey generates an ed25519 key pair.
+func NewKey() (ssh.Signer, ed25519.PrivateKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return signer, priv, nil
+}
+
+// Addr is the server's "127.0.0.1:port".
+func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Host is the server's address without the port.
+func (s *Server) Host() string { return "127.0.0.1" }
+
+// Port is the server's TCP port.
+func (s *Server) Port() int { return s.listener.Addr().(*net.TCPAddr).Port }
+
+// HostKey is the server's public host key.
+func (s *Server) HostKey() ssh.PublicKey { return s.hostKey.PublicKey() }
+
+// KnownHostsLine is the known_hosts line that trusts this server.
+func (s *Server) KnownHostsLine() string {
+	return knownhosts.Line([]string{knownhosts.Normalize(s.Addr())}, s.HostKey())
+}
+
+// Stats returns the counters so far.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// Commands returns the command lines of all exec requests, in order.
+func (s *Server) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.commands...)
+}
+
+// Users returns the user names of all successful logins, in order.
+func (s *Server) Users() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.users...)
+}
+
+// Close stops the server: no new connections, open connections closed,
+// running commands killed.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	err := s.listener.Close()
+	for c := range s.conns {
+		c.Close()
+	}
+	for p := range s.procs {
+		_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}
+
+// CloseConnections drops every open connection (the listener stays), as a
+// host that reboots would.
+func (s *Server) CloseConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+func (s *Server) count(f func(*Stats)) {
+	s.mu.Lock()
+	f(&s.stats)
+	s.mu.Unlock()
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.listener.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[nc] = true
+		s.stats.Connections++
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(nc)
+			s.mu.Lock()
+			delete(s.conns, nc)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func (s *Server) serveConn(nc net.Conn) {
+	defer nc.Close()
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	sc, chans, reqs, err := ssh.NewServerConn(nc, s.config)
+	if err != nil {
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	defer sc.Close()
+	go s.globalRequests(reqs)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for newCh := range chans {
+		s.count(func(st *Stats) { st.Channels++ })
+		switch newCh.ChannelType() {
+		case "session":
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.session(newCh)
+			}()
+		case "direct-streamlocal@openssh.com":
+			s.count(func(st *Stats) { st.StreamLocals++ })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.streamLocal(newCh)
+			}()
+		default:
+			newCh.Reject(ssh.UnknownChannelType, "sshtest: unsupported channel type")
+		}
+	}
+}
+
+func (s *Server) globalRequests(reqs <-chan *ssh.Request) {
+	for req := range reqs {
+		if req.Type == "keepalive@openssh.com" {
+			s.count(func(st *Stats) { st.KeepAlives++ })
+			if s.opts.IgnoreKeepAlives {
+				continue
+			}
+			// OpenSSH answers keepalives with a failure; any answer will do.
+			req.Reply(false, nil)
+			continue
+		}
+		if req.WantReply {
+			req.Reply(false, nil)
+		}
+	}
+}
+
+func (s *Server) session(newCh ssh.NewChannel) {
+	ch, reqs, err := newCh.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	var (
+		env     []string
+		started bool
+		procMu  sync.Mutex
+		proc    *os.Process
+		done    = make(chan struct{})
+	)
+	kill := func() {
+		procMu.Lock()
+		defer procMu.Unlock()
+		if proc != nil {
+			_ = syscall.Kill(-proc.Pid, syscall.SIGKILL)
+		}
+	}
+	for req := range reqs {
+		switch req.Type {
+		case "env":
+			var msg struct{ Name, Value string }
+			if ssh.Unmarshal(req.Payload, &msg) != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			env = append(env, msg.Name+"="+msg.Value)
+			req.Reply(true, nil)
+		case "exec":
+			var msg struct{ Command string }
+			if started || ssh.Unmarshal(req.Payload, &msg) != nil {
+				req.Reply(false, nil)
+				continue
+			}
+			started = true
+			s.mu.Lock()
+			s.stats.Execs++
+			s.commands = append(s.commands, msg.Command)
+			s.mu.Unlock()
+			req.Reply(true, nil)
+			go func() {
+				defer close(done)
+				s.exec(ch, msg.Command, env, func(p *os.Process) {
+					procMu.Lock()
+					proc = p
+					procMu.Unlock()
+				})
+			}()
+		case "subsystem":
+			var msg struct{ Name string }
+			if started || ssh.Unmarshal(req.Payload, &msg) != nil || msg.Name != "sftp" {
+				req.Reply(false, nil)
+				continue
+			}
+			started = true
+			s.count(func(st *Stats) { st.SFTPSessions++ })
+			req.Reply(true, nil)
+			go func() {
+				defer close(done)
+				s.sftp(ch)
+			}()
+		case "signal":
+			kill()
+			if req.WantReply {
+				req.Reply(true, nil)
+			}
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+	// The client closed the channel: whatever still runs is killed.
+	kill()
+	if started {
+		<-done
+	}
+}
+
+// exec runs command with /bin/sh -c and reports its exit status.
+func (s *Server) exec(ch ssh.Channel, command string, env []string, setProc func(*os.Process)) {
+	cmd := exec.Command("/bin/sh", "-c", command)
+	cmd.Env = append(append(os.Environ(), s.opts.Env...), env...)
+	cmd.Dir = s.opts.Dir
+	cmd.Stdout = ch
+	cmd.Stderr = ch.Stderr()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = time.Second
+	stdin, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		fmt.Fprintf(ch.Stderr(), "sshtest: %v\n", err)
+		sendExitStatus(ch, 127)
+		ch.Close()
+		return
+	}
+	s.mu.Lock()
+	s.procs[cmd.Process] = true
+	s.mu.Unlock()
+	setProc(cmd.Process)
+	go func() {
+		_, _ = io.Copy(stdin, ch)
+		stdin.Close()
+	}()
+	err = cmd.Wait()
+	setProc(nil)
+	s.mu.Lock()
+	delete(s.procs, cmd.Process)
+	s.mu.Unlock()
+	status := 0
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		status = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sendExitSignal(ch, ws.Signal())
+			ch.Close()
+			return
+		}
+	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
+		status = 255
+	}
+	sendExitStatus(ch, status)
+	ch.Close()
+}
+
+func (s *Server) sftp(ch ssh.Channel) {
+	var opts []sftp.ServerOption
+	if s.opts.Dir != "" {
+		opts = append(opts, sftp.WithServerWorkingDirectory(s.opts.Dir))
+	}
+	srv, err := sftp.NewServer(ch, opts...)
+	if err != nil {
+		ch.Close()
+		return
+	}
+	_ = srv.Serve()
+	srv.Close()
+}
+
+func (s *Server) streamLocal(newCh ssh.NewChannel) {
+	var msg struct {
+		SocketPath string
+		Reserved0  string
+		Reserved1  uint32
+	}
+	if err := ssh.Unmarshal(newCh.ExtraData(), &msg); err != nil {
+		newCh.Reject(ssh.Prohibited, "sshtest: bad direct-streamlocal request")
+		return
+	}
+	conn, err := net.DialTimeout("unix", msg.SocketPath, 5*time.Second)
+	if err != nil {
+		newCh.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	defer conn.Close()
+	ch, reqs, err := newCh.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	go ssh.DiscardRequests(reqs)
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(conn, ch)
+		if uc, ok := conn.(*net.UnixConn); ok {
+			uc.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(ch, conn)
+		ch.CloseWrite()
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
+}
+
+func sendExitStatus(ch ssh.Channel, status int) {
+	_, _ = ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
+}
+
+var signalNames = map[syscall.Signal]string{
+	syscall.SIGABRT: "ABRT", syscall.SIGALRM: "ALRM", syscall.SIGFPE: "FPE", syscall.SIGHUP: "HUP",
+	syscall.SIGILL: "ILL", syscall.SIGINT: "INT", syscall.SIGKILL: "KILL", syscall.SIGPIPE: "PIPE",
+	syscall.SIGQUIT: "QUIT", syscall.SIGSEGV: "SEGV", syscall.SIGTERM: "TERM", syscall.SIGUSR1: "USR1",
+	syscall.SIGUSR2: "USR2",
+}
+
+func sendExitSignal(ch ssh.Channel, sig syscall.Signal) {
+	name, ok := signalNames[sig]
+	if !ok {
+		name = strconv.Itoa(int(sig))
+	}
+	_, _ = ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+		Signal     string
+		CoreDumped bool
+		Error      string
+		Lang       string
+	}{name, false, "", ""}))
+}
