@@ -39,6 +39,26 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 
 // Parse parses an inventory from src; filename is used in diagnostics.
 //
+// The language has three block types, in any order:
+//
+//	defaults { user = "deploy"  port = 22  become = true  vars = { ... } }
+//	group "web" {
+//	  vars = { workers = 2 }              # plus any connection attribute
+//	  host "web1" { address = "203.0.113.10" }
+//	  members  = ["db1"]                  # hosts declared elsewhere
+//	  children = ["other-group"]          # their hosts join this group
+//	}
+//	host "db1" { address = "203.0.113.20"  vars = { role = "db" } }
+//
+// Connection attributes (defaults, group or host): user, port,
+// connection ("ssh" or "local"), identity_file, known_hosts_file (both "~"
+// expanded), become, become_user, become_password_env (the name of an
+// environment variable holding the sudo password), become_password_prompt,
+// connect_timeout and command_timeout (seconds). A host also has address
+// (default: its name). Settings and vars (merged by key) apply in the order
+// defaults < groups, in declaration order < host. Expressions may call the
+// functions of Functions, among them env("NAME") and env("NAME", "default").
+//
 // All problems are collected and returned together, each with the source
 // range it concerns. The returned Inventory is never nil, so its Files can be
 // used to print the diagnostics; when the diagnostics hold errors the rest of
