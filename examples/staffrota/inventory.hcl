@@ -1,0 +1,27 @@
+# Example inventory for the staff rota hardening playbook (harden.hcl).
+#
+# It names the production host from the outage report as an illustration
+# only: tend's tests parse this file, none ever connects to it. Copy it and
+# put your own hosts in.
+
+defaults {
+  user          = "deploy"
+  port          = 22
+  identity_file = "~/.ssh/id_ed25519"
+  become        = true
+  # sudo password, if the deploy user needs one: the NAME of an environment
+  # variable holding it (never the password itself).
+  become_password_env = "TEND_SUDO_PASSWORD"
+  connect_timeout     = 10
+  command_timeout     = 300
+}
+
+group "web" {
+  # Recommendation #3 of the report: two gunicorn workers, so one crashing
+  # worker no longer takes the whole site down.
+  vars = { workers = 2 }
+
+  host "therota-prod" {
+    address = "159.65.18.80" # demo.therota.co.uk
+  }
+}

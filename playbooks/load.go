@@ -1,0 +1,755 @@
+package playbooks
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/typeexpr"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	"github.com/zclconf/go-cty/cty/function"
+
+	"github.com/tend-sh/tend/modules"
+)
+
+// Load reads a playbook from filenames (each a .hcl file, or a directory
+// whose .hcl files are read in name order) and resolves its variables, with
+// varOverrides (from --var name=value) taking precedence over defaults. A
+// string (or untyped) variable takes the override text as is; for number and
+// bool variables the text is converted; for other types it is parsed as an
+// HCL expression, like ["a", "b"] or { k = 1 }.
+//
+// Load makes every check that needs neither an inventory nor a host: syntax,
+// unknown module kinds and arguments, meta-arguments, references to
+// undeclared variables and locals, cycles between locals, duplicate tasks and
+// handlers, notify naming unknown handlers, variable types. Validate adds the
+// checks against an inventory; Instantiate evaluates for one host.
+//
+// All problems are collected. The returned Playbook is never nil, so its
+// Files can be used to print the diagnostics; when they hold errors the rest
+// of it must not be used.
+func Load(filenames []string, varOverrides map[string]string) (*Playbook, hcl.Diagnostics) {
+	p := &Playbook{
+		Files:     map[string]*hcl.File{},
+		Variables: map[string]*Variable{},
+		funcs:     map[string]map[string]function.Function{},
+	}
+	paths, diags := expandPaths(filenames)
+	if diags.HasErrors() {
+		return p, diags
+	}
+	p.BaseDir = filepath.Dir(paths[0])
+	if st, err := os.Stat(filenames[0]); err == nil && st.IsDir() {
+		p.BaseDir = filepath.Clean(filenames[0])
+	}
+	p.baseFuncs = Functions(p.BaseDir)
+
+	parser := hclparse.NewParser()
+	var bodies []*hclsyntax.Body
+	for _, fn := range paths {
+		f, d := parser.ParseHCLFile(fn)
+		diags = append(diags, d...)
+		if f != nil {
+			p.Files[fn] = f
+			if b, ok := f.Body.(*hclsyntax.Body); ok && !d.HasErrors() {
+				bodies = append(bodies, b)
+			}
+		}
+		p.funcs[fn] = Functions(filepath.Dir(fn))
+	}
+	if diags.HasErrors() {
+		return p, diags
+	}
+
+	l := &loader{p: p, diags: diags}
+	var playBlocks []*hcl.Block
+	for _, body := range bodies {
+		content, d := body.Content(rootSchema)
+		l.diags = append(l.diags, d...)
+		for _, b := range content.Blocks {
+			switch b.Type {
+			case "variable":
+				l.variable(b)
+			case "locals":
+				l.locals(b)
+			case "play":
+				playBlocks = append(playBlocks, b)
+			}
+		}
+	}
+	l.overrides(varOverrides)
+	l.resolveLocals()
+	for _, b := range playBlocks {
+		l.play(b)
+	}
+	if len(p.Plays) == 0 && !l.diags.HasErrors() {
+		rng := hcl.Range{Filename: paths[0], Start: hcl.InitialPos, End: hcl.InitialPos}
+		l.errorf(rng, "No plays", "The playbook declares no play block.")
+	}
+	sortDiags(l.diags, paths)
+	return p, l.diags
+}
+
+// sortDiags orders diagnostics by place: those without a source first, then
+// --var values, then by file (in load order) and position.
+func sortDiags(diags hcl.Diagnostics, paths []string) {
+	order := map[string]int{}
+	for i, fn := range paths {
+		order[fn] = i + 1
+	}
+	key := func(d *hcl.Diagnostic) (int, int) {
+		if d.Subject == nil {
+			return -1, 0
+		}
+		if n, ok := order[d.Subject.Filename]; ok {
+			return n, d.Subject.Start.Byte
+		}
+		return 0, 0 // --var values, in name order already
+	}
+	sort.SliceStable(diags, func(i, j int) bool {
+		fi, bi := key(diags[i])
+		fj, bj := key(diags[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return bi < bj
+	})
+}
+
+var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
+	{Type: "variable", LabelNames: []string{"name"}},
+	{Type: "locals"},
+	{Type: "play", LabelNames: []string{"name"}},
+}}
+
+var variableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "default"}, {Name: "type"}, {Name: "description"}, {Name: "sensitive"},
+}}
+
+// metaArgs are the task arguments handled here rather than by modules.
+var metaArgs = []string{"for_each", "name", "notify", "when"}
+
+var taskMetaSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
+	{Name: "for_each"}, {Name: "name"}, {Name: "notify"}, {Name: "when"},
+}}
+
+// expandPaths turns the arguments into playbook files.
+func expandPaths(filenames []string) ([]string, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	var out []string
+	for _, fn := range filenames {
+		st, err := os.Stat(fn)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Failed to read playbook",
+				Detail: fmt.Sprintf("Cannot read %s: %s.", fn, err)})
+			continue
+		}
+		if !st.IsDir() {
+			out = append(out, fn)
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(fn, "*.hcl"))
+		if err != nil || len(matches) == 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Empty playbook directory",
+				Detail: fmt.Sprintf("The directory %s holds no .hcl files.", fn)})
+			continue
+		}
+		sort.Strings(matches)
+		out = append(out, matches...)
+	}
+	if len(out) == 0 && !diags.HasErrors() {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "No playbook",
+			Detail: "Give at least one playbook file or directory."})
+	}
+	return out, diags
+}
+
+type loader struct {
+	p     *Playbook
+	diags hcl.Diagnostics
+	// localNames holds every declared local.
+	localNames map[string]bool
+	localAttrs []*hcl.Attribute
+}
+
+func (l *loader) errorf(rng hcl.Range, summary, format string, args ...any) {
+	r := rng
+	l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary,
+		Detail: fmt.Sprintf(format, args...), Subject: &r})
+}
+
+// constCtx evaluates constants: functions, no variables.
+func (l *loader) constCtx(filename string) *hcl.EvalContext {
+	return &hcl.EvalContext{Functions: l.p.funcs[filename]}
+}
+
+func (l *loader) variable(b *hcl.Block) {
+	name := b.Labels[0]
+	if !hclsyntax.ValidIdentifier(name) {
+		l.errorf(b.LabelRanges[0], "Invalid variable name",
+			"%q is not a valid name: use letters, digits, underscores and dashes, starting with a letter.", name)
+		return
+	}
+	if first, dup := l.p.Variables[name]; dup {
+		l.errorf(b.DefRange, "Duplicate variable", "Variable %q is already declared at %s.", name, first.Range)
+		return
+	}
+	v := &Variable{Name: name, Type: cty.DynamicPseudoType, Range: b.DefRange}
+	l.p.Variables[name] = v
+	content, diags := b.Body.Content(variableSchema)
+	l.diags = append(l.diags, diags...)
+	ctx := l.constCtx(b.DefRange.Filename)
+
+	var defaults *typeexpr.Defaults
+	if a, ok := content.Attributes["type"]; ok {
+		ty, defs, d := typeexpr.TypeConstraintWithDefaults(a.Expr)
+		l.diags = append(l.diags, d...)
+		if !d.HasErrors() {
+			v.Type, defaults = ty, defs
+		}
+	}
+	if a, ok := content.Attributes["description"]; ok {
+		if s, ok := l.constString(a, ctx); ok {
+			v.Description = s
+		}
+	}
+	if a, ok := content.Attributes["sensitive"]; ok {
+		val, d := a.Expr.Value(ctx)
+		l.diags = append(l.diags, d...)
+		if !d.HasErrors() {
+			if bv, err := convert.Convert(val, cty.Bool); err != nil || bv.IsNull() {
+				l.errorf(a.Expr.Range(), "Incorrect attribute value type", "sensitive must be true or false.")
+			} else {
+				v.Sensitive = bv.True()
+			}
+		}
+	}
+	if a, ok := content.Attributes["default"]; ok {
+		val, d := a.Expr.Value(ctx)
+		l.diags = append(l.diags, d...)
+		if !d.HasErrors() {
+			if cv, err := convertVar(val, v.Type, defaults); err != nil {
+				l.errorf(a.Expr.Range(), "Invalid default value for variable",
+					"The default of variable %q does not match its type: %s.", name, convertMessage(err, v.Sensitive))
+			} else {
+				v.Default = cv
+				v.Value = cv
+			}
+		}
+	}
+	v.defaults = defaults
+}
+
+// convertVar applies type defaults and converts val to ty.
+func convertVar(val cty.Value, ty cty.Type, defaults *typeexpr.Defaults) (cty.Value, error) {
+	if defaults != nil {
+		val = defaults.Apply(val)
+	}
+	return convert.Convert(val, ty)
+}
+
+// convertMessage describes a conversion error without a sensitive value.
+func convertMessage(err error, sensitive bool) string {
+	if sensitive {
+		return "the (sensitive) value has the wrong type"
+	}
+	return err.Error()
+}
+
+func (l *loader) constString(a *hcl.Attribute, ctx *hcl.EvalContext) (string, bool) {
+	val, d := a.Expr.Value(ctx)
+	l.diags = append(l.diags, d...)
+	if d.HasErrors() {
+		return "", false
+	}
+	sv, err := convert.Convert(val, cty.String)
+	if err != nil || sv.IsNull() {
+		l.errorf(a.Expr.Range(), "Incorrect attribute value type", "%s must be a string.", a.Name)
+		return "", false
+	}
+	return sv.AsString(), true
+}
+
+// overrides applies --var values and checks every variable has a value.
+func (l *loader) overrides(vals map[string]string) {
+	names := mapKeys(vals)
+	for _, name := range names {
+		text := vals[name]
+		fn := fmt.Sprintf("<--var %s>", name)
+		l.p.Files[fn] = &hcl.File{Bytes: []byte(text)}
+		whole := hcl.Range{Filename: fn, Start: hcl.InitialPos,
+			End: hcl.Pos{Line: 1, Column: len([]rune(text)) + 1, Byte: len(text)}}
+		v, ok := l.p.Variables[name]
+		if !ok {
+			l.errorf(whole, "Value for undeclared variable",
+				"--var %s: the playbook declares no variable %q.%s", name, name, suggest(name, mapKeys(l.p.Variables)))
+			continue
+		}
+		var val cty.Value
+		switch {
+		case v.Type == cty.DynamicPseudoType || v.Type == cty.String:
+			val = cty.StringVal(text)
+		case v.Type == cty.Number || v.Type == cty.Bool:
+			cv, err := convert.Convert(cty.StringVal(strings.TrimSpace(text)), v.Type)
+			if err != nil {
+				l.errorf(whole, "Invalid value for variable",
+					"--var %s: the variable is a %s, and %s.", name, v.Type.FriendlyName(), valueQuote(text, v.Sensitive))
+				continue
+			}
+			val = cv
+		default:
+			expr, d := hclsyntax.ParseExpression([]byte(text), fn, hcl.InitialPos)
+			l.diags = append(l.diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			ev, d := expr.Value(&hcl.EvalContext{Functions: l.p.funcs[v.Range.Filename]})
+			l.diags = append(l.diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			cv, err := convertVar(ev, v.Type, v.defaults)
+			if err != nil {
+				l.errorf(expr.Range(), "Invalid value for variable",
+					"--var %s: the value does not match the type %s: %s.", name, typeexpr.TypeString(v.Type), convertMessage(err, v.Sensitive))
+				continue
+			}
+			val = cv
+		}
+		v.Value = val
+	}
+	vars := map[string]cty.Value{}
+	for _, name := range mapKeys(l.p.Variables) {
+		v := l.p.Variables[name]
+		if v.Value == cty.NilVal {
+			l.errorf(v.Range, "No value for required variable",
+				"Variable %q has no default; set it with --var %s=VALUE.", name, name)
+			v.Value = cty.DynamicVal
+		}
+		if v.Sensitive {
+			v.Value = v.Value.Mark(Sensitive)
+		}
+		vars[name] = v.Value
+	}
+	l.p.vars = cty.ObjectVal(vars)
+}
+
+func valueQuote(text string, sensitive bool) string {
+	if sensitive {
+		return "the given (sensitive) value is not one"
+	}
+	return fmt.Sprintf("%q is not one", text)
+}
+
+func (l *loader) locals(b *hcl.Block) {
+	attrs, diags := b.Body.JustAttributes()
+	l.diags = append(l.diags, diags...)
+	if l.localNames == nil {
+		l.localNames = map[string]bool{}
+	}
+	for _, a := range sortedAttrs(attrs) {
+		if l.localNames[a.Name] {
+			var first hcl.Range
+			for _, o := range l.localAttrs {
+				if o.Name == a.Name {
+					first = o.NameRange
+				}
+			}
+			l.errorf(a.NameRange, "Duplicate local value", "Local value %q is already defined at %s.", a.Name, first)
+			continue
+		}
+		l.localNames[a.Name] = true
+		l.localAttrs = append(l.localAttrs, a)
+	}
+}
+
+// resolveLocals checks the locals' references and orders them so that each
+// comes after the locals it uses.
+func (l *loader) resolveLocals() {
+	byName := map[string]*local{}
+	var all []*local
+	for _, a := range l.localAttrs {
+		lc := &local{name: a.Name, attr: a, refs: a.Expr.Variables()}
+		byName[a.Name] = lc
+		all = append(all, lc)
+		l.diags = append(l.diags, l.p.checkRefs(lc.refs, scopeLocal, l.localNames)...)
+	}
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[string]int{}
+	var visit func(lc *local, path []string) bool
+	visit = func(lc *local, path []string) bool {
+		switch state[lc.name] {
+		case done:
+			return true
+		case visiting:
+			i := 0
+			for i < len(path) && path[i] != lc.name {
+				i++
+			}
+			cycle := append(append([]string{}, path[i:]...), lc.name)
+			for j := range cycle {
+				cycle[j] = "local." + cycle[j]
+			}
+			l.errorf(lc.attr.Expr.Range(), "Cycle in local values",
+				"Local values refer to each other in a cycle: %s.", strings.Join(cycle, " → "))
+			return false
+		}
+		state[lc.name] = visiting
+		for _, tr := range lc.refs {
+			if tr.RootName() != "local" {
+				continue
+			}
+			name, ok := attrName(tr, 1)
+			dep := byName[name]
+			if !ok || dep == nil {
+				continue
+			}
+			if !visit(dep, append(path, lc.name)) {
+				return false
+			}
+		}
+		state[lc.name] = done
+		l.p.locals = append(l.p.locals, lc)
+		return true
+	}
+	for _, lc := range all {
+		if !visit(lc, nil) {
+			return
+		}
+	}
+}
+
+func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+	out := make([]*hcl.Attribute, 0, len(attrs))
+	for _, a := range attrs {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Range.Filename != out[j].Range.Filename {
+			return out[i].Range.Filename < out[j].Range.Filename
+		}
+		return out[i].Range.Start.Byte < out[j].Range.Start.Byte
+	})
+	return out
+}
+
+// playCtx evaluates a play's own arguments: variables and functions only.
+func (l *loader) playCtx(filename string) *hcl.EvalContext {
+	return &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": l.p.vars},
+		Functions: l.p.funcs[filename],
+	}
+}
+
+func (l *loader) play(b *hcl.Block) {
+	name := b.Labels[0]
+	for _, other := range l.p.Plays {
+		if other.Name == name {
+			l.errorf(b.DefRange, "Duplicate play", "A play named %q is already declared at %s.", name, other.Range)
+			return
+		}
+	}
+	play := &Play{Name: name, Range: b.DefRange, Handlers: map[string]*TaskSpec{}}
+	l.p.Plays = append(l.p.Plays, play)
+	body := b.Body.(*hclsyntax.Body)
+	ctx := l.playCtx(b.DefRange.Filename)
+
+	hostsSeen := false
+	for _, a := range sortedSyntaxAttrs(body.Attributes) {
+		switch a.Name {
+		case "hosts":
+			hostsSeen = true
+			l.hosts(play, a, ctx)
+		case "become":
+			if d := l.p.checkRefs(a.Expr.Variables(), scopePlay, nil); d.HasErrors() {
+				l.diags = append(l.diags, d...)
+				continue
+			}
+			v, d := a.Expr.Value(ctx)
+			l.diags = append(l.diags, d...)
+			if d.HasErrors() {
+				continue
+			}
+			v, _ = v.Unmark()
+			bv, err := convert.Convert(v, cty.Bool)
+			if err != nil || bv.IsNull() || !bv.IsKnown() {
+				l.errorf(a.Expr.Range(), "Incorrect attribute value type", "become must be true or false.")
+				continue
+			}
+			become := bv.True()
+			play.Become = &become
+		default:
+			l.errorf(a.NameRange, "Unsupported argument",
+				"An argument named %q is not expected in a play.%s A play takes hosts and become; module settings go inside a task block.",
+				a.Name, suggest(a.Name, []string{"hosts", "become"}))
+		}
+	}
+	if !hostsSeen {
+		l.errorf(b.DefRange, "Missing required argument",
+			"Play %q needs hosts, the host or group patterns it applies to, like hosts = [\"web\"].", name)
+	}
+
+	ids := map[string]*TaskSpec{}
+	for _, blk := range body.Blocks {
+		if blk.Type == "handler" {
+			l.handler(play, blk)
+			continue
+		}
+		t := l.task(blk, false)
+		if t == nil {
+			continue
+		}
+		if first, dup := ids[t.ID]; dup {
+			l.errorf(t.Range, "Duplicate task",
+				"The play already has a task %s, at %s. Give each task of a kind a different label.", t.ID, first.Range)
+			continue
+		}
+		ids[t.ID] = t
+		play.Tasks = append(play.Tasks, t)
+	}
+
+	// Every notify must name a handler of this play.
+	handlerNames := mapKeys(play.Handlers)
+	for _, t := range play.Tasks {
+		for i, n := range t.Notify {
+			if _, ok := play.Handlers[n]; ok {
+				continue
+			}
+			hint := suggest(n, handlerNames)
+			if len(handlerNames) == 0 {
+				hint += " The play has no handlers."
+			} else {
+				hint += " Its handlers are: " + strings.Join(handlerNames, ", ") + "."
+			}
+			l.errorf(t.notifyRngs[i], "Unknown handler",
+				"Task %s notifies %q, which is not a handler of play %q.%s", t.ID, n, play.Name, hint)
+		}
+	}
+}
+
+// hosts reads a play's hosts argument.
+func (l *loader) hosts(play *Play, a *hclsyntax.Attribute, ctx *hcl.EvalContext) {
+	if d := l.p.checkRefs(a.Expr.Variables(), scopePlay, nil); d.HasErrors() {
+		l.diags = append(l.diags, d...)
+		return
+	}
+	exprs, d := hcl.ExprList(a.Expr)
+	if d.HasErrors() {
+		// A single string, or a computed list.
+		exprs = []hcl.Expression{a.Expr}
+	}
+	for _, e := range exprs {
+		v, d := e.Value(ctx)
+		l.diags = append(l.diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		v, _ = v.UnmarkDeep()
+		if v.IsNull() || !v.IsKnown() {
+			l.errorf(e.Range(), "Invalid hosts", "hosts must be host or group patterns (strings).")
+			continue
+		}
+		var list []cty.Value
+		switch ty := v.Type(); {
+		case ty == cty.String:
+			list = []cty.Value{v}
+		case ty.IsListType() || ty.IsTupleType() || ty.IsSetType():
+			list = v.AsValueSlice()
+		default:
+			l.errorf(e.Range(), "Invalid hosts", "hosts must be host or group patterns (strings), not %s.", ty.FriendlyName())
+			continue
+		}
+		for _, ev := range list {
+			sv, err := convert.Convert(ev, cty.String)
+			if err != nil || sv.IsNull() {
+				l.errorf(e.Range(), "Invalid hosts", "hosts must be host or group patterns (strings).")
+				continue
+			}
+			play.HostPatterns = append(play.HostPatterns, sv.AsString())
+			play.hostRanges = append(play.hostRanges, e.Range())
+		}
+	}
+	if len(play.HostPatterns) == 0 && !l.diags.HasErrors() {
+		l.errorf(a.Expr.Range(), "Invalid hosts", "hosts must name at least one host or group pattern.")
+	}
+}
+
+// task reads a module block: a task, or the module of a handler.
+func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
+	kinds := modules.Kinds()
+	if _, ok := modules.Lookup(blk.Type); !ok {
+		candidates := kinds
+		if !inHandler {
+			candidates = append(append([]string{}, kinds...), "handler")
+		}
+		detail := fmt.Sprintf("There is no module kind %q.%s", blk.Type, suggest(blk.Type, candidates))
+		if len(kinds) == 0 {
+			detail += " No module kinds are registered."
+		} else {
+			detail += " Module kinds: " + strings.Join(kinds, ", ") + "."
+		}
+		l.errorf(blk.TypeRange, "Unsupported block type", "%s", detail)
+		return nil
+	}
+	if len(blk.Labels) != 1 {
+		rng := blk.TypeRange
+		if len(blk.Labels) > 1 {
+			rng = blk.LabelRanges[1]
+		}
+		l.errorf(rng, "Invalid task label",
+			"A %s task takes exactly one label, its name or path: %s \"NAME\" { ... }.", blk.Type, blk.Type)
+		return nil
+	}
+	t := &TaskSpec{
+		Kind:  blk.Type,
+		Label: blk.Labels[0],
+		ID:    blk.Type + "." + blk.Labels[0],
+		Range: blk.DefRange(),
+		file:  blk.DefRange().Filename,
+		block: blk,
+	}
+	content, remain, d := blk.Body.PartialContent(taskMetaSchema)
+	l.diags = append(l.diags, d...)
+	t.body = remain
+	if inHandler {
+		for _, a := range sortedAttrs(content.Attributes) {
+			l.errorf(a.NameRange, "Unsupported argument",
+				"A handler's module block cannot use the meta-argument %s (handlers run once, when notified; the handler's label is its name).", a.Name)
+		}
+		content = &hcl.BodyContent{}
+	}
+	if a, ok := content.Attributes["for_each"]; ok {
+		t.ForEach, t.forEach = true, a.Expr
+		t.forEachRefs = a.Expr.Variables()
+		l.diags = append(l.diags, l.p.checkRefs(t.forEachRefs, scopeForEach, l.localNames)...)
+	}
+	sc := scopeTask
+	if t.ForEach {
+		sc = scopeEach
+	}
+	if a, ok := content.Attributes["notify"]; ok {
+		l.notify(t, a)
+	}
+	if a, ok := content.Attributes["when"]; ok {
+		t.when = a.Expr
+		t.whenRefs = a.Expr.Variables()
+		l.diags = append(l.diags, l.p.checkRefs(t.whenRefs, sc, l.localNames)...)
+	}
+	if a, ok := content.Attributes["name"]; ok {
+		t.name = a.Expr
+		t.nameRefs = a.Expr.Variables()
+		l.diags = append(l.diags, l.p.checkRefs(t.nameRefs, sc, l.localNames)...)
+		if len(t.nameRefs) == 0 {
+			if s, ok := l.constString(a, l.constCtx(t.file)); ok {
+				t.Name = s
+			}
+		}
+	}
+	// References of the module body proper (meta-arguments excluded).
+	for _, tr := range bodyTraversals(blk.Body) {
+		if isMetaRef(blk.Body, tr) {
+			continue
+		}
+		t.bodyRefs = append(t.bodyRefs, tr)
+	}
+	l.diags = append(l.diags, l.p.checkRefs(t.bodyRefs, sc, l.localNames)...)
+	return t
+}
+
+// isMetaRef reports whether tr sits in one of body's meta-arguments.
+func isMetaRef(body *hclsyntax.Body, tr hcl.Traversal) bool {
+	r := tr.SourceRange()
+	for _, name := range metaArgs {
+		if a, ok := body.Attributes[name]; ok {
+			ar := a.SrcRange
+			if r.Filename == ar.Filename && r.Start.Byte >= ar.Start.Byte && r.End.Byte <= ar.End.Byte {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// notify reads the notify meta-argument: constant handler names.
+func (l *loader) notify(t *TaskSpec, a *hcl.Attribute) {
+	exprs, d := hcl.ExprList(a.Expr)
+	if d.HasErrors() {
+		exprs = []hcl.Expression{a.Expr}
+	}
+	for _, e := range exprs {
+		v, d := e.Value(nil)
+		bad := d.HasErrors()
+		var names []string
+		if !bad {
+			switch ty := v.Type(); {
+			case v.IsNull() || !v.IsKnown():
+				bad = true
+			case ty == cty.String:
+				names = []string{v.AsString()}
+			case ty.IsTupleType() || ty.IsListType() || ty.IsSetType():
+				for _, nv := range v.AsValueSlice() {
+					sv, err := convert.Convert(nv, cty.String)
+					if err != nil || sv.IsNull() {
+						bad = true
+						break
+					}
+					names = append(names, sv.AsString())
+				}
+			default:
+				bad = true
+			}
+		}
+		if bad {
+			l.errorf(e.Range(), "Invalid notify",
+				"notify must list handler names as constant strings, like notify = [\"restart-app\"].")
+			continue
+		}
+		for _, n := range names {
+			t.Notify = append(t.Notify, n)
+			t.notifyRngs = append(t.notifyRngs, e.Range())
+		}
+	}
+}
+
+func (l *loader) handler(play *Play, blk *hclsyntax.Block) {
+	if len(blk.Labels) != 1 {
+		l.errorf(blk.TypeRange, "Invalid handler label", "A handler takes exactly one label, its name: handler \"restart-app\" { ... }.")
+		return
+	}
+	name := blk.Labels[0]
+	if first, dup := play.Handlers[name]; dup {
+		l.errorf(blk.DefRange(), "Duplicate handler", "Play %q already has a handler %q, at %s.", play.Name, name, first.Range)
+		return
+	}
+	for _, a := range sortedSyntaxAttrs(blk.Body.Attributes) {
+		l.errorf(a.NameRange, "Unsupported argument",
+			"A handler holds exactly one module block; put %s inside it.", a.Name)
+	}
+	if len(blk.Body.Blocks) != 1 {
+		rng := blk.DefRange()
+		if len(blk.Body.Blocks) > 1 {
+			rng = blk.Body.Blocks[1].DefRange()
+		}
+		l.errorf(rng, "Invalid handler",
+			"Handler %q must hold exactly one module block, like service \"staffrota\" { state = \"restarted\" }; it holds %d.",
+			name, len(blk.Body.Blocks))
+		return
+	}
+	inner := blk.Body.Blocks[0]
+	t := l.task(inner, true)
+	if t == nil {
+		return
+	}
+	t.Handler = name
+	t.Range = blk.DefRange()
+	play.Handlers[name] = t
+}

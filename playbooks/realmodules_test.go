@@ -1,0 +1,196 @@
+package playbooks
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/executor"
+	"github.com/tend-sh/tend/inventory"
+	"github.com/tend-sh/tend/modules"
+)
+
+// needKinds skips the test until the modules engineer's kinds are
+// registered.
+func needKinds(t *testing.T, kinds ...string) {
+	t.Helper()
+	for _, k := range kinds {
+		if _, ok := modules.Lookup(k); !ok {
+			t.Skipf("module kind %q is not registered yet", k)
+		}
+	}
+}
+
+func loadExample(t *testing.T, vars map[string]string) (*Playbook, *inventory.Inventory) {
+	t.Helper()
+	needKinds(t, "gunicorn_service", "health_check")
+	inv, diags := inventory.Load("../examples/staffrota/inventory.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diagsString(diags))
+	}
+	pb, diags := Load([]string{"../examples/staffrota/harden.hcl"}, vars)
+	if diags.HasErrors() {
+		t.Fatal(diagsString(diags))
+	}
+	return pb, inv
+}
+
+// TestExampleHarden parses the staff rota example and instantiates it for
+// the example host, offline (nothing connects to it).
+func TestExampleHarden(t *testing.T) {
+	pb, inv := loadExample(t, nil)
+	if d := pb.Validate(inv); len(d) != 0 {
+		t.Errorf("Validate: %s", diagsString(d))
+	}
+	play := pb.Plays[0]
+	hosts, err := inv.Select(play.HostPatterns)
+	if err != nil || len(hosts) != 1 || hosts[0].Name != "therota-prod" {
+		t.Fatalf("hosts = %v, %v", hosts, err)
+	}
+	plan, diags := pb.Instantiate(play, hosts[0])
+	if diags.HasErrors() {
+		t.Fatal(diagsString(diags))
+	}
+	// The report's own numbers (RestartSec=10, burst 3 in 60 s) are the
+	// crash-loop trap: the module must say so, as a warning.
+	trap := false
+	for _, d := range diags {
+		trap = trap || (d.Severity == hcl.DiagWarning && strings.Contains(d.Summary, "failed for good"))
+	}
+	if !trap {
+		t.Errorf("no start-limit warning for the report's settings; diagnostics: %s", diagsString(diags))
+	}
+	if len(plan.Tasks) != 2 || plan.Tasks[0].ID != "gunicorn_service.staffrota" || plan.Tasks[1].ID != "health_check.staffrota" {
+		t.Fatalf("tasks = %+v", plan.Tasks)
+	}
+	if !plan.Become {
+		t.Error("become from the inventory defaults is lost")
+	}
+	var unitProbe bool
+	for _, p := range plan.Tasks[0].Module.Probes() {
+		unitProbe = unitProbe || (p.Kind == executor.ProbeUnit && p.Unit == "staffrota.service")
+	}
+	if !unitProbe {
+		t.Errorf("gunicorn_service probes = %+v, want the staffrota.service unit", plan.Tasks[0].Module.Probes())
+	}
+	hc, ok := plan.Tasks[1].Module.(interface{ Describe() string })
+	if _, verifier := plan.Tasks[1].Module.(modules.Verifier); !ok || !verifier {
+		t.Fatalf("health_check module %T is not a describable Verifier", plan.Tasks[1].Module)
+	}
+	if got := hc.Describe(); !strings.Contains(got, "unix:/home/staff-rota-system/staffrota.sock /health/") {
+		t.Errorf("health check = %q", got)
+	}
+}
+
+func TestExampleHardenVarOverride(t *testing.T) {
+	pb, inv := loadExample(t, map[string]string{"app_dir": "/srv/rota"})
+	plan, diags := pb.Instantiate(pb.Plays[0], inv.Host("therota-prod"))
+	if diags.HasErrors() {
+		t.Fatal(diagsString(diags))
+	}
+	hc := plan.Tasks[1].Module.(interface{ Describe() string })
+	if got := hc.Describe(); !strings.Contains(got, "unix:/srv/rota/staffrota.sock") {
+		t.Errorf("--var app_dir not applied: %q", got)
+	}
+}
+
+// TestExampleHardenNeedsWorkers: a host without a workers var is reported
+// at the expression, before any connection.
+func TestExampleHardenNeedsWorkers(t *testing.T) {
+	pb, _ := loadExample(t, nil)
+	inv, diags := inventory.Parse([]byte(`group "web" {
+  host "bare" {}
+}
+`), "inv.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diagsString(diags))
+	}
+	_, diags = pb.Instantiate(pb.Plays[0], inv.Host("bare"))
+	if len(diags) == 0 || diags[0].Summary != "Unknown host variable" {
+		t.Fatalf("diagnostics = %s", diagsString(diags))
+	}
+	if s := diags[0].Subject; filepath.Base(s.Filename) != "harden.hcl" || !strings.Contains(string(s.SliceBytes(pb.Files[s.Filename].Bytes)), "host.vars.workers") {
+		t.Errorf("diagnostic at %s, want the host.vars.workers expression", s)
+	}
+}
+
+// TestRealModules runs the other registered kinds through playbook
+// decoding, with meta-arguments and handlers.
+func TestRealModules(t *testing.T) {
+	needKinds(t, "file", "directory", "command", "service")
+	dir := writeFiles(t, map[string]string{
+		"site.hcl": `variable "root" { default = "/srv/site" }
+play "site" {
+  hosts = ["web"]
+
+  directory "dirs" {
+    for_each = toset(["logs", "run"])
+    path     = "${var.root}/${each.key}"
+    mode     = "0755"
+  }
+  file "config" {
+    path    = "${var.root}/app.conf"
+    content = templatefile("app.conf.tpl", { workers = host.vars.workers })
+    notify  = ["restart"]
+  }
+  command "migrate" {
+    run     = "echo migrate"
+    creates = "${var.root}/migrated"
+    when    = host.name == "web1"
+  }
+  handler "restart" {
+    service "staffrota" { state = "restarted" }
+  }
+}
+`,
+		"app.conf.tpl": "workers = ${workers}\n",
+	})
+	pb := mustLoad(t, []string{filepath.Join(dir, "site.hcl")}, nil)
+	inv := testInv(t)
+	if d := pb.Validate(inv); d.HasErrors() {
+		t.Fatal(diagsString(d))
+	}
+	for _, host := range []string{"web1", "web2"} {
+		plan, diags := pb.Instantiate(pb.Plays[0], inv.Host(host))
+		if diags.HasErrors() {
+			t.Fatalf("%s: %s", host, diagsString(diags))
+		}
+		var ids []string
+		for _, task := range plan.Tasks {
+			ids = append(ids, task.ID)
+		}
+		want := `directory.dirs["logs"] directory.dirs["run"] file.config command.migrate`
+		if strings.Join(ids, " ") != want {
+			t.Errorf("%s: tasks %v, want %s", host, ids, want)
+		}
+		if skip := plan.Tasks[3].Skip; skip != (host != "web1") {
+			t.Errorf("%s: command skip = %v", host, skip)
+		}
+		probes := plan.Tasks[0].Module.Probes()
+		if len(probes) == 0 || probes[0].Path != "/srv/site/logs" {
+			t.Errorf("%s: directory probes = %+v", host, probes)
+		}
+		if h := plan.Handlers["restart"]; h == nil || h.Module == nil || h.Kind != "service" {
+			t.Errorf("%s: handler = %+v", host, h)
+		}
+	}
+
+	// A real module's own diagnostic comes back with its position.
+	bad := writeFiles(t, map[string]string{"bad.hcl": `play "p" {
+  hosts = ["web1"]
+  file "relative/path" {
+    content = "x"
+  }
+}
+`})
+	pb = mustLoad(t, []string{filepath.Join(bad, "bad.hcl")}, nil)
+	_, diags := pb.Instantiate(pb.Plays[0], inv.Host("web1"))
+	if !diags.HasErrors() {
+		t.Fatal("a relative file path must be rejected")
+	}
+	if s := diags[0].Subject; s == nil || s.Start.Line != 3 {
+		t.Errorf("diagnostic %s at %v, want line 3", diags[0].Summary, s)
+	}
+}
