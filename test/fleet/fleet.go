@@ -259,6 +259,7 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 	if err := f.writeKnownHosts(); err != nil {
 		return nil, err
 	}
+	prepared := time.Since(start)
 	if err := f.forEach(func(h *Host) error { return h.start() }); err != nil {
 		return nil, err
 	}
@@ -267,7 +268,9 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 	if err := f.forEach(func(h *Host) error { return h.waitReady(bootCtx) }); err != nil {
 		return nil, err
 	}
-	msg := fmt.Sprintf("fleet: %d host(s) ready in %s:", len(f.Hosts), time.Since(start).Round(10*time.Millisecond))
+	total := time.Since(start)
+	msg := fmt.Sprintf("fleet: %d host(s) ready in %s (prepare %s, boot %s):", len(f.Hosts),
+		total.Round(10*time.Millisecond), prepared.Round(10*time.Millisecond), (total - prepared).Round(10*time.Millisecond))
 	for _, h := range f.Hosts {
 		msg += fmt.Sprintf(" %s=%s", h.Name, h.Address)
 	}

@@ -54,12 +54,15 @@ func (h *Host) prepare(ctx context.Context) error {
 	if err := h.network(ctx); err != nil {
 		return err
 	}
-	// Host keys of its own, which known_hosts will list.
-	if _, err := run(ctx, "ssh-keygen", "-A", "-f", h.Root); err != nil {
-		return err
-	}
-	for _, t := range []string{"ed25519", "ecdsa", "rsa"} {
-		data, err := os.ReadFile(filepath.Join(h.Root, "etc/ssh/ssh_host_"+t+"_key.pub"))
+	// Host keys of its own, which known_hosts will list. Not RSA: at over
+	// half a second of CPU per key it would dominate the boot time, and
+	// sshd_config.d/tend-fleet.conf names only these two.
+	for _, t := range []string{"ed25519", "ecdsa"} {
+		key := filepath.Join(h.Root, "etc/ssh/ssh_host_"+t+"_key")
+		if _, err := run(ctx, "ssh-keygen", "-q", "-t", t, "-N", "", "-C", "root@"+h.Name, "-f", key); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(key + ".pub")
 		if err != nil {
 			return err
 		}
