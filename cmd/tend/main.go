@@ -16,11 +16,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(runCLI(ctx, os.Args[1:]))
 }
 
-// run executes the command line and returns the process exit code.
-func run(ctx context.Context, args []string) int {
+// runCLI executes the command line and returns the process exit code.
+func runCLI(ctx context.Context, args []string) int {
 	root := newRootCommand()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -9,9 +9,9 @@ defaults {
   port          = 22
   identity_file = "~/.ssh/id_ed25519"
   become        = true
-  # sudo password, if the deploy user needs one: the NAME of an environment
-  # variable holding it (never the password itself).
-  become_password_env = "TEND_SUDO_PASSWORD"
+  # If the deploy user's sudo needs a password, name the environment
+  # variable that holds it (never the password itself):
+  # become_password_env = "TEND_SUDO_PASSWORD"
   connect_timeout     = 10
   command_timeout     = 300
 }

@@ -455,7 +455,7 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 	})
 	for _, name := range names {
 		h := w.plan.Handlers[name]
-		if h == nil || w.handlersDone[name] {
+		if h == nil || h.Module == nil || w.handlersDone[name] {
 			continue
 		}
 		w.handlersDone[name] = true

@@ -1,0 +1,58 @@
+# tend — see README.md. Everything CI needs is installed from here.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/tend
+APT_PACKAGES := debootstrap systemd-container openssh-client iproute2 sudo
+BENCH_APT_PACKAGES := ansible sshpass
+
+.PHONY: all build test unit e2e vet demo bench deps bench-deps clean fleet-cleanup
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/tend
+
+# deps installs what the real-host suite needs (Debian packages, as root)
+# and downloads the Go modules.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	$(GO) mod download
+
+bench-deps: deps
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+unit:
+	$(GO) test -count=1 ./...
+
+# e2e boots real Debian hosts (systemd-nspawn) and runs tend against them.
+e2e: deps build
+	$(GO) test -count=1 -tags e2e -timeout 25m -v ./test/e2e/ 2>&1 | tee /tmp/tend-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+
+# test is what CI runs: vet, unit tests, then the real-host e2e suite.
+test: deps vet unit e2e
+
+# demo boots a throwaway 3-host fleet, runs plan, apply and plan again on the
+# staffrota example, and tears the fleet down.
+demo: deps build
+	$(GO) run ./test/fleet/cmd/fleet run -n 3 -name demo -- bash scripts/demo.sh
+
+bench: bench-deps build
+	$(GO) run ./test/fleet/cmd/fleet run -n 8 -name bench -- bash bench/run.sh
+
+fleet-cleanup:
+	$(GO) run ./test/fleet/cmd/fleet cleanup
+
+clean:
+	rm -rf bin
