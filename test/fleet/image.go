@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,7 @@ func BaseRoot(ctx context.Context, cacheDir string, log io.Writer) (string, erro
 	final := filepath.Join(cacheDir, key)
 	root := filepath.Join(final, "rootfs")
 	if complete(final) {
+		touch(final)
 		return root, nil
 	}
 	if os.Geteuid() != 0 {
@@ -294,4 +296,71 @@ func mirrorFrom(file string) string {
 		}
 	}
 	return flush()
+}
+
+// touch marks a cache entry as used now, for PruneCache.
+func touch(entry string) {
+	now := time.Now()
+	_ = os.Chtimes(filepath.Join(entry, "recipe.txt"), now, now)
+}
+
+// cacheKeyRE matches the names of cache entries.
+var cacheKeyRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// PruneCache removes the base roots in cacheDir (DefaultCacheDir when
+// empty) that belong to other recipes than the current one, have not been
+// used for unusedFor, and are not the lower layer of any mounted overlay.
+// It returns the entries it removed.
+func PruneCache(cacheDir string, unusedFor time.Duration) ([]string, error) {
+	if cacheDir == "" {
+		cacheDir = DefaultCacheDir
+	}
+	sum, err := RecipeHash()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(cacheDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ms, err := mounts()
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		key := e.Name()
+		if !e.IsDir() || !cacheKeyRE.MatchString(key) || key == sum[:16] {
+			continue
+		}
+		dir := filepath.Join(cacheDir, key)
+		if st, err := os.Stat(filepath.Join(dir, "recipe.txt")); err == nil && time.Since(st.ModTime()) < unusedFor {
+			continue
+		}
+		inUse := false
+		for _, m := range ms {
+			if m.FSType == "overlay" && strings.Contains(m.Opts, dir+"/") {
+				inUse = true
+			}
+		}
+		if inUse {
+			continue
+		}
+		lock, err := lockFile(context.Background(), filepath.Join(cacheDir, key+".lock"), false)
+		if err != nil {
+			continue // being built
+		}
+		if err := safeRemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		} else {
+			removed = append(removed, dir)
+			_ = os.Remove(lock.Name())
+		}
+		lock.Close()
+	}
+	return removed, errors.Join(errs...)
 }

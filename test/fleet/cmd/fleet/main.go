@@ -4,11 +4,12 @@
 //
 // Usage:
 //
-//	fleet build [-cache DIR]
+//	fleet build [-cache DIR] [-prune 24h]
 //	fleet run [-n 3] [-name NAME] [-user deploy] [-cache DIR] [-workdir DIR] [-timeout 60s] -- COMMAND [ARG...]
 //	fleet cleanup [-prefix tf]
 //
-// build builds (or finds) the cached base root and prints its path.
+// build builds (or finds) the cached base root and prints its path; with
+// -prune it also removes the roots of other recipes left unused that long.
 //
 // run boots the fleet, writes inventory.hcl (tend), ansible.ini, known_hosts
 // and client_key into the fleet directory, runs COMMAND with these variables
@@ -49,7 +50,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  fleet build [-cache DIR]
+  fleet build [-cache DIR] [-prune 24h]
   fleet run [-n 3] [-name NAME] [-user deploy] [-cache DIR] [-workdir DIR] [-timeout 60s] -- COMMAND [ARG...]
   fleet cleanup [-prefix tf]`)
 }
@@ -77,6 +78,7 @@ func mainErr(args []string) int {
 func cmdBuild(args []string) int {
 	fs := flag.NewFlagSet("build", flag.ExitOnError)
 	cache := fs.String("cache", fleet.DefaultCacheDir, "directory of cached base roots")
+	prune := fs.Duration("prune", 0, "also remove base roots of other recipes unused for this long (e.g. 24h)")
 	_ = fs.Parse(args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
@@ -86,6 +88,16 @@ func cmdBuild(args []string) int {
 		return 1
 	}
 	fmt.Println(root)
+	if *prune > 0 {
+		removed, err := fleet.PruneCache(*cache, *prune)
+		for _, r := range removed {
+			fmt.Fprintln(os.Stderr, "fleet: removed", r)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "fleet:", err)
+			return 1
+		}
+	}
 	return 0
 }
 
