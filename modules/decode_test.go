@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // TestDecode runs every module's Decode over good and bad bodies. A bad body
@@ -68,6 +70,7 @@ func TestDecode(t *testing.T) {
 		{"gunicorn v6 bind", "gunicorn_service", "app", strings.Replace(gunicornBase, "unix:/run/app.sock", "[::1]:8000", 1), "", ""},
 		{"gunicorn fd bind", "gunicorn_service", "app", strings.Replace(gunicornBase, "unix:/run/app.sock", "fd://3", 1), "", ""},
 		{"gunicorn bind list", "gunicorn_service", "app", strings.Replace(gunicornBase, "\"unix:/run/app.sock\"", "[\"unix:/run/app.sock\", \"0.0.0.0:80\"]", 1), "", ""},
+		{"gunicorn workers string", "gunicorn_service", "app", gunicornBase + "workers = \"3\"\n", "", ""},
 		{"gunicorn workers auto", "gunicorn_service", "app", gunicornBase + "workers = \"auto\"\n", "", ""},
 		{"gunicorn bind no port", "gunicorn_service", "app", strings.Replace(gunicornBase, "unix:/run/app.sock", "localhost", 1), "is not an address", "3:1"},
 		{"gunicorn bind bad port", "gunicorn_service", "app", strings.Replace(gunicornBase, "unix:/run/app.sock", "127.0.0.1:70000", 1), "from 1 to 65535", "3:1"},
@@ -198,19 +201,17 @@ func TestFileSourceRelativeToPlaybook(t *testing.T) {
 
 func TestFileTemplate(t *testing.T) {
 	dir := t.TempDir()
-	tmpl := "listen ${port}\n%{ for h in hosts ~}\nserver ${h}\n%{ endfor ~}\nenv ${var.env}\n"
+	tmpl := "listen ${port}\n%{ for h in hosts ~}\nserver ${h}\n%{ endfor ~}\nenv ${upper(env)}\n"
 	if err := os.WriteFile(filepath.Join(dir, "app.conf.tmpl"), []byte(tmpl), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
-		"var": cty.ObjectVal(map[string]cty.Value{"env": cty.StringVal("prod")}),
-	}}
+	ctx := &hcl.EvalContext{Functions: map[string]function.Function{"upper": stdlib.UpperFunc}}
 	m := &File{}
-	body := parseBody(t, filepath.Join(dir, "site.hcl"), "template = \"app.conf.tmpl\"\nvars = { port = 8000, hosts = [\"a\", \"b\"] }\n")
+	body := parseBody(t, filepath.Join(dir, "site.hcl"), "template = \"app.conf.tmpl\"\nvars = { port = 8000, hosts = [\"a\", \"b\"], env = \"prod\" }\n")
 	if diags := m.Decode("/etc/app.conf", body, ctx); diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	want := "listen 8000\nserver a\nserver b\nenv prod\n"
+	want := "listen 8000\nserver a\nserver b\nenv PROD\n"
 	if string(m.spec.Content) != want {
 		t.Fatalf("rendered %q, want %q", m.spec.Content, want)
 	}

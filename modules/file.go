@@ -33,8 +33,9 @@ var _ Module = (*File)(nil)
 //
 // Relative source and template paths are resolved against the directory of
 // the playbook file that holds the attribute, and read when the playbook is
-// decoded, before any connection. Templates see the playbook's functions and
-// variables, with the keys of vars as additional top-level variables.
+// decoded, before any connection. A template is rendered like
+// templatefile(template, vars): it sees the keys of vars as variables and the
+// playbook's functions, nothing else.
 //
 // The parent directory must exist: File does not create directories (use a
 // directory task). Content that comes from sensitive values, or any content
@@ -170,13 +171,12 @@ func renderTemplate(body hcl.Body, ctx *hcl.EvalContext, name string, vars cty.V
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	var child *hcl.EvalContext
+	// Like templatefile(): the template sees the functions and vars, and
+	// nothing else of the playbook.
+	child := &hcl.EvalContext{Variables: map[string]cty.Value{}}
 	if ctx != nil {
-		child = ctx.NewChild()
-	} else {
-		child = &hcl.EvalContext{}
+		child.Functions = ctx.Functions
 	}
-	child.Variables = map[string]cty.Value{}
 	if isSet(vars) {
 		if !vars.IsKnown() || !(vars.Type().IsObjectType() || vars.Type().IsMapType()) {
 			return nil, hcl.Diagnostics{errAt(body, "vars", "Invalid vars", "vars must be an object or map, such as { port = 8000 }.")}

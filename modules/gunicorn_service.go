@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/tend-sh/tend/executor"
 )
@@ -220,8 +221,10 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 			bad("workers", "Invalid workers", "The value is not known before apply.")
 		case w.Type() == cty.String && w.AsString() == "auto":
 			g.WorkersAuto = true
-		case w.Type() == cty.Number:
-			bf := w.AsBigFloat()
+		case w.Type() == cty.Number || w.Type() == cty.String && numericString(w.AsString()):
+			// A number, or a number given as a string (--var workers=3).
+			nv, _ := convert.Convert(w, cty.Number)
+			bf := nv.AsBigFloat()
 			n, acc := bf.Int64()
 			if !bf.IsInt() || acc != 0 || n < 1 || n > 1024 {
 				bad("workers", "Invalid workers", fmt.Sprintf("workers must be a whole number from 1 to 1024, or \"auto\", not %s.", bf.Text('f', -1)))
@@ -444,6 +447,11 @@ func ordinal(n int) string {
 		suffix = "rd"
 	}
 	return strconv.Itoa(n) + suffix
+}
+
+func numericString(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }
 
 func contains(list []string, s string) bool {

@@ -75,9 +75,17 @@ func (m *Service) Probes() []executor.Probe {
 
 // Check compares the unit with the gathered state.
 func (m *Service) Check(ctx context.Context, t *Target) (*Diff, error) {
-	unit := t.State.Unit(m.name)
-	if unit == nil {
-		return nil, fmt.Errorf("%s: the unit's state was not gathered", m.name)
+	unit, err := gatheredUnit(t.State, m.name)
+	if err != nil {
+		return nil, err
+	}
+	if unit.UnitFileState == "masked" || unit.LoadState == "masked" {
+		if m.state != "" && m.state != "stopped" || m.enabled != nil && *m.enabled {
+			return nil, fmt.Errorf("%s is masked: it can be neither started nor enabled; unmask it first (systemctl unmask %s)", m.name, m.name)
+		}
+	}
+	if m.enabled != nil && *m.enabled && unit.UnitFileState == "static" {
+		return nil, fmt.Errorf("%s is static (its unit file has no [Install] section), so it cannot be enabled; remove enabled = true or add an [Install] section", m.name)
 	}
 	d := &Diff{}
 	if unit.LoadState == "not-found" {

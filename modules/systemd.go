@@ -99,9 +99,9 @@ func (u *unitSpec) probes() []executor.Probe {
 // stale), enable/disable, reset-failed + start, stop, and restart (content
 // changed and the unit is running and not to be stopped).
 func (u *unitSpec) check(t *Target) (*Diff, error) {
-	unit := t.State.Unit(u.Name)
-	if unit == nil {
-		return nil, fmt.Errorf("%s: the unit's state was not gathered", u.Name)
+	unit, err := gatheredUnit(t.State, u.Name)
+	if err != nil {
+		return nil, err
 	}
 	d := &Diff{}
 	changed, err := u.File.check(t.State.File(u.File.Path), d)
@@ -116,6 +116,18 @@ func (u *unitSpec) check(t *Target) (*Diff, error) {
 		d.Actions = append(d.Actions, "restart "+u.Name)
 	}
 	return d, nil
+}
+
+// gatheredUnit returns the gathered state of a unit, with a clear error when
+// the host does not run systemd.
+func gatheredUnit(st *executor.State, name string) (*executor.UnitState, error) {
+	if u := st.Unit(name); u != nil {
+		return u, nil
+	}
+	if st != nil && !st.Facts.Systemd {
+		return nil, fmt.Errorf("%s: systemd is not running on this host (PID 1 is not systemd), so tend cannot manage units here", name)
+	}
+	return nil, fmt.Errorf("%s: the unit's state was not gathered", name)
 }
 
 // unitActions appends the enable/disable and start/stop changes and actions

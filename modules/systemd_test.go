@@ -72,7 +72,7 @@ func TestSystemdUnitCheck(t *testing.T) {
 			[]string{"reset-failed demo.service", "start demo.service"}, []string{"state:failed->started"}},
 		{"disable", "enabled = false\n", same(), active,
 			[]string{"disable demo.service"}, []string{"enabled:enabled->disabled"}},
-		{"enable static state shown", "enabled = true\n", same(), inactive,
+		{"enable", "enabled = true\n", same(), inactive,
 			[]string{"enable demo.service"}, []string{"enabled:disabled->enabled"}},
 		{"mode only: no reload", "", func() *executor.FileState { f := same(); f.Mode = 0o600; return f }(), active,
 			nil, []string{"mode:0600->0644"}},
@@ -113,7 +113,10 @@ func TestSystemdUnitCheckErrors(t *testing.T) {
 	if _, err := m.Check(context.Background(), &Target{State: unitState(dir, executor.UnitState{})}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("unit path is a directory: %v", err)
 	}
-	if _, err := m.Check(context.Background(), &Target{State: &executor.State{}}); err == nil || !strings.Contains(err.Error(), "not gathered") {
+	if _, err := m.Check(context.Background(), &Target{State: &executor.State{}}); err == nil || !strings.Contains(err.Error(), "systemd is not running") {
+		t.Errorf("no systemd: %v", err)
+	}
+	if _, err := m.Check(context.Background(), &Target{State: &executor.State{Facts: executor.Facts{Systemd: true}}}); err == nil || !strings.Contains(err.Error(), "not gathered") {
 		t.Errorf("no state: %v", err)
 	}
 }
@@ -271,6 +274,27 @@ func TestServiceModule(t *testing.T) {
 	m = mustDecode(t, "service", "demo", "state = \"started\"\nenabled = true\n")
 	if d, err := m.Check(context.Background(), tgt); err != nil || !d.Empty() {
 		t.Errorf("in sync: %+v, %v", d, err)
+	}
+}
+
+func TestServiceModuleErrors(t *testing.T) {
+	tests := []struct {
+		src  string
+		unit executor.UnitState
+		want string
+	}{
+		{"enabled = true\n", executor.UnitState{LoadState: "loaded", ActiveState: "inactive", UnitFileState: "static"}, "is static"},
+		{"state = \"started\"\n", executor.UnitState{LoadState: "masked", ActiveState: "inactive", UnitFileState: "masked"}, "is masked"},
+		{"state = \"started\"\n", executor.UnitState{LoadState: "not-found", ActiveState: "inactive"}, ""},
+		{"state = \"stopped\"\n", executor.UnitState{LoadState: "masked", ActiveState: "inactive", UnitFileState: "masked"}, ""},
+	}
+	for _, tc := range tests {
+		unit := tc.unit
+		st := &executor.State{Facts: executor.Facts{Systemd: true}, Units: map[string]*executor.UnitState{"demo.service": &unit}}
+		_, err := mustDecode(t, "service", "demo", tc.src).Check(context.Background(), &Target{State: st})
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s with %+v: %v, want %q", tc.src, tc.unit, err, tc.want)
+		}
 	}
 }
 
