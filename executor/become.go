@@ -216,8 +216,13 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 		if err != nil {
 			return Result{}, fmt.Errorf("%s: %w", host, err)
 		}
-		go feedStdin(stdin, cmd.Stdin)
+		fed := make(chan struct{})
+		go func() {
+			defer close(fed)
+			feedStdin(stdin, cmd.Stdin)
+		}()
 		code, err := wait()
+		settleFeeder(stdin, fed)
 		if err != nil {
 			return Result{}, commandError(ctx, host, timeout, err)
 		}
@@ -243,7 +248,9 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 		wrongPw     bool
 		passwordErr error
 	)
+	fed := make(chan struct{})
 	go func() {
+		defer close(fed)
 		prompts := 0
 		for {
 			select {
@@ -281,6 +288,8 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 	}()
 
 	code, waitErr := wait()
+	kill() // releases a feeder still waiting for sudo
+	settleFeeder(stdin, fed)
 	handed, sudoOut, stderr := watcher.result()
 	feedMu.Lock()
 	wrong, pwErr := wrongPw, passwordErr
@@ -295,7 +304,7 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 		return Result{}, commandError(ctx, host, timeout, waitErr)
 	case !handed:
 		if promptMarker == "" && strings.Contains(sudoOut, "password is required") {
-			return Result{}, fmt.Errorf("%s: become %s: %w on %s; set become_password_env (or become_password_prompt) in the inventory, or allow the login user passwordless sudo (NOPASSWD)", host, user, errSudoPasswordRequired, host)
+			return Result{}, fmt.Errorf("%w on %s (become %s); set become_password_env (or become_password_prompt) in the inventory, or allow the login user passwordless sudo (NOPASSWD)", errSudoPasswordRequired, host, user)
 		}
 		if sudoOut == "" {
 			sudoOut = "no output"
@@ -303,6 +312,17 @@ func runCommand(ctx context.Context, host string, start starter, b *becomer, cmd
 		return Result{}, fmt.Errorf("%s: become %s: sudo failed (exit %d): %s", host, user, code, sudoOut)
 	}
 	return Result{ExitCode: code, Stdout: stdout.Bytes(), Stderr: stderr}, nil
+}
+
+// settleFeeder closes the finished command's stdin and waits (briefly: a
+// Command.Stdin that blocks forever must not hang Run) for the goroutine
+// feeding it, so that Run does not return while Command.Stdin is still read.
+func settleFeeder(stdin io.Closer, fed <-chan struct{}) {
+	stdin.Close()
+	select {
+	case <-fed:
+	case <-time.After(2 * time.Second):
+	}
 }
 
 // feedStdin copies r (if any) to stdin and closes it.

@@ -1,0 +1,106 @@
+package sshtest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+func dial(t *testing.T, s *Server, key ssh.Signer) *ssh.Client {
+	t.Helper()
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(s.KnownHostsLine()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cb, err := knownhosts.New(kh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: "someone", Auth: []ssh.AuthMethod{ssh.PublicKeys(key)}, HostKeyCallback: cb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestServer(t *testing.T) {
+	key, _, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := New(t, Options{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()}, Dir: dir, Env: []string{"TEND_TEST=yes"}})
+	c := dial(t, s, key)
+
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.Output(`echo "$TEND_TEST $(pwd)"; exit 3`)
+	var exitErr *ssh.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 3 {
+		t.Fatalf("exit: %v", err)
+	}
+	if string(out) != "yes "+dir+"\n" {
+		t.Errorf("output %q", out)
+	}
+
+	// pkg/sftp's server: posix-rename works, fsync@openssh.com is not
+	// offered (clients must cope with "operation unsupported").
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	f, err := sc.OpenFile("a", os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	var st *sftp.StatusError
+	if err := f.Sync(); !errors.As(err, &st) || st.FxCode() != sftp.ErrSSHFxOpUnsupported {
+		t.Errorf("Sync: %v, want operation unsupported", err)
+	}
+	f.Close()
+	if err := os.WriteFile(filepath.Join(dir, "b"), []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.PosixRename("a", "b"); err != nil {
+		t.Fatalf("posix-rename over an existing file: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "b")); string(got) != "data" {
+		t.Errorf("after rename: %q", got)
+	}
+	if wd, err := sc.Getwd(); err != nil || wd != dir {
+		t.Errorf("Getwd = %q, %v; want %q", wd, err, dir)
+	}
+
+	if ok, _, err := c.SendRequest("keepalive@openssh.com", true, nil); err != nil || ok {
+		t.Errorf("keepalive: %v %v (OpenSSH answers with failure)", ok, err)
+	}
+	want := Stats{Connections: 1, Channels: 2, Execs: 1, SFTPSessions: 1, KeepAlives: 1}
+	if got := s.Stats(); got != want {
+		t.Errorf("Stats() = %+v, want %+v", got, want)
+	}
+	if users := s.Users(); len(users) != 1 || users[0] != "someone" {
+		t.Errorf("Users() = %v", users)
+	}
+}
+
+func TestServerRefusesUnknownKeys(t *testing.T) {
+	key, _, _ := NewKey()
+	other, _, _ := NewKey()
+	s := New(t, Options{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()}})
+	_, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: "x", Auth: []ssh.AuthMethod{ssh.PublicKeys(other)}, HostKeyCallback: ssh.FixedHostKey(s.HostKey())})
+	if err == nil {
+		t.Fatal("unknown key accepted")
+	}
+}
