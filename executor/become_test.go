@@ -206,7 +206,8 @@ func TestLocalBecome(t *testing.T) {
 	t.Run("privileged write", func(t *testing.T) {
 		fake := installFakeSudo(t, password)
 		fake.Setenv(t)
-		c := localAs(LocalOptions{Become: true, BecomePassword: func() (string, error) { return password, nil }})
+		// Writes go as root even when commands default to another user.
+		c := localAs(LocalOptions{Become: true, BecomeUser: "postgres", BecomePassword: func() (string, error) { return password, nil }})
 		dir := t.TempDir()
 		path := filepath.Join(dir, "unit.service")
 		if err := c.WriteFile(ctx, path, []byte("[Unit]\n"), FileAttrs{Mode: 0o640, Owner: "daemon", Group: "daemon", Become: true}); err != nil {
@@ -218,6 +219,9 @@ func TestLocalBecome(t *testing.T) {
 		}
 		if len(fake.Argv(t)) != 1 {
 			t.Errorf("privileged write ran sudo %d times, want 1", len(fake.Argv(t)))
+		}
+		if u, _ := os.ReadFile(filepath.Join(fake.Dir, "user")); string(u) != "root\n" {
+			t.Errorf("privileged write became %q, want root", u)
 		}
 		// A failing rename (the target is a directory) leaves it intact.
 		sub := filepath.Join(dir, "sub")

@@ -13,6 +13,17 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
+// DefaultKnownHostsFile is ~/.ssh/known_hosts, the file DialSSH consults
+// when SSHConfig.KnownHostsFiles is empty. Callers that add a file of their
+// own and still want the user's file consulted list both.
+func DefaultKnownHostsFile() (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".ssh", "known_hosts"), nil
+}
+
 // hostKeyError is a refused host key. It wraps ErrHostKey (and so
 // ErrUnreachable).
 type hostKeyError struct{ msg string }

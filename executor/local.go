@@ -148,7 +148,7 @@ func (c *localConn) DialUnix(ctx context.Context, path string) (net.Conn, error)
 // WriteFile implements Conn.
 func (c *localConn) WriteFile(ctx context.Context, path string, data []byte, attrs FileAttrs) error {
 	c.roundTrips.Add(1)
-	if _, viaSudo := c.become.target(attrs.Become, ""); viaSudo {
+	if _, viaSudo := c.become.target(attrs.Become, "root"); viaSudo {
 		return c.writePrivileged(ctx, path, data, attrs)
 	}
 	if err := writeLocalFile(path, data, attrs); err != nil {
@@ -173,7 +173,7 @@ func (c *localConn) writePrivileged(ctx context.Context, path string, data []byt
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("%s: write %s: stage: %w", c.host, path, err)
 	}
-	res, err := c.Run(ctx, Command{Script: installScript(src, path, attrs), Become: true})
+	res, err := c.Run(ctx, Command{Script: installScript(src, path, attrs), Become: true, BecomeUser: "root"})
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}

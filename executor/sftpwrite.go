@@ -45,7 +45,7 @@ func (c *sshConn) WriteFile(ctx context.Context, dest string, data []byte, attrs
 	if !path.IsAbs(dest) {
 		return fmt.Errorf("%s: write %s: path must be absolute", c.cfg.Host, dest)
 	}
-	if _, viaSudo := c.become.target(attrs.Become, ""); viaSudo {
+	if _, viaSudo := c.become.target(attrs.Become, "root"); viaSudo {
 		return c.writePrivileged(ctx, dest, data, attrs)
 	}
 	if err := c.writeSFTP(ctx, dest, data, attrs); err != nil {
@@ -187,7 +187,7 @@ func (c *sshConn) writePrivileged(ctx context.Context, dest string, data []byte,
 		removeSrc()
 		return fail("stage", err)
 	}
-	res, err := c.Run(ctx, Command{Script: installScript(src, dest, attrs), Become: true})
+	res, err := c.Run(ctx, Command{Script: installScript(src, dest, attrs), Become: true, BecomeUser: "root"})
 	if err != nil {
 		// sudo never ran the script, which would have removed src.
 		removeSrc()

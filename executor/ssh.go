@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,11 +143,11 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 		cfg.KeepAlive = DefaultKeepAlive
 	}
 	if len(cfg.KnownHostsFiles) == 0 {
-		home, err := os.UserHomeDir()
+		file, err := DefaultKnownHostsFile()
 		if err != nil {
 			return nil, &connectError{cfg.Host, cfg.Address, "known hosts", err}
 		}
-		cfg.KnownHostsFiles = []string{filepath.Join(home, ".ssh", "known_hosts")}
+		cfg.KnownHostsFiles = []string{file}
 	}
 	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
 	fail := func(step string, err error) error { return &connectError{cfg.Host, addr, step, err} }
