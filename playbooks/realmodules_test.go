@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/inventory"
@@ -53,14 +52,10 @@ func TestExampleHarden(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diagsString(diags))
 	}
-	// The report's own numbers (RestartSec=10, burst 3 in 60 s) are the
-	// crash-loop trap: the module must say so, as a warning.
-	trap := false
-	for _, d := range diags {
-		trap = trap || (d.Severity == hcl.DiagWarning && strings.Contains(d.Summary, "failed for good"))
-	}
-	if !trap {
-		t.Errorf("no start-limit warning for the report's settings; diagnostics: %s", diagsString(diags))
+	// The example avoids the report's crash-loop trap (RestartSec=10, burst
+	// 3 in 60 s): it must instantiate without any warning.
+	if len(diags) != 0 {
+		t.Errorf("the example should be clean; diagnostics: %s", diagsString(diags))
 	}
 	if len(plan.Tasks) != 2 || plan.Tasks[0].ID != "gunicorn_service.staffrota" || plan.Tasks[1].ID != "health_check.staffrota" {
 		t.Fatalf("tasks = %+v", plan.Tasks)

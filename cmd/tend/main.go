@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,13 +17,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(runCLI(ctx, os.Args[1:]))
+	os.Exit(runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // runCLI executes the command line and returns the process exit code.
-func runCLI(ctx context.Context, args []string) int {
+func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand()
 	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -30,11 +33,11 @@ func runCLI(ctx context.Context, args []string) int {
 	var ex *exitError
 	if errors.As(err, &ex) {
 		if ex.msg != "" {
-			fmt.Fprintln(os.Stderr, "tend:", ex.msg)
+			fmt.Fprintln(stderr, "tend:", ex.msg)
 		}
 		return ex.code
 	}
 	// Cobra's own errors are bad flags or arguments: invalid input.
-	fmt.Fprintln(os.Stderr, "tend:", err)
+	fmt.Fprintln(stderr, "tend:", err)
 	return ExitInvalid
 }

@@ -256,10 +256,10 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 		}
 		var parts []string
 		if failedHosts > 0 {
-			parts = append(parts, fmt.Sprintf("%d of %d hosts failed", failedHosts, t.Hosts))
+			parts = append(parts, fmt.Sprintf("%d of %s failed", failedHosts, plural(t.Hosts, "host")))
 		}
 		if t.Unreachable > 0 {
-			parts = append(parts, fmt.Sprintf("%d of %d hosts unreachable", t.Unreachable, t.Hosts))
+			parts = append(parts, fmt.Sprintf("%d of %s unreachable", t.Unreachable, plural(t.Hosts, "host")))
 		}
 		fmt.Fprintf(b, "%s\n", s.red.Sprint(strings.Join(parts, ", ")+"."))
 	case s.mode == "plan" && t.Changed > 0:
@@ -269,10 +269,26 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 				n++
 			}
 		}
-		fmt.Fprintf(b, "%s\n", s.yellow.Sprintf("Plan: %d change(s) pending on %d of %d hosts. Run `tend apply` to converge.", t.Changed, n, t.Hosts))
+		fmt.Fprintf(b, "%s\n", s.yellow.Sprintf("Plan: %s pending on %d of %s. Run `tend apply` to converge.", plural(t.Changed, "change"), n, plural(t.Hosts, "host")))
 	case s.mode == "plan":
-		fmt.Fprintf(b, "%s\n", s.green.Sprintf("No changes: %d hosts in sync.", t.Hosts))
+		fmt.Fprintf(b, "%s\n", s.green.Sprintf("No changes: %s in sync.", plural(t.Hosts, "host")))
+	case t.Changed == 0:
+		fmt.Fprintf(b, "%s\n", s.green.Sprintf("No changes: %s in sync, all ok.", plural(t.Hosts, "host")))
 	default:
-		fmt.Fprintf(b, "%s\n", s.green.Sprintf("Applied: %d change(s) on %d hosts, all ok.", t.Changed, t.Hosts))
+		n := 0
+		for _, r := range recaps {
+			if r.Changed > 0 {
+				n++
+			}
+		}
+		fmt.Fprintf(b, "%s\n", s.green.Sprintf("Applied: %s on %d of %s, all ok.", plural(t.Changed, "change"), n, plural(t.Hosts, "host")))
 	}
+}
+
+// plural formats a count with its noun, "1 host" or "3 hosts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
