@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/modules"

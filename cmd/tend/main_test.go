@@ -270,7 +270,7 @@ func TestInvalidInputMakesNoConnection(t *testing.T) {
 	dir := t.TempDir()
 	cases := []struct {
 		name, playbook, want string
-		args              []string
+		args                 []string
 	}{
 		{"syntax", "play \"p\" {\n  hosts = [\"web\"\n}\n", "site.hcl:", nil},
 		{"unknown module", "play \"p\" {\n  hosts = [\"web\"]\n  fiel \"x\" { content = \"a\" }\n}\n", "site.hcl:3:3", nil},
