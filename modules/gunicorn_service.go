@@ -197,7 +197,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 		}
 		*a.dst = *a.val
 	}
-	g.Description = label + " (gunicorn)"
+	g.Description = strings.TrimSuffix(name, ".service") + " (gunicorn)"
 	if cfg.Description != nil {
 		if strings.ContainsAny(*cfg.Description, "\r\n") || strings.TrimSpace(*cfg.Description) == "" {
 			bad("description", "Invalid description", "The description must be one non-empty line.")
