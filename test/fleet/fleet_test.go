@@ -349,6 +349,12 @@ func assertGone(t *testing.T, name, dir string, hosts []*fleet.Host, pids []int)
 		if _, err := os.Stat("/sys/class/net/" + h.Veth); err == nil {
 			t.Errorf("interface %s is left", h.Veth)
 		}
+		if cgs, _ := filepath.Glob("/sys/fs/cgroup/*/tend-fleet/" + h.Veth); len(cgs) > 0 {
+			t.Errorf("cgroups are left: %v", cgs)
+		}
+		if cgs, _ := filepath.Glob("/sys/fs/cgroup/tend-fleet/" + h.Veth); len(cgs) > 0 {
+			t.Errorf("cgroups are left: %v", cgs)
+		}
 	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {

@@ -98,7 +98,10 @@ func BaseRoot(ctx context.Context, cacheDir string, log io.Writer) (string, erro
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", err
 	}
-	lock, err := lockFile(ctx, filepath.Join(cacheDir, key+".lock"), true)
+	// Another builder holds the lock for at most its 20-minute build.
+	lockCtx, cancel := context.WithTimeout(ctx, 25*time.Minute)
+	defer cancel()
+	lock, err := lockFile(lockCtx, filepath.Join(cacheDir, key+".lock"), true)
 	if err != nil {
 		return "", err
 	}
