@@ -38,7 +38,12 @@ unit:
 
 # e2e boots real Debian hosts (systemd-nspawn) and runs tend against them.
 e2e: deps build
-	$(GO) test -count=1 -tags e2e -timeout 25m -v ./test/e2e/ 2>&1 | tee /tmp/tend-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+	@log=$$(mktemp /tmp/tend-e2e.XXXXXX.log); \
+	if $(GO) test -count=1 -tags e2e -timeout 25m -v ./test/e2e/ >$$log 2>&1; then \
+	  grep -E '^(\s*--- |PASS|ok )|round trips|hosts up' $$log; \
+	else \
+	  cat $$log; echo "e2e failed (log: $$log)"; exit 1; \
+	fi
 
 # test is what CI runs: vet, unit tests, then the real-host e2e suite.
 test: deps vet unit e2e

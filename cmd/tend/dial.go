@@ -62,8 +62,13 @@ func (g *globalFlags) dialer(cmd *cobra.Command, inv *inventory.Inventory, hosts
 		if h.IdentityFile != "" {
 			cfg.IdentityFiles = []string{h.IdentityFile}
 		}
+		// The inventory's known_hosts file comes first (new keys go there
+		// with --accept-new-host-keys); ~/.ssh/known_hosts is consulted too.
 		if h.KnownHostsFile != "" {
 			cfg.KnownHostsFiles = []string{h.KnownHostsFile}
+			if def, err := executor.DefaultKnownHostsFile(); err == nil && def != h.KnownHostsFile {
+				cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, def)
+			}
 		}
 		return executor.DialSSH(ctx, cfg)
 	}, nil

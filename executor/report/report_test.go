@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -188,5 +189,28 @@ func TestJSONLines(t *testing.T) {
 	totals := recap["totals"].(map[string]any)
 	if totals["changed"].(float64) != 4 || totals["unreachable"].(float64) != 1 || totals["hosts"].(float64) != 3 {
 		t.Errorf("totals: %v", totals)
+	}
+}
+
+func TestUnifiedDiffCases(t *testing.T) {
+	big := bytes.Repeat([]byte("x\n"), MaxDiffBytes)
+	tests := []struct {
+		name   string
+		change modules.Change
+		want   string
+	}{
+		{"new file", modules.Change{Attr: "content", Path: "/a", NewContent: []byte("hi\n")}, "--- /dev/null\n+++ /a\n@@ -0,0 +1 @@\n+hi\n"},
+		{"edit", modules.Change{Attr: "content", Path: "/a", OldContent: []byte("a\nb\n"), NewContent: []byte("a\nc\n")}, "--- /a\n+++ /a\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"},
+		{"sensitive", modules.Change{Attr: "content", Path: "/a", OldContent: []byte("s1"), NewContent: []byte("s2"), Sensitive: true}, "(sensitive content changed; not shown)\n"},
+		{"binary", modules.Change{Attr: "content", Path: "/a", OldContent: []byte{0, 1}, NewContent: []byte{0, 2}}, "(binary content changed; not shown)\n"},
+		{"old too large to read", modules.Change{Attr: "content", Path: "/a", Old: "sha256:abc", NewContent: []byte("x")}, "(content changed: sha256:abc → new content; the old file is too large to diff)\n"},
+		{"too large to show", modules.Change{Attr: "content", Path: "/a", OldContent: []byte("a"), NewContent: big}, fmt.Sprintf("(content changed: 1 → %d bytes; too large to show as a diff)\n", len(big))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := UnifiedDiff(tt.change); got != tt.want {
+				t.Errorf("got:\n%q\nwant:\n%q", got, tt.want)
+			}
+		})
 	}
 }

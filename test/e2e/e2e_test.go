@@ -450,7 +450,7 @@ func TestStaffrota(t *testing.T) {
 		}
 		human := tend(t, nil, "apply", playbook, "-i", inv, "--limit", sick.Name, "--var", "health_retries=1")
 		human.wantExit(t, 3)
-		if !strings.Contains(human.stdout, "FAILED") || !strings.Contains(human.stdout, "1 of 1 hosts failed") {
+		if !strings.Contains(human.stdout, "FAILED") || !strings.Contains(human.stdout, "1 of 1 host failed") {
 			t.Errorf("human recap should report the failure:\n%s", human.stdout)
 		}
 	})
@@ -537,9 +537,9 @@ play "sudo" {
     owner   = "root"
     group   = "root"
   }
-  command "whoami" {
-    run     = "test \"$(id -u)\" = 0"
-    creates = "/etc/tend-e2e-never"
+  command "as-root" {
+    run     = "test \"$(id -u)\" = 0 && touch /etc/tend-e2e-ran"
+    creates = "/etc/tend-e2e-ran"
   }
 }
 `)
