@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,6 +45,7 @@ func (g *globalFlags) dialer(cmd *cobra.Command, inv *inventory.Inventory, hosts
 		}
 	}
 	accept := g.acceptNewHostKeys
+	passphrases := &passphraseCache{}
 	return func(ctx context.Context, h *inventory.Host) (executor.Conn, error) {
 		cmdTimeout := time.Duration(h.CommandTimeout) * time.Second
 		if h.Connection == "local" {
@@ -62,6 +64,7 @@ func (g *globalFlags) dialer(cmd *cobra.Command, inv *inventory.Inventory, hosts
 		if h.IdentityFile != "" {
 			cfg.IdentityFiles = []string{h.IdentityFile}
 		}
+		cfg.PassphrasePrompt = passphrases.get
 		// The inventory's known_hosts file comes first (new keys go there
 		// with --accept-new-host-keys); ~/.ssh/known_hosts is consulted too.
 		if h.KnownHostsFile != "" {
@@ -88,4 +91,36 @@ func promptPassword(cmd *cobra.Command) (string, error) {
 		return "", fmt.Errorf("reading the sudo password: %w", err)
 	}
 	return string(pw), nil
+}
+
+// passphraseCache asks for each encrypted identity file's passphrase once
+// per run, on the terminal, however many hosts use the key. Without a
+// terminal it fails, and the connection error says to use ssh-agent.
+type passphraseCache struct {
+	mu     sync.Mutex
+	byFile map[string][]byte
+}
+
+func (p *passphraseCache) get(file string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pw, ok := p.byFile[file]; ok {
+		return pw, nil
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("identity file %s is encrypted and there is no terminal to ask for its passphrase; add it to ssh-agent", file)
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "passphrase for %s: ", file)
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, fmt.Errorf("reading the passphrase of %s: %w", file, err)
+	}
+	if p.byFile == nil {
+		p.byFile = map[string][]byte{}
+	}
+	p.byFile[file] = pw
+	return pw, nil
 }
