@@ -20,6 +20,13 @@ type HumanSink struct {
 	w     io.Writer
 	width int // host column width
 	mode  string
+
+	// Plan-mode ordering: blocks held per host until printed in order.
+	order      []string
+	held       map[string]*bytes.Buffer
+	done       map[string]bool
+	next       int
+	failedLine map[string]bool
 	// ShowOK prints in-sync tasks too (default true); ShowDurations adds
 	// task durations (off in golden tests).
 	ShowOK        bool
@@ -49,6 +56,10 @@ func NewHumanSink(w io.Writer, useColor bool) *HumanSink {
 }
 
 // Emit renders one event.
+//
+// In plan mode each host's lines are held until the host is done and hosts
+// are printed in inventory order, so a plan reads the same every time. In
+// apply mode lines stream as tasks finish, to show progress.
 func (s *HumanSink) Emit(e Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -56,14 +67,21 @@ func (s *HumanSink) Emit(e Event) {
 	switch e.Type {
 	case EventRunStart:
 		s.mode = e.Mode
+		s.order = e.Hosts
+		s.held = map[string]*bytes.Buffer{}
+		s.done = map[string]bool{}
+		s.failedLine = map[string]bool{}
 		for _, h := range e.Hosts {
 			s.width = max(s.width, len(h))
 		}
 		fmt.Fprintf(&b, "%s %s\n\n", s.bold.Sprintf("tend %s:", e.Mode), hostList(e.Hosts))
 	case EventTask, EventHandler:
+		if e.Status == StatusFailed {
+			s.failedLine[e.Host] = true
+		}
 		s.task(&b, e)
 	case EventHostDone:
-		if r := first(e.Recap); r != nil && (r.Unreachable || (r.Failed > 0 && e.Message != "" && r.OK+r.Changed+r.Skipped == 0)) {
+		if r := first(e.Recap); r != nil && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
 			// Connection-level failures have no task line of their own.
 			st := StatusFailed
 			if r.Unreachable {
@@ -72,9 +90,39 @@ func (s *HumanSink) Emit(e Event) {
 			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(st), s.red.Sprint(e.Message))
 		}
 	case EventRecap:
+		s.flush(true)
 		s.recap(&b, e.Recap)
 	}
+	if s.mode == "plan" && e.Host != "" && s.held != nil {
+		buf := s.held[e.Host]
+		if buf == nil {
+			buf = &bytes.Buffer{}
+			s.held[e.Host] = buf
+		}
+		buf.Write(b.Bytes())
+		if e.Type == EventHostDone {
+			s.done[e.Host] = true
+			s.flush(false)
+		}
+		return
+	}
 	s.w.Write(b.Bytes())
+}
+
+// flush writes held host blocks in inventory order, as far as hosts are
+// done (or all of them, at the end).
+func (s *HumanSink) flush(all bool) {
+	for s.next < len(s.order) {
+		h := s.order[s.next]
+		if !all && !s.done[h] {
+			return
+		}
+		if buf := s.held[h]; buf != nil {
+			s.w.Write(buf.Bytes())
+			delete(s.held, h)
+		}
+		s.next++
+	}
 }
 
 func first(r []HostRecap) *HostRecap {

@@ -214,3 +214,22 @@ func TestUnifiedDiffCases(t *testing.T) {
 		})
 	}
 }
+
+func TestPlanOutputInInventoryOrder(t *testing.T) {
+	events := []Event{
+		{Type: EventRunStart, Mode: "plan", Hosts: []string{"a", "b"}},
+		{Type: EventTask, Mode: "plan", Host: "b", Task: "file.x", Status: StatusOK},
+		{Type: EventHostDone, Mode: "plan", Host: "b", Recap: []HostRecap{{Host: "b", OK: 1}}},
+		{Type: EventTask, Mode: "plan", Host: "a", Task: "file.x", Status: StatusFailed, Message: "boom"},
+		{Type: EventHostDone, Mode: "plan", Host: "a", Message: "file.x: boom", Recap: []HostRecap{{Host: "a", Failed: 1, Error: "file.x: boom"}}},
+		{Type: EventRecap, Mode: "plan", Recap: []HostRecap{{Host: "a", Failed: 1}, {Host: "b", OK: 1}}},
+	}
+	out := render(events)
+	ia, ib := strings.Index(out, "a  FAILED"), strings.Index(out, "b  ok")
+	if ia < 0 || ib < 0 || ia > ib {
+		t.Fatalf("want host a before host b:\n%s", out)
+	}
+	if strings.Count(out, "boom") != 1 {
+		t.Errorf("a failed task must be reported once, not again as a host line:\n%s", out)
+	}
+}
