@@ -33,6 +33,7 @@ func Gather(ctx context.Context, conn Conn, probes []Probe, become bool) (*State
 	if err != nil {
 		return nil, fmt.Errorf("%s: gather: %w", conn.Host(), err)
 	}
+	batch.become = become
 	res, err := conn.Run(ctx, Command{
 		Script: "exec /bin/sh -s",
 		Stdin:  strings.NewReader(batch.script()),
@@ -59,6 +60,9 @@ func Gather(ctx context.Context, conn Conn, probes []Probe, become bool) (*State
 type batch struct {
 	probes []Probe // files and guards, in first-seen order
 	units  []string
+	// become says the batch runs through sudo: guards that do not ask for
+	// become then run as the login user again (runuser -u $SUDO_USER).
+	become bool
 }
 
 func newBatch(probes []Probe) (*batch, error) {
@@ -145,7 +149,11 @@ func (b *batch) script() string {
 		case ProbeFile:
 			fmt.Fprintf(&sb, "echo '@@tend %d file'\ntend_file %s\n", i, ShellQuote(p.Path))
 		case ProbeGuard:
-			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n/bin/sh -c %s </dev/null >/dev/null 2>&1\necho \"rc $?\"\n", i, ShellQuote(p.Script))
+			run := "/bin/sh -c " + ShellQuote(p.Script)
+			if b.become && !p.Become {
+				run = `if [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_USER" != root ]; then runuser -u "$SUDO_USER" -- ` + run + "; else " + run + "; fi"
+			}
+			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n{ %s; } </dev/null >/dev/null 2>&1\necho \"rc $?\"\n", i, run)
 		}
 	}
 	if len(b.units) > 0 {

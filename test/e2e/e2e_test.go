@@ -514,6 +514,40 @@ func TestStaffrota(t *testing.T) {
 	})
 }
 
+// TestCommandBecomeOff: a command with become = false runs, and has its
+// guards run, as the login user, although the host's state is read with sudo.
+func TestCommandBecomeOff(t *testing.T) {
+	f := bootFleet(t, "e2ecmd", 1)
+	h := f.Hosts[0]
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.hcl")
+	if err := f.WriteTendInventory(inv, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	pb := writeFile(t, filepath.Join(dir, "cmd.hcl"), `
+play "cmd" {
+  hosts = ["all"]
+  command "as-login-user" {
+    become  = false
+    only_if = "test \"$(id -un)\" = deploy"
+    run     = "id -un > /home/deploy/ran-as"
+    creates = "/home/deploy/ran-as"
+  }
+}
+`)
+	plan := tend(t, nil, "plan", pb, "-i", inv, "--json")
+	plan.wantExit(t, 2)
+	if e := task(t, plan.events(t), h.Name, "command.as-login-user"); e.Status != "will_run" {
+		t.Fatalf("the only_if guard must run as deploy (so the command will run): %+v", e)
+	}
+	tend(t, nil, "apply", pb, "-i", inv).wantExit(t, 0)
+	if got := sh(t, h, "cat /home/deploy/ran-as; stat -c %U /home/deploy/ran-as"); got != "deploy\ndeploy" {
+		t.Errorf("command ran as %q, want deploy", got)
+	}
+	again := tend(t, nil, "plan", pb, "-i", inv)
+	again.wantExit(t, 0)
+}
+
 // TestBecomePassword proves sudo with a password: it works, and the password
 // appears in no process's argv on the host, nor in the journal or tend's
 // output.
