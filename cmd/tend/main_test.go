@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +30,7 @@ type sshHost struct {
 	dir       string // the host's "file system" for the playbook (a temp dir)
 	inventory string
 	socket    string // unix socket of a tiny health endpoint
-	healthy   *bool
+	healthy   *atomic.Bool
 }
 
 func newSSHHost(t *testing.T) *sshHost {
@@ -69,8 +70,8 @@ group "web" {
 }
 `, key, kh, srv.Port()))
 
-	h := &sshHost{srv: srv, dir: t.TempDir(), inventory: inv, healthy: new(bool)}
-	*h.healthy = true
+	h := &sshHost{srv: srv, dir: t.TempDir(), inventory: inv, healthy: new(atomic.Bool)}
+	h.healthy.Store(true)
 	// Unix socket paths are limited to 108 bytes: keep it short.
 	sockDir, err := os.MkdirTemp("", "tend-sock")
 	if err != nil {
@@ -85,7 +86,7 @@ group "web" {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/health/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if !*h.healthy {
+		if !h.healthy.Load() {
 			w.WriteHeader(503)
 			fmt.Fprint(w, `{"status": "error", "checks": {"database": "error: down"}}`)
 			return
@@ -255,7 +256,7 @@ func TestPlanApplyOverSSH(t *testing.T) {
 	}
 
 	// The app turns unhealthy: the host fails, exit code says so.
-	*h.healthy = false
+	h.healthy.Store(false)
 	sick := tend(t, "apply", pb, "-i", h.inventory)
 	sick.want(t, ExitFailed)
 	if !strings.Contains(sick.stdout, "503") {
