@@ -54,7 +54,7 @@ demo: deps build
 	$(GO) run ./test/fleet/cmd/fleet run -n 3 -name demo -- bash scripts/demo.sh
 
 bench: bench-deps build
-	$(GO) run ./test/fleet/cmd/fleet run -n 8 -name bench -- bash bench/run.sh
+	$(GO) run ./bench
 
 fleet-cleanup:
 	$(GO) run ./test/fleet/cmd/fleet cleanup

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tend-sh/tend/test/fleet"
+)
+
+// The tools compared. The floors are plain OpenSSH: the least any
+// SSH-based tool must do to read the unit on every host. ToolFloor uses
+// OpenSSH's defaults, whose preferred key exchange on Debian 12 (OpenSSH
+// 9.2) is the post-quantum sntrup761x25519-sha512, which costs the client
+// about 50 ms of CPU per connection; ToolFloorX25519 forces
+// curve25519-sha256, the key exchange tend (golang.org/x/crypto/ssh)
+// negotiates with these hosts, so it is the floor for the same crypto.
+const (
+	ToolTend        = "tend"
+	ToolAnsible     = "ansible"
+	ToolFloor       = "openssh"
+	ToolFloorX25519 = "openssh-x25519"
+)
+
+// allTools is every tool, in report order.
+var allTools = []string{ToolTend, ToolAnsible, ToolFloor, ToolFloorX25519}
+
+// isFloor reports whether tool is one of the OpenSSH floors.
+func isFloor(tool string) bool { return tool == ToolFloor || tool == ToolFloorX25519 }
+
+// runTimeout bounds one run of any tool.
+const runTimeout = 5 * time.Minute
+
+// Setup is everything the tool invocations need.
+type Setup struct {
+	Fleet *fleet.Fleet
+	// Tend is the tend binary, Playbook its playbook, Inventory the fleet's
+	// HCL inventory.
+	Tend, Playbook, Inventory string
+	// AnsibleDir holds ansible.cfg and harden.yml; AnsibleInventory is the
+	// fleet's INI inventory.
+	AnsibleDir, AnsibleInventory string
+	// Forks is passed to tend (Ansible's is in ansible.cfg).
+	Forks int
+	// TmpDir receives Ansible's per-run control path directories.
+	TmpDir string
+	// Hardened is the unit file both tools must leave on every host.
+	Hardened []byte
+	// User is the login user of every tool.
+	User string
+}
+
+// Result is one checked run of a tool.
+type Result struct {
+	Usage Usage
+	// RoundTrips is tend's own count of round trips per host (median over
+	// hosts); 0 for the other tools.
+	RoundTrips int
+	// HostMax is the longest per-host duration tend reported, and Startup
+	// the time from starting tend to its first event (tend only).
+	HostMax, Startup time.Duration
+	// Phases is where tend's time went, from its own events (tend only).
+	Phases []Phase
+	// HostCPU is the CPU time all hosts together used during the run
+	// (cgroup accounting); valid when HasHostCPU.
+	HostCPU    time.Duration
+	HasHostCPU bool
+	// Masters is how many orphaned ssh processes (ControlPersist masters
+	// and the intermediate processes of their daemonizing) were reaped
+	// after an Ansible run.
+	Masters int
+}
+
+// HostCounts is one host's line of a run's recap.
+type HostCounts struct {
+	Host                         string
+	OK, Changed, Failed, Unreach int
+	RoundTrips                   int
+	Duration                     time.Duration
+	Error                        string
+}
+
+// ansibleRecapRE matches one host line of Ansible's PLAY RECAP.
+var ansibleRecapRE = regexp.MustCompile(`(?m)^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)`)
+
+// parseAnsibleRecap reads the PLAY RECAP of ansible-playbook's default
+// output.
+func parseAnsibleRecap(out string) ([]HostCounts, error) {
+	i := strings.LastIndex(out, "PLAY RECAP")
+	if i < 0 {
+		return nil, errors.New("no PLAY RECAP in ansible-playbook's output")
+	}
+	var hc []HostCounts
+	for _, m := range ansibleRecapRE.FindAllStringSubmatch(out[i:], -1) {
+		n := func(k int) int { v, _ := strconv.Atoi(m[k]); return v }
+		hc = append(hc, HostCounts{Host: m[1], OK: n(2), Changed: n(3), Unreach: n(4), Failed: n(5)})
+	}
+	if len(hc) == 0 {
+		return nil, errors.New("empty PLAY RECAP in ansible-playbook's output")
+	}
+	return hc, nil
+}
+
+// checkCounts demands a recap line for each of hosts hosts, none failed or
+// unreachable, and no change at all (noop) or a change on every host.
+func checkCounts(hc []HostCounts, hosts int, noop bool) error {
+	if len(hc) != hosts {
+		return fmt.Errorf("recap lists %d hosts, want %d", len(hc), hosts)
+	}
+	var errs []error
+	for _, c := range hc {
+		switch {
+		case c.Failed > 0 || c.Unreach > 0:
+			errs = append(errs, fmt.Errorf("%s: failed=%d unreachable=%d %s", c.Host, c.Failed, c.Unreach, c.Error))
+		case noop && c.Changed != 0:
+			errs = append(errs, fmt.Errorf("%s: changed=%d on a converged host", c.Host, c.Changed))
+		case !noop && c.Changed == 0:
+			errs = append(errs, fmt.Errorf("%s: changed=0 on a host reset to the pre-hardening unit", c.Host))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// toolEnv is the environment of every tool: this process's, without an SSH
+// agent (all tools use the fleet's key file) and without colour.
+func toolEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "SSH_AUTH_SOCK=") || strings.HasPrefix(kv, "ANSIBLE_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "NO_COLOR=1")
+}
+
+// RunTend runs `tend apply` once and checks its exit status and recap.
+func RunTend(ctx context.Context, r *Runner, s *Setup, noop bool) (Result, error) {
+	started := time.Now()
+	p, err := r.Run(ctx, Spec{
+		Name:    s.Tend,
+		Args:    []string{"apply", s.Playbook, "-i", s.Inventory, "--json", "--forks", strconv.Itoa(s.Forks)},
+		Timeout: runTimeout,
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if p.Code != 0 {
+		return Result{}, fmt.Errorf("tend apply exited %d (log %s):\n%s", p.Code, p.Log, p.Tail(30))
+	}
+	tr, err := parseTendRun(p.Output())
+	if err == nil {
+		err = checkCounts(tr.Hosts, len(s.Fleet.Hosts), noop)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("tend apply: %w (log %s)", err, p.Log)
+	}
+	res := Result{Usage: p.Usage, Phases: tr.Phases}
+	var rts []int
+	for _, c := range tr.Hosts {
+		rts = append(rts, c.RoundTrips)
+		res.HostMax = max(res.HostMax, c.Duration)
+	}
+	res.RoundTrips = medianInt(rts)
+	if !tr.First.IsZero() {
+		res.Startup = tr.First.Sub(started)
+	}
+	return res, nil
+}
+
+// RunAnsible runs ansible-playbook once with a fresh control path
+// directory, checks its exit status and recap, then ends the SSH control
+// masters the run left behind and adds their cost to the run's.
+func RunAnsible(ctx context.Context, r *Runner, s *Setup, noop bool, keep map[int]bool) (Result, error) {
+	cp, err := os.MkdirTemp(s.TmpDir, "cp-")
+	if err != nil {
+		return Result{}, err
+	}
+	defer os.RemoveAll(cp)
+	p, err := r.Run(ctx, Spec{
+		Name: "ansible-playbook",
+		Args: []string{"-i", s.AnsibleInventory, filepath.Join(s.AnsibleDir, "harden.yml")},
+		Env: []string{
+			"ANSIBLE_CONFIG=" + filepath.Join(s.AnsibleDir, "ansible.cfg"),
+			"ANSIBLE_SSH_CONTROL_PATH_DIR=" + cp,
+			"ANSIBLE_NOCOLOR=1",
+		},
+		Timeout: runTimeout,
+	})
+	masters, n, rerr := reapOrphans(keep)
+	if err != nil {
+		return Result{}, err
+	}
+	if rerr != nil {
+		return Result{}, rerr
+	}
+	if p.Code != 0 {
+		return Result{}, fmt.Errorf("ansible-playbook exited %d (log %s):\n%s", p.Code, p.Log, p.Tail(40))
+	}
+	hc, err := parseAnsibleRecap(p.Output())
+	if err == nil {
+		err = checkCounts(hc, len(s.Fleet.Hosts), noop)
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("ansible-playbook: %w (log %s)", err, p.Log)
+	}
+	u := p.Usage
+	u.CPU += masters.CPU
+	if masters.MaxRSS > u.MaxRSS {
+		u.MaxRSS = masters.MaxRSS
+	}
+	return Result{Usage: u, Masters: n}, nil
+}
+
+// floorArgs are the ssh options of a floor tool, before "-l USER HOST".
+func floorArgs(s *Setup, tool string) []string {
+	args := append(s.Fleet.SSHArgs(), "-o", "ControlMaster=no", "-o", "ControlPath=none")
+	if tool == ToolFloorX25519 {
+		args = append(args, "-o", "KexAlgorithms=curve25519-sha256")
+	}
+	return args
+}
+
+// RunFloor opens one plain OpenSSH connection per host, all in parallel,
+// each running `sudo cat` of the unit (batch mode, the fleet's key, strict
+// host key checking, no connection sharing), and checks that every host
+// printed the hardened unit. tool picks the floor variant.
+func RunFloor(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
+	var specs []Spec
+	for _, h := range s.Fleet.Hosts {
+		args := append(floorArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo cat "+unitPath)
+		specs = append(specs, Spec{Name: "/usr/bin/ssh", Args: args, Timeout: runTimeout})
+	}
+	procs, total, err := r.RunParallel(ctx, specs)
+	if err != nil {
+		return Result{}, err
+	}
+	var errs []error
+	for i, p := range procs {
+		h := s.Fleet.Hosts[i]
+		switch {
+		case p.Code != 0:
+			errs = append(errs, fmt.Errorf("%s: ssh exited %d: %s", h.Name, p.Code, p.Tail(5)))
+		case p.Output() != string(s.Hardened):
+			errs = append(errs, fmt.Errorf("%s: ssh printed something other than the hardened unit (log %s)", h.Name, p.Log))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, fmt.Errorf("%s floor: %w", tool, err)
+	}
+	return Result{Usage: total}, nil
+}
+
+// RunColdFloor is the floor of a cold converge: per host, in parallel, one
+// plain OpenSSH connection running the host-side work no tool can avoid,
+// as one sudo command: write the hardened unit (through a temporary file
+// and a rename), daemon-reload, restart the service (which waits for
+// gunicorn's READY). It reads no state first and runs no health check.
+func RunColdFloor(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
+	script := fmt.Sprintf("echo %s | base64 -d > %s.floor && chmod 0644 %[2]s.floor && mv -f %[2]s.floor %[2]s && systemctl daemon-reload && systemctl restart staffrota.service",
+		base64.StdEncoding.EncodeToString(s.Hardened), unitPath)
+	var specs []Spec
+	for _, h := range s.Fleet.Hosts {
+		args := append(floorArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo sh -c "+shellQuote(script))
+		specs = append(specs, Spec{Name: "/usr/bin/ssh", Args: args, Timeout: runTimeout})
+	}
+	procs, total, err := r.RunParallel(ctx, specs)
+	if err != nil {
+		return Result{}, err
+	}
+	var errs []error
+	for i, p := range procs {
+		if p.Code != 0 {
+			errs = append(errs, fmt.Errorf("%s: ssh exited %d: %s", s.Fleet.Hosts[i].Name, p.Code, p.Tail(5)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, fmt.Errorf("%s cold floor: %w", tool, err)
+	}
+	return Result{Usage: total}, nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
