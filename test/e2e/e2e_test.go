@@ -548,6 +548,121 @@ play "cmd" {
 	again.wantExit(t, 0)
 }
 
+// TestUnitsAndHandlers proves on real systemd: a systemd_unit built from
+// blocks is installed, enabled and started; unchanged, it is neither
+// reloaded nor restarted; changed, it is restarted once; and a handler
+// notified by two tasks restarts its service exactly once per run.
+func TestUnitsAndHandlers(t *testing.T) {
+	f := bootFleet(t, "e2eunit", 1)
+	h := f.Hosts[0]
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.hcl")
+	if err := f.WriteTendInventory(inv, "deploy"); err != nil {
+		t.Fatal(err)
+	}
+	pb := writeFile(t, filepath.Join(dir, "units.hcl"), `
+variable "v" { default = "1" }
+
+play "units" {
+  hosts = ["all"]
+
+  directory "/etc/staffrota" { mode = "0755" }
+  file "/etc/staffrota/a.conf" {
+    content = "a=${var.v}\n"
+    notify  = ["restart-app"]
+  }
+  file "/etc/staffrota/b.conf" {
+    content = "b=${var.v}\n"
+    notify  = ["restart-app"]
+  }
+  systemd_unit "tend-sleeper" {
+    unit {
+      Description = "tend e2e sleeper ${var.v}"
+    }
+    service {
+      ExecStart = "/bin/sleep infinity"
+    }
+    install {
+      WantedBy = "multi-user.target"
+    }
+    enabled = true
+    state   = "started"
+  }
+  health_check "staffrota" {
+    unix_socket   = "/home/staff-rota-system/staffrota.sock"
+    path          = "/health/"
+    expect_json   = { status = "ok" }
+    retries       = 10
+    delay         = "500ms"
+  }
+  handler "restart-app" {
+    service "staffrota" { state = "restarted" }
+  }
+}
+`)
+	// InvocationID changes with every start of a unit: the count of distinct
+	// ones seen is the count of (re)starts.
+	inv2 := func(unit string) string {
+		return sh(t, h, "systemctl show -p InvocationID --value "+unit)
+	}
+	apply := func(v string) []event {
+		r := tend(t, nil, "apply", pb, "-i", inv, "--json", "--var", "v="+v)
+		r.wantExit(t, 0)
+		return r.events(t)
+	}
+
+	appBefore := inv2("staffrota")
+	evs := apply("1")
+	if got := sh(t, h, "systemctl is-enabled tend-sleeper; systemctl is-active tend-sleeper"); got != "enabled\nactive" {
+		t.Fatalf("tend-sleeper: %q", got)
+	}
+	handler := 0
+	for _, e := range evs {
+		if e.Type == "handler" {
+			handler++
+			if e.Status != "changed" {
+				t.Errorf("handler: %+v", e)
+			}
+		}
+	}
+	if handler != 1 {
+		t.Fatalf("handler events: %d, want 1 (notified by two tasks)", handler)
+	}
+	appAfter := inv2("staffrota")
+	if appAfter == appBefore {
+		t.Fatal("the notified handler did not restart staffrota")
+	}
+	restarts := sh(t, h, "journalctl -u staffrota --no-pager -q | grep -c 'Started staffrota' || true")
+	sleeper := inv2("tend-sleeper")
+
+	// Unchanged: no restart of either unit, no handler.
+	evs = apply("1")
+	if tot := evs[len(evs)-1].Totals; tot.Changed != 0 {
+		t.Fatalf("second apply changed %d", tot.Changed)
+	}
+	if inv2("tend-sleeper") != sleeper || inv2("staffrota") != appAfter {
+		t.Fatal("a unit was restarted by a no-op apply")
+	}
+
+	// Changed unit and both notifying files: one restart each.
+	evs = apply("2")
+	if e := task(t, evs, h.Name, "systemd_unit.tend-sleeper"); e.Status != "changed" || !containsAll(e.Diff.Actions, "daemon-reload", "restart") {
+		t.Errorf("unit change: %+v", e)
+	}
+	if inv2("tend-sleeper") == sleeper {
+		t.Error("changed unit not restarted")
+	}
+	after := sh(t, h, "journalctl -u staffrota --no-pager -q | grep -c 'Started staffrota' || true")
+	a, _ := strconv.Atoi(restarts)
+	b, _ := strconv.Atoi(after)
+	if b != a+1 {
+		t.Errorf("staffrota started %d times for one run with two notifications, want 1", b-a)
+	}
+	if got := sh(t, h, "systemctl show -p Description --value tend-sleeper"); got != "tend e2e sleeper 2" {
+		t.Errorf("daemon-reload missing: systemd sees %q", got)
+	}
+}
+
 // TestBecomePassword proves sudo with a password: it works, and the password
 // appears in no process's argv on the host, nor in the journal or tend's
 // output.
