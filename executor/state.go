@@ -82,9 +82,20 @@ type UnitState struct {
 	FragmentPath     string
 }
 
-// Active reports whether the unit is running or starting.
+// Active reports whether the unit is running or starting. A unit waiting to
+// be restarted after its process died (activating/auto-restart: a crash
+// loop) is not active.
 func (u *UnitState) Active() bool {
-	return u != nil && (u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading")
+	if u == nil || u.CrashLooping() {
+		return false
+	}
+	return u.ActiveState == "active" || u.ActiveState == "activating" || u.ActiveState == "reloading"
+}
+
+// CrashLooping reports whether the unit's process died and systemd is
+// waiting to restart it (SubState auto-restart).
+func (u *UnitState) CrashLooping() bool {
+	return u != nil && u.SubState == "auto-restart"
 }
 
 // Enabled reports whether the unit is enabled to start at boot.

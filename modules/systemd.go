@@ -158,7 +158,7 @@ func unitActions(name string, unit *executor.UnitState, enabled *bool, state str
 			d.Actions = append(d.Actions, "start "+name)
 		}
 	case "stopped":
-		if unit.Active() {
+		if unit.Active() || unit.CrashLooping() {
 			d.Add(Change{Attr: "state", Old: activeWord(unit), New: "stopped"})
 			d.Actions = append(d.Actions, "stop "+name)
 		}
@@ -171,6 +171,9 @@ func activeWord(u *executor.UnitState) string {
 	}
 	if u.ActiveState == "" {
 		return "inactive"
+	}
+	if u.CrashLooping() {
+		return u.ActiveState + " (auto-restart: crash loop)"
 	}
 	return u.ActiveState
 }

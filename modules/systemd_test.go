@@ -41,6 +41,7 @@ func TestSystemdUnitCheck(t *testing.T) {
 	failed := executor.UnitState{LoadState: "loaded", ActiveState: "failed", SubState: "failed", UnitFileState: "enabled"}
 	stale := active
 	stale.NeedDaemonReload = true
+	looping := executor.UnitState{LoadState: "loaded", ActiveState: "activating", SubState: "auto-restart", UnitFileState: "enabled", NRestarts: 7}
 
 	tests := []struct {
 		name    string
@@ -70,6 +71,12 @@ func TestSystemdUnitCheck(t *testing.T) {
 		{"stale in systemd", "", same(), stale, []string{"daemon-reload"}, nil},
 		{"failed, to start", "state = \"started\"\n", same(), failed,
 			[]string{"reset-failed demo.service", "start demo.service"}, []string{"state:failed->started"}},
+		{"crash loop is not started", "state = \"started\"\n", same(), looping,
+			[]string{"start demo.service"}, []string{"state:activating (auto-restart: crash loop)->started"}},
+		{"crash loop, changed: start, not restart", "state = \"started\"\n", changed(), looping,
+			[]string{"daemon-reload", "start demo.service"}, []string{"content:->", "state:activating (auto-restart: crash loop)->started"}},
+		{"crash loop, to stop", "state = \"stopped\"\n", same(), looping,
+			[]string{"stop demo.service"}, []string{"state:activating (auto-restart: crash loop)->stopped"}},
 		{"disable", "enabled = false\n", same(), active,
 			[]string{"disable demo.service"}, []string{"enabled:enabled->disabled"}},
 		{"enable", "enabled = true\n", same(), inactive,
