@@ -224,7 +224,12 @@ func (s *HumanSink) task(b *bytes.Buffer, e Event) {
 			fmt.Fprintf(b, "%s%s: %s\n", pad, c.Attr, s.dim.Sprint("(sensitive)"))
 			continue
 		}
-		fmt.Fprintf(b, "%s%s: %s → %s\n", pad, c.Attr, s.red.Sprint(orAbsent(c.Old)), s.green.Sprint(orAbsent(c.New)))
+		if c.Old == "" {
+			// A new attribute (of a new file, say): just its value.
+			fmt.Fprintf(b, "%s%s: %s\n", pad, c.Attr, s.green.Sprint(orAbsent(c.New)))
+			continue
+		}
+		fmt.Fprintf(b, "%s%s: %s → %s\n", pad, c.Attr, s.red.Sprint(c.Old), s.green.Sprint(orAbsent(c.New)))
 	}
 	switch {
 	case e.Diff.Unpreviewable && e.Status == StatusWillRun:
