@@ -27,6 +27,8 @@ type HumanSink struct {
 	done       map[string]bool
 	next       int
 	failedLine map[string]bool
+	// shown maps a task's rendered diff to the first host it was shown for.
+	shown map[string]string
 	// ShowOK prints in-sync tasks too (default true); ShowDurations adds
 	// task durations (off in golden tests).
 	ShowOK        bool
@@ -215,6 +217,26 @@ func (s *HumanSink) task(b *bytes.Buffer, e Event) {
 		return
 	}
 	pad := strings.Repeat(" ", s.width+4)
+	var body bytes.Buffer
+	s.diffBody(&body, e, pad)
+	// Fleets are mostly alike: a diff already shown for another host is
+	// named, not repeated. The key is the text itself, so any difference
+	// (a path, one value) prints in full.
+	key := e.Task + "\x00" + body.String()
+	if first, seen := s.shown[key]; seen && first != e.Host {
+		fmt.Fprintf(b, "%s%s\n", pad, s.dim.Sprintf("(same diff as %s)", first))
+		return
+	}
+	if s.shown == nil {
+		s.shown = map[string]string{}
+	}
+	s.shown[key] = e.Host
+	b.Write(body.Bytes())
+}
+
+// diffBody renders a task's diff: content diffs, attribute changes and the
+// actions that follow.
+func (s *HumanSink) diffBody(b *bytes.Buffer, e Event, pad string) {
 	for _, c := range e.Diff.Changes {
 		if c.Attr == "content" {
 			s.unified(b, pad, UnifiedDiff(c))

@@ -233,3 +233,18 @@ func TestPlanOutputInInventoryOrder(t *testing.T) {
 		t.Errorf("a failed task must be reported once, not again as a host line:\n%s", out)
 	}
 }
+
+func TestSameDiffNamedNotRepeated(t *testing.T) {
+	d := func(workers string) *modules.Diff {
+		return &modules.Diff{Changes: []modules.Change{{Attr: "content", Path: "/u", OldContent: []byte("w=1\n"), NewContent: []byte("w=" + workers + "\n")}}}
+	}
+	out := render([]Event{
+		{Type: EventRunStart, Mode: "apply", Hosts: []string{"a", "b", "c"}},
+		{Type: EventTask, Mode: "apply", Host: "a", Task: "file.u", Status: StatusChanged, Diff: d("2")},
+		{Type: EventTask, Mode: "apply", Host: "b", Task: "file.u", Status: StatusChanged, Diff: d("2")},
+		{Type: EventTask, Mode: "apply", Host: "c", Task: "file.u", Status: StatusChanged, Diff: d("4")},
+	})
+	if strings.Count(out, "+w=2") != 1 || !strings.Contains(out, "(same diff as a)") || !strings.Contains(out, "+w=4") {
+		t.Errorf("identical diffs should be shown once, different ones in full:\n%s", out)
+	}
+}
