@@ -196,6 +196,11 @@ func (p *Playbook) instantiate(spec *TaskSpec, hostCtx *hcl.EvalContext, host *i
 			continue
 		}
 		t.Module = m
+		label, body := spec.Label, spec.body
+		t.renew = func() (modules.Module, hcl.Diagnostics) {
+			fresh := info.New()
+			return fresh, fresh.Decode(label, body, ictx)
+		}
 		tasks = append(tasks, t)
 	}
 	return tasks, diags

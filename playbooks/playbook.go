@@ -38,6 +38,7 @@
 package playbooks
 
 import (
+	"fmt"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -189,4 +190,20 @@ type Task struct {
 	// Range is the module block's definition range (for handlers, the
 	// handler block's).
 	Range hcl.Range
+
+	renew func() (modules.Module, hcl.Diagnostics)
+}
+
+// Renew returns a freshly decoded module for the task, as Instantiate made
+// it: modules keep what they applied (so the check after Apply can pass),
+// and a handler that runs a second time in a play needs a clean one.
+func (t *Task) Renew() (modules.Module, error) {
+	if t.renew == nil {
+		return t.Module, nil
+	}
+	m, diags := t.renew()
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("%s: decoding again: %s", t.ID, diags.Error())
+	}
+	return m, nil
 }

@@ -283,11 +283,11 @@ type hostWork struct {
 	// dirty is set once anything changed on the host in this play: later
 	// tasks then re-read their state instead of trusting the first batch.
 	dirty bool
-	// pending holds notified handlers, in notification order, with the
-	// tasks that notified them.
-	pending      []string
-	notifiedBy   map[string][]string
-	handlersDone map[string]bool
+	// pending holds the handlers notified since the last flush, in
+	// notification order; notifiedBy the tasks that notified each. A
+	// handler notified again after a flush runs again at the next one.
+	pending    []string
+	notifiedBy map[string][]string
 }
 
 func (w *hostWork) become() bool {
@@ -304,7 +304,7 @@ func (w *hostWork) target(state *executor.State) *modules.Target {
 func (w *hostWork) emitTask(typ report.EventType, t *playbooks.Task, status report.Status, d *modules.Diff, msg string, dur time.Duration) {
 	w.run.emit(report.Event{
 		Type: typ, Play: w.play.Name, Host: w.host.Name, Task: t.ID, Kind: t.Kind, Name: t.Name,
-		Status: status, Diff: d, Message: msg, Duration: dur, NotifiedBy: w.notifiedBy[t.ID],
+		Status: status, Diff: d, Message: msg, Duration: dur,
 	})
 }
 
@@ -328,7 +328,7 @@ func (w *hostWork) notify(t *playbooks.Task) {
 		w.notifiedBy = map[string][]string{}
 	}
 	for _, name := range t.Notify {
-		if _, ok := w.notifiedBy[name]; !ok {
+		if len(w.notifiedBy[name]) == 0 {
 			w.pending = append(w.pending, name)
 		}
 		w.notifiedBy[name] = append(w.notifiedBy[name], t.ID)
@@ -445,9 +445,6 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 	if len(w.pending) == 0 {
 		return nil
 	}
-	if w.handlersDone == nil {
-		w.handlersDone = map[string]bool{}
-	}
 	names := append([]string(nil), w.pending...)
 	w.pending = nil
 	sort.SliceStable(names, func(i, j int) bool {
@@ -455,12 +452,12 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 	})
 	for _, name := range names {
 		h := w.plan.Handlers[name]
-		if h == nil || h.Module == nil || w.handlersDone[name] {
+		notified := w.notifiedBy[name]
+		delete(w.notifiedBy, name)
+		if h == nil || h.Module == nil {
 			continue
 		}
-		w.handlersDone[name] = true
 		start := time.Now()
-		notified := w.notifiedBy[name]
 		ev := func(status report.Status, d *modules.Diff, msg string) {
 			w.run.emit(report.Event{
 				Type: report.EventHandler, Play: w.play.Name, Host: w.host.Name, Task: h.ID, Kind: h.Kind, Name: name,
@@ -472,15 +469,23 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 			ev(report.StatusWillRun, nil, "notified")
 			continue
 		}
+		// A handler may run more than once per play (notified again after
+		// a flush): each run gets a freshly decoded module.
+		m, err := h.Renew()
+		if err != nil {
+			w.recap.Failed++
+			ev(report.StatusFailed, nil, err.Error())
+			return err
+		}
 		st, err := w.gather(ctx, h)
 		if err != nil {
 			w.recap.Failed++
 			ev(report.StatusFailed, nil, err.Error())
 			return err
 		}
-		d, err := h.Module.Check(ctx, w.target(st))
+		d, err := m.Check(ctx, w.target(st))
 		if err == nil && !d.Empty() {
-			err = h.Module.Apply(ctx, w.target(st), d)
+			err = m.Apply(ctx, w.target(st), d)
 		}
 		if err != nil {
 			w.recap.Failed++

@@ -3,6 +3,8 @@ package run
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,5 +227,51 @@ play "p" {
 		if h.Failed == 0 {
 			t.Errorf("%s ran after cancellation: %+v", h.Host, h)
 		}
+	}
+}
+
+// A handler notified again after a health check flushed it runs again, so
+// it sees the later change too.
+func TestHandlerRunsAgainWhenNotifiedAfterFlush(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	r, rec := setup(t, []string{"a"}, fmt.Sprintf(`
+play "p" {
+  hosts = ["all"]
+  file "a" {
+    path    = "${host.vars.dir}/a"
+    content = "a\n"
+    notify  = ["h"]
+  }
+  health_check "up" { url = %q }
+  file "b" {
+    path    = "${host.vars.dir}/b"
+    content = "b\n"
+    notify  = ["h"]
+  }
+  handler "h" {
+    command "log" { run = "cat ${host.vars.dir}/a ${host.vars.dir}/b >> ${host.vars.dir}/log 2>/dev/null; echo --- >> ${host.vars.dir}/log" }
+  }
+}
+`, srv.URL), ModeApply)
+	res := r.Execute(context.Background())
+	if res.Failed() != 0 {
+		t.Fatalf("%+v", res.Recaps)
+	}
+	dir := r.Hosts()[0].Vars["dir"].AsString()
+	got, _ := os.ReadFile(filepath.Join(dir, "log"))
+	// First flush (before the health check) sees only a; the second, at the
+	// end of the play, sees a and b.
+	if string(got) != "a\n---\na\nb\n---\n" {
+		t.Errorf("handler log:\n%s", got)
+	}
+	var notifiers [][]string
+	for _, e := range rec.events {
+		if e.Type == report.EventHandler {
+			notifiers = append(notifiers, e.NotifiedBy)
+		}
+	}
+	if len(notifiers) != 2 || notifiers[0][0] != "file.a" || notifiers[1][0] != "file.b" || len(notifiers[1]) != 1 {
+		t.Errorf("handler events notified by %v", notifiers)
 	}
 }
