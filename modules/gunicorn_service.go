@@ -363,6 +363,9 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 		}
 	}
 	spec := unitSpec{Name: name, File: unitFile(path, nil), RestartOnChange: true, State: "started"}
+	// Any sensitive value in the settings makes the rendered unit
+	// sensitive: its content never reaches a diff, a log or --json.
+	spec.File.Sensitive = len(marked) > 0
 	enabled := true
 	if cfg.Enabled != nil {
 		enabled = *cfg.Enabled

@@ -50,6 +50,9 @@ var (
 // attempt, default "5s"), retries (attempts after the first, default 2, so
 // 3 attempts), delay (between attempts, default "1s").
 type HealthCheck struct {
+	// sensitive is set when any setting carried a sensitive value: the URL
+	// (a token in a query, say) is then never printed.
+	sensitive    bool
 	url          string
 	socket       string
 	path         string
@@ -91,10 +94,11 @@ const maxHealthBody = 1 << 20
 // Decode reads and validates the health check.
 func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg healthCheckConfig
-	_, diags := decodeBody(body, ctx, &cfg)
+	marked, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
+	m.sensitive = len(marked) > 0
 	bad := func(attr, summary, detail string) {
 		diags = append(diags, errAt(body, attr, summary, detail))
 	}
@@ -210,6 +214,15 @@ func ctyToJSON(v cty.Value) (any, error) {
 // Describe names the request, for output: "GET unix:/run/app.sock /health/"
 // or "GET https://example.com/health/".
 func (m *HealthCheck) Describe() string {
+	if m.sensitive {
+		if m.socket != "" {
+			return m.method + " unix:(sensitive)"
+		}
+		if u, err := url.Parse(m.url); err == nil {
+			return m.method + " " + u.Scheme + "://" + u.Host + "/(sensitive)"
+		}
+		return m.method + " (sensitive)"
+	}
 	if m.socket != "" {
 		return m.method + " unix:" + m.socket + " " + m.path
 	}
@@ -230,6 +243,21 @@ func (m *HealthCheck) Apply(ctx context.Context, t *Target, d *Diff) error { ret
 // them by ctx. The error says what was expected, what came back, and on
 // which attempt.
 func (m *HealthCheck) Verify(ctx context.Context, t *Target) error {
+	err := m.verify(ctx, t)
+	if err != nil && m.sensitive {
+		// net/http quotes the URL in its errors; never let it out.
+		msg := err.Error()
+		for _, secret := range []string{m.url, m.socket, m.path} {
+			if secret != "" {
+				msg = strings.ReplaceAll(msg, secret, "(sensitive)")
+			}
+		}
+		return errors.New(msg)
+	}
+	return err
+}
+
+func (m *HealthCheck) verify(ctx context.Context, t *Target) error {
 	attempts := m.retries + 1
 	var last error
 	for i := 1; i <= attempts; i++ {
