@@ -127,7 +127,7 @@ func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if c := d.Change("exists"); c != nil && c.New == "present" {
 		script = "mkdir -p -- " + q
 	}
-	attrs, err := chownChmodScript(m.path, d)
+	attrs, err := chownChmodScript(m.path, d, m.own)
 	if err != nil {
 		return err
 	}

@@ -98,8 +98,10 @@ func (o ownership) check(cur *executor.FileState, d *Diff) {
 
 // chownChmodScript returns the commands that apply the owner, group and mode
 // changes of d to p (chown before chmod: chown may clear set-id bits), or ""
-// when there are none.
-func chownChmodScript(p string, d *Diff) (string, error) {
+// when there are none. want is the declared ownership: when only the owner
+// or group changes, a declared mode with set-id or sticky bits is set again,
+// since chown clears them.
+func chownChmodScript(p string, d *Diff, want ownership) (string, error) {
 	var cmds []string
 	owner, group := d.Change("owner"), d.Change("group")
 	switch {
@@ -115,6 +117,8 @@ func chownChmodScript(p string, d *Diff) (string, error) {
 			return "", fmt.Errorf("mode change of %s: %w", p, err)
 		}
 		cmds = append(cmds, "chmod -- "+c.New+" "+executor.ShellQuote(p))
+	} else if len(cmds) > 0 && want.HasMode && want.Mode&0o7000 != 0 {
+		cmds = append(cmds, "chmod -- "+formatMode(want.Mode)+" "+executor.ShellQuote(p))
 	}
 	return strings.Join(cmds, " && "), nil
 }
@@ -219,7 +223,7 @@ func (f *fileSpec) contentChange(old []byte, oldShow, newShow string) Change {
 func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState, d *Diff) error {
 	c := d.Change("content")
 	if c == nil {
-		script, err := chownChmodScript(f.Path, d)
+		script, err := chownChmodScript(f.Path, d, f.ownership)
 		if err != nil || script == "" {
 			return err
 		}

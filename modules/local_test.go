@@ -386,3 +386,31 @@ func TestCommandLocalRunDetails(t *testing.T) {
 		t.Errorf("unmet creates after run: %+v, %v", again, err)
 	}
 }
+
+// chown clears set-id bits: an owner-only change must restore the declared
+// setuid mode, or the re-check fails.
+func TestFileOwnerChangeKeepsSetuid(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "tool")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o4755|os.ModeSetuid); err != nil {
+		t.Fatal(err)
+	}
+	m := mustDecode(t, "file", p, "content = \"#!/bin/sh\\n\"\nmode = \"4755\"\nowner = \"nobody\"\n")
+	d := converge(t, m)
+	if changeList(d) != "owner:root->nobody" {
+		t.Fatalf("want an owner-only change, got %s", changeList(d))
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSetuid == 0 {
+		t.Errorf("setuid bit lost: %v", fi.Mode())
+	}
+}

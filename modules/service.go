@@ -29,16 +29,18 @@ var _ Module = (*Service)(nil)
 // reloaded the unit, Check on the same Service no longer asks for it, so the
 // engine's re-check after apply verifies the rest (enabled, active).
 type Service struct {
-	name    string
-	enabled *bool
-	state   string
+	name         string
+	enabled      *bool
+	state        string
+	daemonReload bool
 	// done is set once Apply restarted or reloaded the unit.
 	done bool
 }
 
 type serviceConfig struct {
-	State   *string `hcl:"state,optional"`
-	Enabled *bool   `hcl:"enabled,optional"`
+	State        *string `hcl:"state,optional"`
+	Enabled      *bool   `hcl:"enabled,optional"`
+	DaemonReload *bool   `hcl:"daemon_reload,optional"`
 }
 
 // Decode reads and validates the service task.
@@ -54,6 +56,7 @@ func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 	}
 	m.name = name
 	m.enabled = cfg.Enabled
+	m.daemonReload = cfg.DaemonReload != nil && *cfg.DaemonReload
 	if cfg.State != nil {
 		switch *cfg.State {
 		case "started", "stopped", "restarted", "reloaded":
@@ -88,6 +91,13 @@ func (m *Service) Check(ctx context.Context, t *Target) (*Diff, error) {
 		return nil, fmt.Errorf("%s is static (its unit file has no [Install] section), so it cannot be enabled; remove enabled = true or add an [Install] section", m.name)
 	}
 	d := &Diff{}
+	// systemd runs stale configuration until a daemon-reload: do one when
+	// it says so, or when asked to act with daemon_reload (a new drop-in
+	// directory, for one, does not set NeedDaemonReload).
+	acting := m.state == "restarted" || m.state == "reloaded"
+	if unit.NeedDaemonReload || (m.daemonReload && acting && !m.done) {
+		d.Actions = append(d.Actions, "daemon-reload")
+	}
 	if unit.LoadState == "not-found" {
 		// An earlier task may install it; if not, systemctl says so on apply.
 		d.Notes = append(d.Notes, fmt.Sprintf("systemd does not know %s yet", m.name))

@@ -108,11 +108,16 @@ func (u *unitSpec) check(t *Target) (*Diff, error) {
 	if err != nil {
 		return nil, err
 	}
-	if changed || unit.NeedDaemonReload {
+	stale := changed || unit.NeedDaemonReload
+	if stale {
 		d.Actions = append(d.Actions, "daemon-reload")
 	}
 	unitActions(u.Name, unit, u.Enabled, u.State, d)
-	if changed && u.RestartOnChange && unit.Active() && u.State != "stopped" {
+	// The running service must run the declared unit: restart it when the
+	// file changed now, and also when systemd still has an older version
+	// loaded (NeedDaemonReload), e.g. after a run that wrote the file and
+	// then died before its restart.
+	if stale && u.RestartOnChange && unit.Active() && u.State != "stopped" {
 		d.Actions = append(d.Actions, "restart "+u.Name)
 	}
 	return d, nil

@@ -68,7 +68,8 @@ func TestSystemdUnitCheck(t *testing.T) {
 			[]string{"daemon-reload", "start demo.service"}, []string{"content:->", "state:inactive->started"}},
 		{"changed and running, to stop", "state = \"stopped\"\n", changed(), active,
 			[]string{"daemon-reload", "stop demo.service"}, []string{"content:->", "state:active->stopped"}},
-		{"stale in systemd", "", same(), stale, []string{"daemon-reload"}, nil},
+		{"stale in systemd: reload and restart", "", same(), stale, []string{"daemon-reload", "restart demo.service"}, nil},
+		{"stale in systemd, no restart on change", "restart_on_change = false\n", same(), stale, []string{"daemon-reload"}, nil},
 		{"failed, to start", "state = \"started\"\n", same(), failed,
 			[]string{"reset-failed demo.service", "start demo.service"}, []string{"state:failed->started"}},
 		{"crash loop is not started", "state = \"started\"\n", same(), looping,
@@ -335,4 +336,52 @@ func TestInstallable(t *testing.T) {
 func quoteHCL(s string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "${", "$${", "%{", "%%{")
 	return `"` + r.Replace(s) + `"`
+}
+
+func TestServiceDaemonReload(t *testing.T) {
+	active := executor.UnitState{Name: "demo.service", LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled"}
+	stale := active
+	stale.NeedDaemonReload = true
+	tests := []struct {
+		name    string
+		src     string
+		unit    executor.UnitState
+		actions []string
+		script  string
+	}{
+		{"asked for", "state = \"restarted\"\ndaemon_reload = true\n", active,
+			[]string{"daemon-reload", "restart demo.service"}, "systemctl daemon-reload && systemctl restart demo.service"},
+		{"systemd says stale", "state = \"reloaded\"\n", stale,
+			[]string{"daemon-reload", "reload demo.service"}, "systemctl daemon-reload && systemctl reload demo.service"},
+		{"stale, running as declared", "state = \"started\"\n", stale,
+			[]string{"daemon-reload"}, "systemctl daemon-reload"},
+		{"not asked, not stale", "state = \"restarted\"\n", active,
+			[]string{"restart demo.service"}, "systemctl restart demo.service"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			unit := tc.unit
+			st := &executor.State{Units: map[string]*executor.UnitState{"demo.service": &unit}}
+			m := mustDecode(t, "service", "demo", tc.src)
+			conn := &fakeConn{}
+			tgt := &Target{Conn: conn, State: st}
+			d, err := m.Check(context.Background(), tgt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(d.Actions, tc.actions) {
+				t.Fatalf("actions %q, want %q", d.Actions, tc.actions)
+			}
+			if err := m.Apply(context.Background(), tgt, d); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(conn.scripts, []string{tc.script}) {
+				t.Errorf("scripts %q", conn.scripts)
+			}
+			unit.NeedDaemonReload = false // what systemd says after the reload
+			if d, err := m.Check(context.Background(), tgt); err != nil || !d.Empty() {
+				t.Errorf("re-check: %+v, %v", d, err)
+			}
+		})
+	}
 }
