@@ -355,10 +355,33 @@ func (w *hostWork) runPlay(ctx context.Context) error {
 			continue
 		}
 		if err := w.runTask(ctx, t, &state, apply); err != nil {
+			w.dropHandlers(apply)
 			return err
 		}
 	}
 	return w.flushHandlers(ctx, apply)
+}
+
+// dropHandlers reports the handlers still pending when the host stopped.
+// The changes that notified them are applied, so a later run will not
+// notify them again: the message says so, loudly.
+func (w *hostWork) dropHandlers(apply bool) {
+	if !apply {
+		return
+	}
+	for _, name := range w.pending {
+		h := w.plan.Handlers[name]
+		if h == nil {
+			continue
+		}
+		w.recap.Skipped++
+		w.run.emit(report.Event{
+			Type: report.EventHandler, Play: w.play.Name, Host: w.host.Name, Task: h.ID, Kind: h.Kind, Name: name,
+			Status: report.StatusSkipped, NotifiedBy: w.notifiedBy[name],
+			Message: "NOT RUN: the host failed first; the changes that notified it are already applied, so the next run will not notify it again — run it by hand",
+		})
+	}
+	w.pending = nil
 }
 
 func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, state **executor.State, apply bool) error {

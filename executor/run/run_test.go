@@ -159,7 +159,7 @@ play "p" {
 	if a := byHost["a"]; a.Failed != 0 || a.Changed != 4 {
 		t.Errorf("a: %+v (want 3 tasks + 1 handler changed)", a)
 	}
-	if b := byHost["b"]; b.Failed != 1 || b.Changed != 1 {
+	if b := byHost["b"]; b.Failed != 1 || b.Changed != 1 || b.Skipped != 1 {
 		t.Errorf("b: %+v (want file one changed, then the command failed)", b)
 	}
 	if d := byHost["down"]; !d.Unreachable {
@@ -183,6 +183,11 @@ play "p" {
 	h := rec.find("a", "command.count")
 	if h == nil || h.Type != report.EventHandler || len(h.NotifiedBy) != 2 {
 		t.Errorf("handler event: %+v", h)
+	}
+	// On b the handler was notified, then the host failed: it says so.
+	hb := rec.find("b", "command.count")
+	if hb == nil || hb.Status != report.StatusSkipped || !strings.Contains(hb.Message, "NOT RUN") {
+		t.Errorf("b's pending handler must be reported as not run: %+v", hb)
 	}
 }
 
