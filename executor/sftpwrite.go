@@ -15,6 +15,12 @@ import (
 	"github.com/pkg/sftp"
 )
 
+// writeHook, when not nil, is called by the SFTP writes with the path of
+// the temporary (or staged) file at each step: "created" right after the
+// exclusive open, "write" just before the first byte of data is written.
+// Tests set it to check the file's mode at those points; it is nil otherwise.
+var writeHook func(step, tmp string)
+
 // sftpClient opens the connection's SFTP session on first use.
 func (c *sshConn) sftpClient() (*sftp.Client, error) {
 	c.sftpMu.Lock()
@@ -23,11 +29,34 @@ func (c *sshConn) sftpClient() (*sftp.Client, error) {
 		return c.sftp, nil
 	}
 	c.roundTrips.Add(1)
-	cl, err := sftp.NewClient(c.client)
-	if err != nil {
+	fail := func(err error) (*sftp.Client, error) {
 		return nil, c.transportErr(fmt.Errorf("open SFTP session: %w", err))
 	}
-	c.sftp = cl
+	sess, err := c.client.NewSession()
+	if err != nil {
+		return fail(err)
+	}
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		sess.Close()
+		return fail(err)
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		sess.Close()
+		return fail(err)
+	}
+	if err := sess.RequestSubsystem("sftp"); err != nil {
+		sess.Close()
+		return fail(err)
+	}
+	// Files the client creates are created 0600 (see openPermWriter).
+	cl, err := sftp.NewClientPipe(stdout, &openPermWriter{w: stdin})
+	if err != nil {
+		sess.Close()
+		return fail(err)
+	}
+	c.sftp, c.sftpSess = cl, sess
 	return cl, nil
 }
 
@@ -55,8 +84,9 @@ func (c *sshConn) WriteFile(ctx context.Context, dest string, data []byte, attrs
 }
 
 // writeSFTP writes as the login user: exclusive temporary file in dest's
-// directory, data, fsync (when the server supports it), owner, mode, and a
-// POSIX rename over dest. Any failure removes the temporary file.
+// directory (created 0600, and made 0600 again before any data is written),
+// data, fsync (when the server supports it), owner, mode, and a POSIX
+// rename over dest. Any failure removes the temporary file.
 func (c *sshConn) writeSFTP(ctx context.Context, dest string, data []byte, attrs FileAttrs) (err error) {
 	cl, err := c.sftpClient()
 	if err != nil {
@@ -76,6 +106,9 @@ func (c *sshConn) writeSFTP(ctx context.Context, dest string, data []byte, attrs
 	}); err != nil {
 		return fmt.Errorf("create temporary file: %w", err)
 	}
+	if writeHook != nil {
+		writeHook("created", tmp)
+	}
 	closed := false
 	defer func() {
 		if err != nil {
@@ -85,6 +118,15 @@ func (c *sshConn) writeSFTP(ctx context.Context, dest string, data []byte, attrs
 			_ = c.sftpOp(func() error { return cl.Remove(tmp) })
 		}
 	}()
+	// The server creates the file 0600 (openPermWriter); a server that
+	// ignores the permissions of an open request creates it with its
+	// default mode: make it private in any case before any data lands.
+	if err := c.sftpOp(func() error { return f.Chmod(0o600) }); err != nil {
+		return fmt.Errorf("chmod temporary file: %w", err)
+	}
+	if writeHook != nil {
+		writeHook("write", tmp)
+	}
 	if err := c.sftpOp(func() error { _, err := f.Write(data); return err }); err != nil {
 		return fmt.Errorf("write temporary file: %w", err)
 	}
@@ -149,8 +191,9 @@ func (c *sshConn) homeDir(cl *sftp.Client) (string, error) {
 	return home, nil
 }
 
-// writePrivileged stages data in a private file (0600) in the login user's
-// home over SFTP and moves it into place with one privileged command.
+// writePrivileged stages data in a private file (created 0600, and made
+// 0600 again before any data is written) in the login user's home over SFTP
+// and moves it into place with one privileged command.
 func (c *sshConn) writePrivileged(ctx context.Context, dest string, data []byte, attrs FileAttrs) error {
 	fail := func(step string, err error) error {
 		return fmt.Errorf("%s: write %s: %s: %w", c.cfg.Host, dest, step, err)
@@ -171,12 +214,18 @@ func (c *sshConn) writePrivileged(ctx context.Context, dest string, data []byte,
 	}); err != nil {
 		return fail("stage", err)
 	}
+	if writeHook != nil {
+		writeHook("created", src)
+	}
 	removeSrc := func() { _ = c.sftpOp(func() error { return cl.Remove(src) }) }
 	// Private before any byte is written.
 	if err := c.sftpOp(func() error { return f.Chmod(0o600) }); err != nil {
 		f.Close()
 		removeSrc()
 		return fail("stage", err)
+	}
+	if writeHook != nil {
+		writeHook("write", src)
 	}
 	if err := c.sftpOp(func() error { _, err := f.Write(data); return err }); err != nil {
 		f.Close()

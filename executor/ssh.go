@@ -100,9 +100,10 @@ type sshConn struct {
 	client *ssh.Client
 	become *becomer
 
-	sftpMu sync.Mutex
-	sftp   *sftp.Client
-	home   string
+	sftpMu   sync.Mutex
+	sftp     *sftp.Client
+	sftpSess *ssh.Session
+	home     string
 
 	idsMu sync.Mutex
 	ids   map[string]int // "u:name" and "g:name" -> id
@@ -250,6 +251,7 @@ func (c *sshConn) Close() error {
 		c.sftpMu.Lock()
 		if c.sftp != nil {
 			c.sftp.Close()
+			c.sftpSess.Close()
 		}
 		c.sftpMu.Unlock()
 		err = c.client.Close()
