@@ -19,6 +19,10 @@ import (
 // with three standard streams (a starter); everything about sudo, its
 // password, markers and stdin gating lives here, once, for both.
 
+// killGrace is how long a command being stopped (timeout or cancelled
+// context) gets between SIGTERM and SIGKILL.
+const killGrace = 2 * time.Second
+
 // starter starts line (a shell command line) on the host, with stdout and
 // stderr written to the given writers. It returns the command's standard
 // input and a wait function that reports the exit code once the command is

@@ -12,8 +12,10 @@ import (
 // sudo with -S -p (prompt on stderr, password read from stdin one line at a
 // time, "Sorry, try again." and a new prompt on a wrong one, failure on EOF)
 // and with -n ("a password is required"), and records its argv, one argument
-// per line, in $FAKESUDO_DIR/argv. The real sudo is exercised by the
-// end-to-end suite on real hosts.
+// per line, in $FAKESUDO_DIR/argv. By default it execs the command; in relay
+// mode (fakeSudo.Relay) it runs it as a child out of reach of the caller's
+// signals and relays SIGTERM, SIGINT and SIGHUP to it, as the real sudo
+// does. The real sudo is exercised by the end-to-end suite on real hosts.
 const fakeSudoScript = `#!/bin/sh
 dir=$FAKESUDO_DIR
 { for a in "$@"; do printf '%s\n' "$a"; done; printf '%s\n' '--end--'; } >> "$dir/argv"
@@ -50,6 +52,25 @@ if [ -f "$dir/password" ] && [ ! -f "$dir/cached" ]; then
 fi
 SUDO_USER=${FAKESUDO_LOGIN:-$(id -un)}
 export SUDO_USER
+if [ -f "$dir/relay" ]; then
+	# Like the real sudo running a command as another user: the command is
+	# a child the login user cannot signal (here: in a session of its own,
+	# out of reach of signals sent to sudo's process group), and sudo
+	# relays the signals it gets to it. SIGKILL kills sudo only.
+	exec 3<&0
+	setsid "$@" <&3 3<&- &
+	child=$!
+	exec 3<&-
+	printf '%s\n' "$child" > "$dir/child"
+	trap 'kill -TERM $child 2>/dev/null' TERM
+	trap 'kill -INT $child 2>/dev/null' INT
+	trap 'kill -HUP $child 2>/dev/null' HUP
+	while :; do
+		wait $child
+		rc=$?
+		kill -0 $child 2>/dev/null || exit $rc
+	done
+fi
 exec "$@"
 `
 
@@ -81,6 +102,18 @@ func installFakeSudo(t *testing.T, password string) *fakeSudo {
 		}
 	}
 	return fs
+}
+
+// Relay switches the fake to relay mode: the command runs as a child in a
+// session of its own (the login user's signals to sudo's process group do
+// not reach it, as they do not reach a root command of the real sudo), and
+// the fake relays SIGTERM, SIGINT and SIGHUP to it. Its pid is recorded in
+// Dir/child.
+func (f *fakeSudo) Relay(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(f.Dir, "relay"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Env returns the environment additions that make commands find the fake.

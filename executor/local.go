@@ -90,7 +90,7 @@ func (c *localConn) Run(ctx context.Context, cmd Command) (Result, error) {
 }
 
 // startLocal is the local starter: /bin/sh -c line in its own process group,
-// so that cancelling kills the whole command, children included.
+// so that cancelling stops the whole command, children included.
 func startLocal(ctx context.Context, line string, stdout, stderr io.Writer) (io.WriteCloser, func() (int, error), error) {
 	cmd := exec.Command("/bin/sh", "-c", line)
 	cmd.Stdout = stdout
@@ -98,7 +98,7 @@ func startLocal(ctx context.Context, line string, stdout, stderr io.Writer) (io.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// Without this, Wait would wait for grandchildren that keep the output
 	// pipes open after the command was killed.
-	cmd.WaitDelay = 2 * time.Second
+	cmd.WaitDelay = killGrace
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, nil, err
@@ -106,12 +106,30 @@ func startLocal(ctx context.Context, line string, stdout, stderr io.Writer) (io.
 	if err := cmd.Start(); err != nil {
 		return nil, nil, err
 	}
+	// Stopping the command: SIGTERM to its process group first, SIGKILL
+	// after killGrace (or as soon as the command is gone, for what it left
+	// in its group). Through sudo, the group holds sudo but not the command
+	// it runs as another user; sudo relays SIGTERM to it, while SIGKILL
+	// would kill sudo alone and leave the command running.
+	pgid := cmd.Process.Pid
+	exited, stopped := make(chan struct{}), make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		defer close(stopped)
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		grace := time.NewTimer(killGrace)
+		defer grace.Stop()
+		select {
+		case <-exited:
+		case <-grace.C:
+		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	})
 	wait := func() (int, error) {
 		err := cmd.Wait()
-		stop()
+		close(exited)
+		if !stop() {
+			<-stopped
+		}
 		if ctx.Err() != nil {
 			return -1, ctx.Err()
 		}

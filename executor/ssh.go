@@ -328,13 +328,30 @@ func (c *sshConn) start(ctx context.Context, line string, stdout, stderr io.Writ
 		sess.Close()
 		return nil, nil, c.transportErr(fmt.Errorf("start command: %w", err))
 	}
+	// Stopping the command: SIGTERM first, SIGKILL after killGrace. sshd
+	// signals the command's process group as the login user; through sudo
+	// that reaches sudo, not the command it runs as another user, but sudo
+	// relays SIGTERM to it (SIGKILL would kill sudo alone and leave the
+	// command running).
+	exited, stopped := make(chan struct{}), make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
-		_ = sess.Signal(ssh.SIGKILL)
+		defer close(stopped)
+		_ = sess.Signal(ssh.SIGTERM)
+		grace := time.NewTimer(killGrace)
+		defer grace.Stop()
+		select {
+		case <-exited:
+		case <-grace.C:
+			_ = sess.Signal(ssh.SIGKILL)
+		}
 		_ = sess.Close()
 	})
 	wait := func() (int, error) {
 		err := sess.Wait()
-		stop()
+		close(exited)
+		if !stop() {
+			<-stopped
+		}
 		sess.Close()
 		if ctx.Err() != nil {
 			return -1, ctx.Err()

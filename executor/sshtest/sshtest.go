@@ -8,7 +8,8 @@
 //
 //   - "session" channels with "env", "exec" (run with /bin/sh -c on this
 //     machine, as the test process's user, whatever the login name),
-//     "signal" and "subsystem" sftp (github.com/pkg/sftp's server);
+//     "signal" (the named signal goes to the command's process group, as
+//     OpenSSH does it) and "subsystem" sftp (github.com/pkg/sftp's server);
 //   - "direct-streamlocal@openssh.com" channels, dialling a local unix socket;
 //   - "keepalive@openssh.com" global requests.
 //
@@ -311,13 +312,14 @@ func (s *Server) session(newCh ssh.NewChannel) {
 		proc    *os.Process
 		done    = make(chan struct{})
 	)
-	kill := func() {
+	signal := func(sig syscall.Signal) {
 		procMu.Lock()
 		defer procMu.Unlock()
 		if proc != nil {
-			_ = syscall.Kill(-proc.Pid, syscall.SIGKILL)
+			_ = syscall.Kill(-proc.Pid, sig)
 		}
 	}
+	kill := func() { signal(syscall.SIGKILL) }
 	for req := range reqs {
 		switch req.Type {
 		case "env":
@@ -362,9 +364,15 @@ func (s *Server) session(newCh ssh.NewChannel) {
 				s.sftp(ch)
 			}()
 		case "signal":
-			kill()
+			// Like OpenSSH: the named signal goes to the command's
+			// process group; unknown names are ignored.
+			var msg struct{ Signal string }
+			ok := ssh.Unmarshal(req.Payload, &msg) == nil
+			if sig, known := signalNumbers[msg.Signal]; ok && known {
+				signal(sig)
+			}
 			if req.WantReply {
-				req.Reply(true, nil)
+				req.Reply(ok, nil)
 			}
 		default:
 			if req.WantReply {
@@ -491,6 +499,14 @@ var signalNames = map[syscall.Signal]string{
 	syscall.SIGQUIT: "QUIT", syscall.SIGSEGV: "SEGV", syscall.SIGTERM: "TERM", syscall.SIGUSR1: "USR1",
 	syscall.SIGUSR2: "USR2",
 }
+
+var signalNumbers = func() map[string]syscall.Signal {
+	m := map[string]syscall.Signal{}
+	for sig, name := range signalNames {
+		m[name] = sig
+	}
+	return m
+}()
 
 func sendExitSignal(ch ssh.Channel, sig syscall.Signal) {
 	name, ok := signalNames[sig]

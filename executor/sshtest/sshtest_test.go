@@ -1,10 +1,13 @@
 package sshtest
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -102,5 +105,47 @@ func TestServerRefusesUnknownKeys(t *testing.T) {
 	_, err := ssh.Dial("tcp", s.Addr(), &ssh.ClientConfig{User: "x", Auth: []ssh.AuthMethod{ssh.PublicKeys(other)}, HostKeyCallback: ssh.FixedHostKey(s.HostKey())})
 	if err == nil {
 		t.Fatal("unknown key accepted")
+	}
+}
+
+// A "signal" request delivers the named signal to the command's process
+// group (the command can trap it), as OpenSSH does.
+func TestServerSignal(t *testing.T) {
+	key, _, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(t, Options{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()}})
+	c := dial(t, s, key)
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Start(`trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 0.05; done`); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	if err := sess.Signal(ssh.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	rest, _ := io.ReadAll(r)
+	select {
+	case err = <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the command did not end after SIGTERM")
+	}
+	var exitErr *ssh.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 7 || string(rest) != "got TERM\n" {
+		t.Errorf("after SIGTERM: %v, output %q; want the trap's exit 7 and its output", err, rest)
 	}
 }
