@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/user"
@@ -310,69 +309,6 @@ func (c *sshConn) Run(ctx context.Context, cmd Command) (Result, error) {
 	c.roundTrips.Add(1)
 	c.commands.Add(1)
 	return runCommand(ctx, c.cfg.Host, c.start, c.become, cmd, c.cfg.CommandTimeout)
-}
-
-// start is the SSH starter: one session per command.
-func (c *sshConn) start(ctx context.Context, line string, stdout, stderr io.Writer) (io.WriteCloser, func() (int, error), error) {
-	sess, err := c.client.NewSession()
-	if err != nil {
-		return nil, nil, c.transportErr(fmt.Errorf("open session: %w", err))
-	}
-	sess.Stdout = stdout
-	sess.Stderr = stderr
-	stdin, err := sess.StdinPipe()
-	if err == nil {
-		err = sess.Start(line)
-	}
-	if err != nil {
-		sess.Close()
-		return nil, nil, c.transportErr(fmt.Errorf("start command: %w", err))
-	}
-	// Stopping the command: SIGTERM first, SIGKILL after killGrace. sshd
-	// signals the command's process group as the login user; through sudo
-	// that reaches sudo, not the command it runs as another user, but sudo
-	// relays SIGTERM to it (SIGKILL would kill sudo alone and leave the
-	// command running).
-	exited, stopped := make(chan struct{}), make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		defer close(stopped)
-		_ = sess.Signal(ssh.SIGTERM)
-		grace := time.NewTimer(killGrace)
-		defer grace.Stop()
-		select {
-		case <-exited:
-		case <-grace.C:
-			_ = sess.Signal(ssh.SIGKILL)
-		}
-		_ = sess.Close()
-	})
-	wait := func() (int, error) {
-		err := sess.Wait()
-		close(exited)
-		if !stop() {
-			<-stopped
-		}
-		sess.Close()
-		if ctx.Err() != nil {
-			return -1, ctx.Err()
-		}
-		if err == nil {
-			return 0, nil
-		}
-		var exitErr *ssh.ExitError
-		if errors.As(err, &exitErr) {
-			if sig := exitErr.Signal(); sig != "" {
-				return 128 + signalNumber(sig), nil
-			}
-			return exitErr.ExitStatus(), nil
-		}
-		var missing *ssh.ExitMissingError
-		if errors.As(err, &missing) {
-			return -1, c.transportErr(errors.New("the command ended without an exit status (connection lost?)"))
-		}
-		return -1, c.transportErr(err)
-	}
-	return stdin, wait, nil
 }
 
 // signalNumber maps an SSH signal name to its Linux number (for the

@@ -7,7 +7,10 @@
 // given, and serves:
 //
 //   - "session" channels with "env", "exec" (run with /bin/sh -c on this
-//     machine, as the test process's user, whatever the login name),
+//     machine, as the test process's user, whatever the login name; like
+//     sshd, the exit status is sent when the command exits, and the channel
+//     is closed only when its output reaches EOF, which a process it left
+//     running can delay),
 //     "signal" (the named signal goes to the command's process group, as
 //     OpenSSH does it) and "subsystem" sftp (github.com/pkg/sftp's server);
 //   - "direct-streamlocal@openssh.com" channels, dialling a local unix socket;
@@ -311,6 +314,7 @@ func (s *Server) session(newCh ssh.NewChannel) {
 		procMu  sync.Mutex
 		proc    *os.Process
 		done    = make(chan struct{})
+		gone    = make(chan struct{})
 	)
 	signal := func(sig syscall.Signal) {
 		procMu.Lock()
@@ -344,7 +348,7 @@ func (s *Server) session(newCh ssh.NewChannel) {
 			req.Reply(true, nil)
 			go func() {
 				defer close(done)
-				s.exec(ch, msg.Command, env, func(p *os.Process) {
+				s.exec(ch, msg.Command, env, gone, func(p *os.Process) {
 					procMu.Lock()
 					proc = p
 					procMu.Unlock()
@@ -381,22 +385,45 @@ func (s *Server) session(newCh ssh.NewChannel) {
 		}
 	}
 	// The client closed the channel: whatever still runs is killed.
+	close(gone)
 	kill()
 	if started {
 		<-done
 	}
 }
 
-// exec runs command with /bin/sh -c and reports its exit status.
-func (s *Server) exec(ch ssh.Channel, command string, env []string, setProc func(*os.Process)) {
+// exec runs command with /bin/sh -c and reports its exit status. Like
+// sshd, it reads the command's output from pipes until EOF, which comes
+// when every process holding them (the command and whatever it left
+// running) has closed them, and sends the exit status as soon as the
+// command exits, possibly before the last of its output. The channel is
+// closed after both; gone closing (the client closed the channel) cuts the
+// output off.
+func (s *Server) exec(ch ssh.Channel, command string, env []string, gone <-chan struct{}, setProc func(*os.Process)) {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Env = append(append(os.Environ(), s.opts.Env...), env...)
 	cmd.Dir = s.opts.Dir
-	cmd.Stdout = ch
-	cmd.Stderr = ch.Stderr()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = time.Second
-	stdin, err := cmd.StdinPipe()
+	var pipes []*os.File // read ends: stdout, stderr
+	var err error
+	for range 2 {
+		var r, w *os.File
+		if r, w, err = os.Pipe(); err != nil {
+			break
+		}
+		defer w.Close()
+		defer r.Close()
+		pipes = append(pipes, r)
+		if cmd.Stdout == nil {
+			cmd.Stdout = w
+		} else {
+			cmd.Stderr = w
+		}
+	}
+	var stdin io.WriteCloser
+	if err == nil {
+		stdin, err = cmd.StdinPipe()
+	}
 	if err == nil {
 		err = cmd.Start()
 	}
@@ -406,6 +433,9 @@ func (s *Server) exec(ch ssh.Channel, command string, env []string, setProc func
 		ch.Close()
 		return
 	}
+	// Only the command (and its children) hold the write ends now.
+	cmd.Stdout.(*os.File).Close()
+	cmd.Stderr.(*os.File).Close()
 	s.mu.Lock()
 	s.procs[cmd.Process] = true
 	s.mu.Unlock()
@@ -414,25 +444,52 @@ func (s *Server) exec(ch ssh.Channel, command string, env []string, setProc func
 		_, _ = io.Copy(stdin, ch)
 		stdin.Close()
 	}()
+	var copies sync.WaitGroup
+	for i, w := range []io.Writer{ch, ch.Stderr()} {
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			_, _ = io.Copy(w, pipes[i])
+		}()
+	}
+	copied := make(chan struct{})
+	go func() {
+		copies.Wait()
+		close(copied)
+	}()
+	go func() {
+		select {
+		case <-gone:
+			for _, r := range pipes {
+				r.Close()
+			}
+		case <-copied:
+		}
+	}()
+
 	err = cmd.Wait()
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		sendExitStatus(ch, 0)
+	case errors.As(err, &exitErr):
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			sendExitSignal(ch, ws.Signal())
+		} else {
+			sendExitStatus(ch, exitErr.ExitCode())
+		}
+	default:
+		sendExitStatus(ch, 255)
+	}
+	<-copied
+	// The process group may outlive its leader: it stays the target of
+	// signals and of the kill when the client closes the channel until
+	// the output is done.
 	setProc(nil)
 	s.mu.Lock()
 	delete(s.procs, cmd.Process)
 	s.mu.Unlock()
-	status := 0
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr):
-		status = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			sendExitSignal(ch, ws.Signal())
-			ch.Close()
-			return
-		}
-	case err != nil && !errors.Is(err, exec.ErrWaitDelay):
-		status = 255
-	}
-	sendExitStatus(ch, status)
+	ch.CloseWrite()
 	ch.Close()
 }
 

@@ -2,6 +2,7 @@ package sshtest
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -147,5 +148,37 @@ func TestServerSignal(t *testing.T) {
 	var exitErr *ssh.ExitError
 	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 7 || string(rest) != "got TERM\n" {
 		t.Errorf("after SIGTERM: %v, output %q; want the trap's exit 7 and its output", err, rest)
+	}
+}
+
+// Like sshd, the server forwards output until every process holding the
+// command's stdout and stderr has closed them, even after the command
+// exited: a session only ends when what the command left running is done
+// with its output.
+func TestServerOutputOutlivesCommand(t *testing.T) {
+	key, _, err := NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(t, Options{AuthorizedKeys: []ssh.PublicKey{key.PublicKey()}})
+	c := dial(t, s, key)
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	var stdout, stderr bytes.Buffer
+	sess.Stdout, sess.Stderr = &stdout, &stderr
+	start := time.Now()
+	err = sess.Run(`(sleep 0.5; echo late; echo late-err >&2) & echo early; exit 3`)
+	var exitErr *ssh.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitStatus() != 3 {
+		t.Fatalf("exit: %v", err)
+	}
+	if stdout.String() != "early\nlate\n" || stderr.String() != "late-err\n" {
+		t.Errorf("output %q and %q, want what the background process wrote too", stdout.String(), stderr.String())
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("the session ended after %s, before the background process was done with its output", d)
 	}
 }
