@@ -85,8 +85,9 @@ func (c *sshConn) WriteFile(ctx context.Context, dest string, data []byte, attrs
 
 // writeSFTP writes as the login user: exclusive temporary file in dest's
 // directory (created 0600, and made 0600 again before any data is written),
-// data, fsync (when the server supports it), owner, mode, and a POSIX
-// rename over dest. Any failure removes the temporary file.
+// data, fsync (when the server supports it), owner, mode, a POSIX rename
+// over dest and an fsync of the directory (syncDir). Any failure before the
+// rename removes the temporary file.
 func (c *sshConn) writeSFTP(ctx context.Context, dest string, data []byte, attrs FileAttrs) (err error) {
 	cl, err := c.sftpClient()
 	if err != nil {
@@ -163,7 +164,26 @@ func (c *sshConn) writeSFTP(ctx context.Context, dest string, data []byte, attrs
 	if err := c.sftpOp(func() error { return cl.PosixRename(tmp, dest) }); err != nil {
 		return fmt.Errorf("rename into place: %w", err)
 	}
+	c.syncDir(cl, path.Dir(dest))
 	return nil
+}
+
+// syncDir flushes dir, so that a rename in it survives a crash, if the
+// server offers fsync@openssh.com: it opens the directory, fsyncs the
+// handle and closes it (three SFTP round trips). It is best effort, as for
+// the local connection: the file is in place whatever it says. Without the
+// extension (pkg/sftp's server, some appliances) nothing is done, and the
+// rename may be lost in a crash (the old file then stays).
+func (c *sshConn) syncDir(cl *sftp.Client, dir string) {
+	if v, ok := cl.HasExtension("fsync@openssh.com"); !ok || v != "1" {
+		return
+	}
+	var d *sftp.File
+	if err := c.sftpOp(func() (err error) { d, err = cl.Open(dir); return err }); err != nil {
+		return
+	}
+	_ = c.sftpOp(d.Sync)
+	_ = c.sftpOp(d.Close)
 }
 
 // isUnsupported reports an SFTP "operation unsupported" status (a server

@@ -39,9 +39,12 @@ func tempName(dest string) string {
 // installScript returns the privileged script that moves src (an uploaded,
 // private file) into place at dest with attrs: install(1) copies it to a
 // temporary file in dest's directory with mode and owner, sync(1) flushes it,
-// and mv -T renames it over dest (one rename(2) in one directory, so readers
-// see the old or the new file, never a mix). The trap removes src and the
-// temporary file whatever happens; a failure leaves dest as it was.
+// mv -T renames it over dest (one rename(2) in one directory, so readers
+// see the old or the new file, never a mix), and sync(1) flushes the
+// directory so that the rename survives a crash (best effort, as for the
+// local connection: the file is in place whatever it says). The trap
+// removes src and the temporary file whatever happens; a failure before
+// the rename leaves dest as it was.
 func installScript(src, dest string, attrs FileAttrs) string {
 	tmp := tempName(dest)
 	install := "install -m " + strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8)
@@ -51,9 +54,10 @@ func installScript(src, dest string, attrs FileAttrs) string {
 	if attrs.Group != "" {
 		install += " -g " + ShellQuote(attrs.Group)
 	}
-	return fmt.Sprintf(`src=%s; tmp=%s; dest=%s
+	return fmt.Sprintf(`src=%s; tmp=%s; dest=%s; dir=%s
 trap 'rm -f -- "$src" "$tmp"' EXIT
 trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
-%s -- "$src" "$tmp" && sync -- "$tmp" && mv -f -T -- "$tmp" "$dest"
-`, ShellQuote(src), ShellQuote(tmp), ShellQuote(dest), install)
+%s -- "$src" "$tmp" && sync -- "$tmp" && mv -f -T -- "$tmp" "$dest" || exit
+sync -- "$dir" 2>/dev/null || :
+`, ShellQuote(src), ShellQuote(tmp), ShellQuote(dest), ShellQuote(path.Dir(dest)), install)
 }

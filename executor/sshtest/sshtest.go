@@ -12,7 +12,8 @@
 //     is closed only when its output reaches EOF, which a process it left
 //     running can delay),
 //     "signal" (the named signal goes to the command's process group, as
-//     OpenSSH does it) and "subsystem" sftp (github.com/pkg/sftp's server);
+//     OpenSSH does it) and "subsystem" sftp (github.com/pkg/sftp's server,
+//     or a program such as OpenSSH's sftp-server: Options.SFTPCommand);
 //   - "direct-streamlocal@openssh.com" channels, dialling a local unix socket;
 //   - "keepalive@openssh.com" global requests.
 //
@@ -58,6 +59,10 @@ type Options struct {
 	// IgnoreKeepAlives makes the server swallow keepalive requests without
 	// answering, like a host that has gone away.
 	IgnoreKeepAlives bool
+	// SFTPCommand, if not empty, serves the sftp subsystem with this shell
+	// command line (speaking SFTP on its stdin and stdout, for example
+	// OpenSSH's /usr/lib/openssh/sftp-server) instead of pkg/sftp's server.
+	SFTPCommand string
 }
 
 // Stats counts what a Server served.
@@ -494,6 +499,10 @@ func (s *Server) exec(ch ssh.Channel, command string, env []string, gone <-chan 
 }
 
 func (s *Server) sftp(ch ssh.Channel) {
+	if s.opts.SFTPCommand != "" {
+		s.sftpCommand(ch)
+		return
+	}
 	var opts []sftp.ServerOption
 	if s.opts.Dir != "" {
 		opts = append(opts, sftp.WithServerWorkingDirectory(s.opts.Dir))
@@ -505,6 +514,29 @@ func (s *Server) sftp(ch ssh.Channel) {
 	}
 	_ = srv.Serve()
 	srv.Close()
+}
+
+// sftpCommand serves SFTP with Options.SFTPCommand until the client
+// closes the channel.
+func (s *Server) sftpCommand(ch ssh.Channel) {
+	defer ch.Close()
+	cmd := exec.Command("/bin/sh", "-c", s.opts.SFTPCommand)
+	cmd.Env = append(os.Environ(), s.opts.Env...)
+	cmd.Dir = s.opts.Dir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(ch.Stderr(), "sshtest: %v\n", err)
+		return
+	}
+	s.mu.Lock()
+	s.procs[cmd.Process] = true
+	s.mu.Unlock()
+	_ = cmd.Wait()
+	s.mu.Lock()
+	delete(s.procs, cmd.Process)
+	s.mu.Unlock()
 }
 
 func (s *Server) streamLocal(newCh ssh.NewChannel) {
