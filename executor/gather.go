@@ -26,7 +26,8 @@ var unitProperties = []string{
 // The batch is one POSIX sh script (fed on the command's stdin, so its size
 // is not bounded by argv limits) that prints one framed section per probe;
 // the parser is strict: output it does not understand is an error, never
-// an empty state. Units are only read when systemd is PID 1; otherwise
+// an empty state. A file the user cannot check (a directory on the way is
+// not searchable) is an error too, never reported missing. Units are only read when systemd is PID 1; otherwise
 // State.Units stays empty and Facts.Systemd is false.
 func Gather(ctx context.Context, conn Conn, probes []Probe, become bool) (*State, error) {
 	batch, err := newBatch(probes)
@@ -46,6 +47,9 @@ func Gather(ctx context.Context, conn Conn, probes []Probe, become bool) (*State
 		return nil, fmt.Errorf("%s: gather: the state script failed (exit %d): %s", conn.Host(), res.ExitCode, trimOutput(res.Stderr))
 	}
 	st, err := batch.parse(string(res.Stdout))
+	if denied := (*deniedError)(nil); errors.As(err, &denied) {
+		return nil, fmt.Errorf("%s: gather: %w", conn.Host(), err)
+	}
 	if err != nil {
 		msg := fmt.Sprintf("%s: gather: malformed state output: %v", conn.Host(), err)
 		if len(res.Stderr) > 0 {
@@ -104,9 +108,26 @@ func newBatch(probes []Probe) (*batch, error) {
 // running it, so no command can swallow the rest of the script from stdin.
 const scriptHead = `{
 LC_ALL=C; export LC_ALL
+tend_absent() {
+	# $1 cannot be stat'ed: missing, or behind a directory this user cannot
+	# search (stat fails with EACCES then). The nearest ancestor that can
+	# be stat'ed tells: if it is a directory without search permission,
+	# the path cannot be checked ("denied"); otherwise its child on the way
+	# does not exist ("missing").
+	d=$1
+	while :; do
+		d=${d%/*}
+		[ -n "$d" ] || d=/
+		if [ -e "$d" ] || [ -L "$d" ]; then
+			if [ -d "$d" ] && [ ! -x "$d" ]; then echo denied; else echo missing; fi
+			return
+		fi
+		if [ "$d" = / ]; then echo missing; return; fi
+	done
+}
 tend_file() {
 	if [ ! -e "$1" ] && [ ! -L "$1" ]; then
-		echo missing
+		tend_absent "$1"
 		return
 	fi
 	if ! s=$(stat -c '%F|%a|%U|%G|%s' -- "$1"); then
@@ -204,6 +225,9 @@ func (b *batch) parse(out string) (*State, error) {
 		switch p.Kind {
 		case ProbeFile:
 			fs, err := parseFile(p.Path, body)
+			if errors.Is(err, errProbeDenied) {
+				return nil, &deniedError{path: p.Path, user: st.Facts.EffectiveUser, become: b.become}
+			}
 			if err != nil {
 				return nil, fmt.Errorf("file %s: %w", p.Path, err)
 			}
@@ -283,10 +307,32 @@ func parseFacts(body []string, f *Facts) error {
 	return nil
 }
 
+// errProbeDenied is parseFile's error for a file the gathering user cannot
+// check: a directory on the way is not searchable.
+var errProbeDenied = errors.New("permission denied")
+
+// deniedError is a file probe that could not be answered for lack of
+// permission; Gather reports it as such, not as malformed output.
+type deniedError struct {
+	path, user string
+	become     bool
+}
+
+func (e *deniedError) Error() string {
+	msg := fmt.Sprintf("cannot read %s as %s: permission denied", e.path, e.user)
+	if !e.become {
+		msg += "; use become"
+	}
+	return msg
+}
+
 func parseFile(p string, body []string) (*FileState, error) {
 	fs := &FileState{Path: p}
 	if len(body) == 1 && body[0] == "missing" {
 		return fs, nil
+	}
+	if len(body) == 1 && body[0] == "denied" {
+		return nil, errProbeDenied
 	}
 	if len(body) == 0 {
 		return nil, errors.New("empty section")

@@ -236,6 +236,8 @@ func TestGatherParserStrict(t *testing.T) {
 		"stray line":       strings.Replace(good, "missing\n", "missing\nmore\n", 1),
 		"bad sha":          strings.Replace(good, "content aGk=", "sha256 abc", 1),
 		"no content line":  strings.Replace(good, "content aGk=\n", "", 1),
+		"denied":           strings.Replace(good, "@@tend 2 file\nmissing", "@@tend 2 file\ndenied", 1),
+		"denied and more":  strings.Replace(good, "@@tend 2 file\nmissing", "@@tend 2 file\ndenied\nmissing", 1),
 	}
 	for name, out := range bad {
 		if _, err := b.parse(out); err == nil {
