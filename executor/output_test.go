@@ -2,7 +2,11 @@ package executor
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,10 +29,22 @@ func TestRunLeftoverProcessHoldingOutput(t *testing.T) {
 		{"sleep 30 >&2 & echo done; exit 4", "done\n", "", 0, killGrace + 2*time.Second},
 		{"(sleep 0.5; echo late; echo late-err >&2) & echo early", "early\nlate\n", "late-err\n", 500 * time.Millisecond, killGrace},
 	}
+	// The leftover processes are not the connection's to kill (a script
+	// may start a daemon on purpose); the test kills them when it is done.
+	pids := filepath.Join(t.TempDir(), "pids")
+	t.Cleanup(func() {
+		data, _ := os.ReadFile(pids)
+		for _, f := range strings.Fields(string(data)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
 	for _, name := range []string{"ssh", "local"} {
 		for _, tt := range tests {
 			start := time.Now()
-			res, err := conns[name].Run(context.Background(), Command{Script: tt.script, Timeout: 10 * time.Second})
+			script := strings.Replace(tt.script, " & ", " & echo $! >> "+ShellQuote(pids)+"; ", 1)
+			res, err := conns[name].Run(context.Background(), Command{Script: script, Timeout: 10 * time.Second})
 			d := time.Since(start)
 			if err != nil {
 				t.Errorf("%s: %q: %v (after %s)", name, tt.script, err, d)
