@@ -516,6 +516,9 @@ func TestStaffrota(t *testing.T) {
 
 // TestCommandBecomeOff: a command with become = false runs, and has its
 // guards run, as the login user, although the host's state is read with sudo.
+// It also proves on a real host that commands end at their exit (not when
+// a background child closes its output) and that a timed-out command run
+// through sudo is really stopped.
 func TestCommandBecomeOff(t *testing.T) {
 	f := bootFleet(t, "e2ecmd", 1)
 	h := f.Hosts[0]
@@ -546,6 +549,41 @@ play "cmd" {
 	}
 	again := tend(t, nil, "plan", pb, "-i", inv)
 	again.wantExit(t, 0)
+
+	// A command that leaves a background process holding its output is done
+	// when it exits, not when the background process ends.
+	bg := writeFile(t, filepath.Join(dir, "bg.hcl"), `
+play "bg" {
+  hosts = ["all"]
+  command "daemonish" {
+    run     = "sleep 40 & touch /home/deploy/bg-started"
+    creates = "/home/deploy/bg-started"
+  }
+}
+`)
+	start := time.Now()
+	tend(t, nil, "apply", bg, "-i", inv).wantExit(t, 0)
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("apply waited %s for a background process", d.Round(time.Second))
+	}
+
+	// A timed-out command run through sudo is really stopped: the root-owned
+	// process must not finish its work afterwards.
+	slow := writeFile(t, filepath.Join(dir, "slow.hcl"), `
+play "slow" {
+  hosts = ["all"]
+  command "slow" {
+    run     = "sleep 6; touch /root/should-not-exist"
+    timeout = "2s"
+  }
+}
+`)
+	r := tend(t, nil, "apply", slow, "-i", inv)
+	r.wantExit(t, 3)
+	time.Sleep(6 * time.Second)
+	if got := sh(t, h, "test -e /root/should-not-exist && echo exists || echo absent"); got != "absent" {
+		t.Errorf("the timed-out privileged command went on running and finished:\n%s", r)
+	}
 }
 
 // TestUnitsAndHandlers proves on real systemd: a systemd_unit built from
