@@ -3,6 +3,7 @@ package playbooks
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -109,7 +110,54 @@ func (p *Playbook) Instantiate(play *Play, host *inventory.Host) (*HostPlan, hcl
 			plan.Handlers[name] = tasks[0]
 		}
 	}
-	return plan, diags
+	return plan, p.redact(diags)
+}
+
+// redact replaces the values of sensitive variables in diagnostic texts:
+// a module's validation message may quote the value it rejects ("\"s3cret\"
+// is not an octal file mode"), and such messages reach the terminal.
+func (p *Playbook) redact(diags hcl.Diagnostics) hcl.Diagnostics {
+	var secrets []string
+	for _, v := range p.Variables {
+		if v.Sensitive {
+			secrets = appendStrings(secrets, v.Value)
+		}
+	}
+	if len(secrets) == 0 {
+		return diags
+	}
+	for _, d := range diags {
+		for _, secret := range secrets {
+			d.Summary = strings.ReplaceAll(d.Summary, secret, "(sensitive)")
+			d.Detail = strings.ReplaceAll(d.Detail, secret, "(sensitive)")
+		}
+	}
+	return diags
+}
+
+// appendStrings collects the string and number leaves of v (at least 3
+// characters long: shorter ones would blank out ordinary words).
+func appendStrings(out []string, v cty.Value) []string {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() || !v.IsKnown() {
+		return out
+	}
+	switch {
+	case v.Type() == cty.String:
+		if s := v.AsString(); len(s) >= 3 {
+			out = append(out, s)
+		}
+	case v.Type() == cty.Number:
+		if s := v.AsBigFloat().Text('f', -1); len(s) >= 3 {
+			out = append(out, s)
+		}
+	case v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = appendStrings(out, e)
+		}
+	}
+	return out
 }
 
 // instance is one for_each element.

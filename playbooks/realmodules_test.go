@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -186,5 +187,41 @@ play "site" {
 	}
 	if s := diags[0].Subject; s == nil || s.Start.Line != 3 {
 		t.Errorf("diagnostic %s at %v, want line 3", diags[0].Summary, s)
+	}
+}
+
+// A module's validation message that quotes a rejected sensitive value is
+// redacted before it reaches the user.
+func TestSensitiveValueRedactedInDiagnostics(t *testing.T) {
+	dir := t.TempDir()
+	pbPath := filepath.Join(dir, "pb.hcl")
+	if err := os.WriteFile(pbPath, []byte(`
+variable "tok" {
+  default   = "hunter3-secret"
+  sensitive = true
+}
+play "p" {
+  hosts = ["all"]
+  file "/etc/x" {
+    content = "x"
+    mode    = var.tok
+  }
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pb, diags := Load([]string{pbPath}, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	inv := inventory.Localhost()
+	_, diags = pb.Instantiate(pb.Plays[0], inv.Hosts[0])
+	if !diags.HasErrors() {
+		t.Fatal("want an invalid mode diagnostic")
+	}
+	for _, d := range diags {
+		if strings.Contains(d.Summary+d.Detail, "hunter3") {
+			t.Errorf("sensitive value in a diagnostic: %s: %s", d.Summary, d.Detail)
+		}
 	}
 }
