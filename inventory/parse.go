@@ -537,7 +537,7 @@ func (p *parser) resolve(inv *Inventory) {
 					"%q is a group; list groups in children, hosts in members.", m.name)
 			default:
 				p.errorf(m.rng, "Unknown host",
-					"Group %q lists member %q, which is not declared.%s", g.name, m.name, suggest(m.name, hostNames))
+					"Group %q lists member %q, which is not declared.%s", g.name, m.name, Suggest(m.name, hostNames))
 			}
 		}
 		for _, c := range g.children {
@@ -548,7 +548,7 @@ func (p *parser) resolve(inv *Inventory) {
 					"%q is a host; list hosts in members, groups in children.", c.name)
 			default:
 				p.errorf(c.rng, "Unknown group",
-					"Group %q lists child group %q, which is not declared.%s", g.name, c.name, suggest(c.name, groupNames))
+					"Group %q lists child group %q, which is not declared.%s", g.name, c.name, Suggest(c.name, groupNames))
 			}
 		}
 		direct[g.name] = set

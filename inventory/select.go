@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/agext/levenshtein"
 )
 
 // Host returns the host called name, or nil.
@@ -44,7 +46,7 @@ func (e *PatternError) Error() string {
 	bare := strings.TrimLeft(e.Pattern, "!&")
 	return fmt.Sprintf("host pattern %q matches no host or group (hosts: %s; groups: %s).%s",
 		e.Pattern, listOrNone(e.Hosts), listOrNone(e.Groups),
-		suggest(bare, append(append([]string{}, e.Hosts...), e.Groups...)))
+		Suggest(bare, append(append([]string{}, e.Hosts...), e.Groups...)))
 }
 
 func (e *PatternError) Unwrap() error { return e.Err }
@@ -182,12 +184,13 @@ func (inv *Inventory) patternError(term string, err error) error {
 	return e
 }
 
-// suggest returns ` Did you mean "x"?` for the candidate closest to name, or
-// "" when none is close.
-func suggest(name string, candidates []string) string {
-	best, bestD := "", 3
+// Suggest returns ` Did you mean "x"?` for the candidate closest to name
+// (edit distance below 3, and below the name's length), or "" when none is
+// close. Inventory and playbook diagnostics share it.
+func Suggest(name string, candidates []string) string {
+	best, bestD := "", min(3, len([]rune(name)))
 	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestD {
+		if d := levenshtein.Distance(name, c, nil); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -195,25 +198,4 @@ func suggest(name string, candidates []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }

@@ -193,41 +193,5 @@ func mapKeys[V any](m map[string]V) []string {
 
 func boolKeys(m map[string]bool) []string { return mapKeys(m) }
 
-// suggest returns ` Did you mean "x"?` for the candidate closest to name, or
-// "" when none is close.
-func suggest(name string, candidates []string) string {
-	best, bestD := "", 3
-	if len(name) <= 3 {
-		bestD = 2
-	}
-	for _, c := range candidates {
-		if d := levenshtein(name, c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" Did you mean %q?", best)
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+// suggest is inventory.Suggest: one "did you mean" for all diagnostics.
+var suggest = inventory.Suggest
