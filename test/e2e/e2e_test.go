@@ -100,6 +100,20 @@ func bootFleet(t *testing.T, name string, n int) *fleet.Fleet {
 	return f
 }
 
+// fleetWithInventory boots n hosts and writes a tend inventory for them
+// that logs in as user; it returns the fleet, a scratch directory and the
+// inventory's path.
+func fleetWithInventory(t *testing.T, name string, n int, user string) (*fleet.Fleet, string, string) {
+	t.Helper()
+	f := bootFleet(t, name, n)
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.hcl")
+	if err := f.WriteTendInventory(inv, user); err != nil {
+		t.Fatal(err)
+	}
+	return f, dir, inv
+}
+
 // result is one finished tend invocation.
 type result struct {
 	args   []string
@@ -288,12 +302,7 @@ func writeFile(t *testing.T, path, content string) string {
 // drift, a health failure, --limit, host key mismatch and an unreachable
 // host, on three real hosts.
 func TestStaffrota(t *testing.T) {
-	f := bootFleet(t, "e2e", 3)
-	dir := t.TempDir()
-	inv := filepath.Join(dir, "inventory.hcl")
-	if err := f.WriteTendInventory(inv, "deploy"); err != nil {
-		t.Fatal(err)
-	}
+	f, dir, inv := fleetWithInventory(t, "e2e", 3, "deploy")
 	hosts := f.Hosts
 	const unitTask = "gunicorn_service.staffrota"
 	const healthTask = "health_check.staffrota"
@@ -520,13 +529,8 @@ func TestStaffrota(t *testing.T) {
 // a background child closes its output) and that a timed-out command run
 // through sudo is really stopped.
 func TestCommandBecomeOff(t *testing.T) {
-	f := bootFleet(t, "e2ecmd", 1)
+	f, dir, inv := fleetWithInventory(t, "e2ecmd", 1, "deploy")
 	h := f.Hosts[0]
-	dir := t.TempDir()
-	inv := filepath.Join(dir, "inventory.hcl")
-	if err := f.WriteTendInventory(inv, "deploy"); err != nil {
-		t.Fatal(err)
-	}
 	pb := writeFile(t, filepath.Join(dir, "cmd.hcl"), `
 play "cmd" {
   hosts = ["all"]
@@ -591,13 +595,8 @@ play "slow" {
 // reloaded nor restarted; changed, it is restarted once; and a handler
 // notified by two tasks restarts its service exactly once per run.
 func TestUnitsAndHandlers(t *testing.T) {
-	f := bootFleet(t, "e2eunit", 1)
+	f, dir, inv := fleetWithInventory(t, "e2eunit", 1, "deploy")
 	h := f.Hosts[0]
-	dir := t.TempDir()
-	inv := filepath.Join(dir, "inventory.hcl")
-	if err := f.WriteTendInventory(inv, "deploy"); err != nil {
-		t.Fatal(err)
-	}
 	pb := writeFile(t, filepath.Join(dir, "units.hcl"), `
 variable "v" { default = "1" }
 
@@ -705,13 +704,8 @@ play "units" {
 // appears in no process's argv on the host, nor in the journal or tend's
 // output.
 func TestBecomePassword(t *testing.T) {
-	f := bootFleet(t, "e2esudo", 1)
+	f, dir, inv := fleetWithInventory(t, "e2esudo", 1, "ops")
 	h := f.Hosts[0]
-	dir := t.TempDir()
-	inv := filepath.Join(dir, "inventory.hcl")
-	if err := f.WriteTendInventory(inv, "ops"); err != nil {
-		t.Fatal(err)
-	}
 	src := readFile(t, inv)
 	src = strings.Replace(src, "become", "become_password_env = \"TEND_E2E_SUDO_PASSWORD\"\n  become", 1)
 	writeFile(t, inv, src)
