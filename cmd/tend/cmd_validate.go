@@ -18,7 +18,7 @@ selected host and validates every module's settings. It never connects to a host
 ` + exitCodesHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, _, err := g.prepare(cmd, args, run.ModePlan)
+			r, err := g.prepare(cmd, args, run.ModePlan)
 			if err != nil {
 				return err
 			}

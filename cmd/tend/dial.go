@@ -18,7 +18,7 @@ import (
 // dialer returns how the run connects to its hosts. Everything that can be
 // wrong with connection settings — a password variable that is not set, a
 // prompt without a terminal — is found here, before the first connection.
-func (g *globalFlags) dialer(cmd *cobra.Command, inv *inventory.Inventory, hosts []*inventory.Host) (run.Dialer, error) {
+func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host) (run.Dialer, error) {
 	passwords := map[string]func() (string, error){}
 	var prompted *string
 	for _, h := range hosts {

@@ -9,11 +9,11 @@ import (
 // execute prepares and runs a plan or apply and maps the result to an exit
 // code.
 func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode) error {
-	r, inv, err := g.prepare(cmd, files, mode)
+	r, err := g.prepare(cmd, files, mode)
 	if err != nil {
 		return err
 	}
-	dial, err := g.dialer(cmd, inv, r.Hosts())
+	dial, err := g.dialer(cmd, r.Hosts())
 	if err != nil {
 		return err
 	}

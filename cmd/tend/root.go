@@ -112,25 +112,25 @@ func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 // prepare loads inventory and playbook and instantiates the run, all offline.
 // Any error diagnostics end the command with ExitInvalid before a connection
 // is made; warnings are printed and the run goes on.
-func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode) (*run.Run, *inventory.Inventory, error) {
+func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode) (*run.Run, error) {
 	stderr := cmd.ErrOrStderr()
 	vars, err := g.parseVars()
 	if err != nil {
-		return nil, nil, exitWith(ExitInvalid, "%v", err)
+		return nil, exitWith(ExitInvalid, "%v", err)
 	}
 	if g.forks < 1 {
-		return nil, nil, exitWith(ExitInvalid, "--forks must be at least 1, got %d", g.forks)
+		return nil, exitWith(ExitInvalid, "--forks must be at least 1, got %d", g.forks)
 	}
 	inv, diags := g.loadInventory()
 	if diags.HasErrors() {
 		printDiagnostics(stderr, diags, g.useColor(stderr))
-		return nil, nil, exitWith(ExitInvalid, "invalid inventory: no host was contacted")
+		return nil, exitWith(ExitInvalid, "invalid inventory: no host was contacted")
 	}
 	pb, pdiags := playbooks.Load(files, vars)
 	diags = append(diags, pdiags...)
 	if pdiags.HasErrors() {
 		printDiagnostics(stderr, diags, g.useColor(stderr))
-		return nil, nil, exitWith(ExitInvalid, "invalid playbook: no host was contacted")
+		return nil, exitWith(ExitInvalid, "invalid playbook: no host was contacted")
 	}
 	r, rdiags := run.Prepare(run.Options{
 		Mode: mode, Inventory: inv, Playbook: pb, Limit: g.limit, Forks: g.forks,
@@ -138,7 +138,7 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	diags = append(diags, rdiags...)
 	printDiagnostics(stderr, diags, g.useColor(stderr))
 	if diags.HasErrors() {
-		return nil, nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
+		return nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
 	}
-	return r, inv, nil
+	return r, nil
 }

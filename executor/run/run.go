@@ -116,9 +116,7 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 				continue
 			}
 			r.work[h.Name] = append(r.work[h.Name], hostPlay{play: play, plan: plan})
-			if !seen[h.Name] {
-				seen[h.Name] = true
-			}
+			seen[h.Name] = true
 		}
 	}
 	// Hosts in inventory order.
