@@ -1,35 +1,39 @@
 // Package executor runs tend's work on one host: it owns the connection to the
-// host (SSH or local), privilege escalation, atomic file writes and the batched
-// reading of remote state.
+// host (SSH or local), privilege escalation, the supervision of remote
+// commands (they stop when tend stops wanting them), the one atomic write
+// primitive and the batched reading of remote state.
 package executor
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"time"
 )
 
 // Conn is the small communicator interface every module talks through. An SSH
-// connection and the local connection both implement it. A Conn is safe for
-// use by one goroutine at a time.
+// connection and the local connection both implement it; sudo wraps the
+// command, not the transport. A Conn is safe for concurrent use.
 type Conn interface {
 	// Run executes cmd on the host and waits for it to finish. A command that
-	// ran and exited non-zero is not an error: look at Result.ExitCode. Errors
-	// are transport or escalation failures.
+	// ran and exited non-zero is not an error: look at Result.ExitCode.
+	//
+	// Errors say what is known: a *StopError when tend stopped the command
+	// (timeout, interruption) or the host did (no heartbeat, deadline); an
+	// error wrapping ErrOutcomeUnknown (and so ErrUnreachable) when the
+	// connection was lost before the command's exit status arrived, so
+	// that nobody knows whether it ran to the end; escalation and start
+	// failures otherwise. A command tend gives up on is stopped on the host
+	// (see the supervisor), whatever the login.
 	Run(ctx context.Context, cmd Command) (Result, error)
 
-	// WriteFile atomically replaces path with data and the given attributes:
-	// the data goes to a temporary file in the same directory, is synced,
-	// gets its mode and owner, and is renamed over path; then the directory
-	// is synced, so that the rename survives a crash (best effort; over
-	// SFTP only where the server offers fsync@openssh.com, as OpenSSH does,
-	// at three more SFTP round trips). A failed write leaves the old file
-	// intact and no temporary file behind.
-	WriteFile(ctx context.Context, path string, data []byte, attrs FileAttrs) error
+	// Hold starts cmd and returns once its standard output holds ready (the
+	// output so far is returned), leaving it running until Release. It is
+	// for commands that hold something for the whole run, such as the run
+	// lock; they get heartbeats, no deadline, and stop on the host when the
+	// connection goes.
+	Hold(ctx context.Context, cmd Command, ready string) (*Held, []byte, error)
 
 	// DialUnix opens a stream to a unix socket on the host (through the SSH
 	// connection itself, with direct-streamlocal, for SSH hosts).
@@ -47,16 +51,19 @@ type Conn interface {
 
 // Command is one command to run on a host.
 type Command struct {
-	// Script is run by /bin/sh -c on the host. It must never hold a secret:
+	// Script is run by /bin/sh on the host. It must never hold a secret:
 	// it may be visible in the host's process list.
 	Script string
-	// Stdin, if not nil, is fed to the command's standard input.
-	Stdin io.Reader
+	// Input, when not nil, is exactly the command's standard input (it may
+	// hold secrets: it never appears in a process list). Without it, the
+	// command's standard input is /dev/null.
+	Input []byte
 	// Become runs the command through sudo as BecomeUser (root when empty),
 	// if the connection was configured with become.
 	Become     bool
 	BecomeUser string
-	// Timeout bounds the command; zero means the connection's default.
+	// Timeout bounds the command; zero means the connection's default
+	// (DefaultCommandTimeout unless configured).
 	Timeout time.Duration
 }
 
@@ -67,30 +74,60 @@ type Result struct {
 	Stderr   []byte
 }
 
-// FileAttrs are the attributes WriteFile gives the new file. Empty Owner or
-// Group keep the connection user's (or, with become, root's) default.
-type FileAttrs struct {
-	Mode  fs.FileMode
-	Owner string
-	Group string
-	// Become writes the file with escalated privileges.
-	Become bool
-}
-
 // Stats counts what a connection cost, so tests and benchmarks can prove that
 // a no-op run takes a small fixed number of round trips.
 type Stats struct {
 	// RoundTrips counts request/response exchanges with the host after the
-	// handshake: one per command run, per SFTP operation, per socket dial.
+	// handshake: one per command run or held, per socket dial.
 	RoundTrips int
 	// Commands counts commands run.
 	Commands int
 }
 
+// DefaultCommandTimeout bounds a command that sets no timeout of its own
+// when the connection sets no default either.
+const DefaultCommandTimeout = 10 * time.Minute
+
 // ErrUnreachable marks errors where the host could not be reached or
-// authenticated: the recap reports such hosts as unreachable, not failed.
+// authenticated, or the connection was lost: the recap reports such hosts as
+// unreachable, not failed.
 var ErrUnreachable = errors.New("host unreachable")
+
+// ErrOutcomeUnknown marks a command whose exit status never arrived: the
+// connection was lost while it ran. It wraps ErrUnreachable.
+var ErrOutcomeUnknown = fmt.Errorf("outcome unknown: %w", ErrUnreachable)
 
 // ErrHostKey marks a host key that was refused (unknown or mismatched).
 // It wraps ErrUnreachable, so such hosts count as unreachable.
 var ErrHostKey = fmt.Errorf("host key verification failed: %w", ErrUnreachable)
+
+// StopError is a command that was stopped before it finished.
+type StopError struct {
+	// Why says what asked for the stop: "timed out after 3s",
+	// "interrupted", or, when the host stopped it by itself, "no heartbeat
+	// from tend" or "its deadline passed".
+	Why string
+	// Confirmed reports that the host confirmed the stop (the command's
+	// whole session was sent SIGTERM, then SIGKILL). When false, the
+	// confirmation never came (Cause says why); the host still stops the
+	// command by itself when tend's heartbeats stop.
+	Confirmed bool
+	// ByHost is set when the host stopped the command without tend asking.
+	ByHost bool
+	// Cause is the context error (context.DeadlineExceeded, Canceled) or,
+	// for an unconfirmed stop, the transport's error.
+	Cause error
+}
+
+func (e *StopError) Error() string {
+	switch {
+	case e.ByHost:
+		return "stopped on the host: " + e.Why
+	case e.Confirmed:
+		return e.Why + "; the command was stopped on the host"
+	}
+	return fmt.Sprintf("%s; the stop was not confirmed (%v): the host stops the command by itself once tend's heartbeats stop", e.Why, e.Cause)
+}
+
+// Unwrap returns the cause.
+func (e *StopError) Unwrap() error { return e.Cause }

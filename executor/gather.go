@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -11,7 +12,11 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
+
+//go:embed sh/state.sh
+var stateScript string
 
 // unitProperties are the properties Gather reads for each unit.
 var unitProperties = []string{
@@ -19,60 +24,144 @@ var unitProperties = []string{
 	"NRestarts", "NeedDaemonReload", "FragmentPath",
 }
 
-// Gather reads the state all probes ask for, plus the host's facts, with
-// one command: one round trip, whatever the number of probes. With become
-// the whole batch runs through sudo once. Identical probes are read once.
-//
-// The batch is one POSIX sh script (fed on the command's stdin, so its size
-// is not bounded by argv limits) that prints one framed section per probe;
-// the parser is strict: output it does not understand is an error, never
-// an empty state. A file the user cannot check (a directory on the way is
-// not searchable) is an error too, never reported missing. Units are only read when systemd is PID 1; otherwise
-// State.Units stays empty and Facts.Systemd is false.
-func Gather(ctx context.Context, conn Conn, probes []Probe, become bool) (*State, error) {
-	batch, err := newBatch(probes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: gather: %w", conn.Host(), err)
+// dropInDirs are where systemd looks for drop-ins, highest priority first
+// (systemd.unit(5)); a drop-in of a name already seen in an earlier
+// directory is masked by it.
+var dropInDirs = []string{
+	"/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
+	"/run/systemd/generator.early", "/etc/systemd/system", "/etc/systemd/system.attached",
+	"/run/systemd/system", "/run/systemd/system.attached", "/run/systemd/generator",
+	"/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system",
+	"/run/systemd/generator.late",
+}
+
+// Request is one round trip of state work on a host: the unit actions to
+// run first (with their settle checks), the pending records to clear when
+// they all succeeded, and the state to read afterwards.
+type Request struct {
+	Probes []Probe
+	// Become reads (and acts) with escalated privileges.
+	Become bool
+	// Effects run first, in order; the first failure skips the rest, the
+	// state is read all the same.
+	Effects []Effect
+	// Store are pending records to store first (durably), before the
+	// effects.
+	Store []Record
+	// Clear names pending records to remove once every effect succeeded.
+	Clear []string
+	// Records reads the pending records and whether an apply holds the run
+	// lock (Lock reads them in any case).
+	Records bool
+}
+
+// LockHolder describes a run that holds a host's run lock, for the message
+// another run gets.
+type LockHolder struct {
+	Controller string
+	User       string
+	PID        int
+	Started    time.Time
+	Command    string
+}
+
+func (h LockHolder) String() string {
+	s := fmt.Sprintf("%s by %s@%s (pid %d), started %s", h.Command, h.User, h.Controller, h.PID, h.Started.UTC().Format(time.RFC3339))
+	if h.Command == "" {
+		s = strings.TrimPrefix(s, " by ")
 	}
-	batch.become = become
-	res, err := conn.Run(ctx, Command{
-		Script: "exec /bin/sh -s",
-		Stdin:  strings.NewReader(batch.script()),
-		Become: become,
-	})
+	return s
+}
+
+// LockStatus is what a plan learns about the run lock.
+type LockStatus struct {
+	// Held is set while an apply holds the lock; Holder then says who.
+	Held   bool
+	Holder string
+}
+
+// ErrLocked marks a host whose run lock another run holds.
+var ErrLocked = errors.New("another tend run holds the host's run lock")
+
+// LockedError is a refused lock, naming the holder.
+type LockedError struct{ Holder string }
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("another tend run holds this host's run lock: %s; it was not disturbed — wait for it to finish (a holder that is gone releases the lock by itself)", e.Holder)
+}
+
+// Unwrap returns ErrLocked.
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// Gather runs req in one command: one round trip, whatever the number of
+// probes and effects. With become the whole batch runs through sudo once.
+// Identical probes are read once.
+//
+// The batch is one POSIX sh script (the command's input, so its size is
+// not bounded by argv limits, and run only once it arrived whole) that
+// prints one framed section per effect and probe; the parser is strict:
+// output it does not understand is an error, never an empty state. A file
+// the user cannot check (a directory on the way is not searchable) is an
+// error too, never reported missing. Units are only read when systemd is
+// PID 1; otherwise State.Units stays empty and Facts.Systemd is false.
+func Gather(ctx context.Context, conn Conn, req Request) (*State, error) {
+	b, err := newBatch(req)
 	if err != nil {
 		return nil, fmt.Errorf("gather: %w", err)
 	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("%s: gather: the state script failed (exit %d): %s", conn.Host(), res.ExitCode, trimOutput(res.Stderr))
-	}
-	st, err := batch.parse(string(res.Stdout))
-	if denied := (*deniedError)(nil); errors.As(err, &denied) {
-		return nil, fmt.Errorf("%s: gather: %w", conn.Host(), err)
-	}
+	res, err := conn.Run(ctx, b.command(nil))
 	if err != nil {
-		msg := fmt.Sprintf("%s: gather: malformed state output: %v", conn.Host(), err)
-		if len(res.Stderr) > 0 {
-			msg += " (stderr: " + trimOutput(res.Stderr) + ")"
-		}
-		return nil, errors.New(msg)
+		return nil, fmt.Errorf("gather: %w", err)
 	}
-	return st, nil
+	return b.result(res)
 }
 
-// batch is a deduplicated list of probes.
+// Lock takes the host's run lock and reads req's state under it, in one
+// command that stays running, holding the lock, until the returned Lock is
+// released or the connection goes (the host then releases the lock by
+// itself: the lock is an flock(2) of the command, and the command stops
+// when tend's heartbeats do). It also removes tend's own temporary files
+// that a run that died left behind. A lock held by another run is refused
+// with a *LockedError naming the holder.
+func Lock(ctx context.Context, conn Conn, req Request, holder LockHolder) (*Held, *State, error) {
+	req.Records = true
+	b, err := newBatch(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("lock: %w", err)
+	}
+	b.lock = &holder
+	held, out, err := conn.Hold(ctx, b.command(&holder), "@@tend end\n")
+	if err != nil {
+		if busy, ok := strings.CutPrefix(string(out), "@@tend busy\n"); ok {
+			return nil, nil, &LockedError{Holder: strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(busy), "@@tend end"))}
+		}
+		return nil, nil, fmt.Errorf("lock: %w", err)
+	}
+	if busy, ok := strings.CutPrefix(string(out), "@@tend busy\n"); ok {
+		_ = held.Release()
+		return nil, nil, &LockedError{Holder: strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(busy), "@@tend end"))}
+	}
+	st, err := b.result(Result{Stdout: out})
+	if err != nil {
+		_ = held.Release()
+		return nil, nil, err
+	}
+	return held, st, nil
+}
+
+// batch is a deduplicated request.
 type batch struct {
+	req    Request
 	probes []Probe // files and guards, in first-seen order
-	units  []string
-	// become says the batch runs through sudo: guards that do not ask for
-	// become then run as the login user again (runuser -u $SUDO_USER).
-	become bool
+	units  []Probe // one per unit
+	lock   *LockHolder
+	token  string
 }
 
-func newBatch(probes []Probe) (*batch, error) {
-	b := &batch{}
-	seen := map[string]bool{}
-	for _, p := range probes {
+func newBatch(req Request) (*batch, error) {
+	b := &batch{req: req, token: newToken()}
+	seen := map[string]int{}
+	for _, p := range req.Probes {
 		switch p.Kind {
 		case ProbeFile:
 			if !path.IsAbs(p.Path) {
@@ -90,24 +179,53 @@ func newBatch(probes []Probe) (*batch, error) {
 			return nil, fmt.Errorf("probe of unknown kind %d", p.Kind)
 		}
 		key := p.Key()
-		if seen[key] {
+		if i, ok := seen[key]; ok {
+			if p.Kind == ProbeUnit && p.DropIns {
+				b.units[i].DropIns = true
+			}
 			continue
 		}
-		seen[key] = true
 		if p.Kind == ProbeUnit {
-			b.units = append(b.units, p.Unit)
+			seen[key] = len(b.units)
+			b.units = append(b.units, p)
 		} else {
+			seen[key] = len(b.probes)
 			b.probes = append(b.probes, p)
 		}
+	}
+	for _, e := range req.Effects {
+		if err := e.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range req.Clear {
+		if !recordNameRe.MatchString(r) {
+			return nil, fmt.Errorf("invalid pending record name %q", r)
+		}
+	}
+	if _, err := RecordScript(req.Store); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
 
-// scriptHead defines the helpers and prints the facts. The whole script is
-// one brace group reading from /dev/null: the shell reads the group before
-// running it, so no command can swallow the rest of the script from stdin.
-const scriptHead = `{
-LC_ALL=C; export LC_ALL
+// command is the batch as a command: a small loader that runs the script
+// only once it arrived whole, with the script as its input.
+func (b *batch) command(holder *LockHolder) Command {
+	end := "# tend-end-" + b.token
+	loader := `tend_s=$(cat) || exit 99
+case $tend_s in
+*` + ShellQuote(end) + `) ;;
+*) echo 'tend: the state script arrived incomplete' >&2; exit 99 ;;
+esac
+eval "$tend_s"
+`
+	return Command{Script: loader, Input: []byte(b.script(holder) + end + "\n"), Become: b.req.Become}
+}
+
+// scriptHead defines the helpers. The script runs its work in one brace
+// group reading from /dev/null: no command can swallow its input.
+const scriptHead = `LC_ALL=C; export LC_ALL
 tend_absent() {
 	# $1 cannot be stat'ed: missing, or behind a directory this user cannot
 	# search (stat fails with EACCES then). The nearest ancestor that can
@@ -152,38 +270,165 @@ tend_file() {
 		printf 'sha256 %s\n' "$h"
 	fi
 }
-echo '@@tend facts'
+tend_dropins() {
+	# $1 unit name; the drop-in directories follow. Prints each effective
+	# drop-in (a name already seen masks the same name further down).
+	u=$1; shift
+	seen=' '
+	t=${u##*.}
+	p=${u%.*}
+	names="$u.d"
+	while case $p in *-*) true ;; *) false ;; esac; do
+		p=${p%-*}
+		names="$names $p-.$t.d"
+	done
+	names="$names $t.d"
+	for dir in "$@"; do
+		for n in $names; do
+			for f in "$dir/$n"/*.conf; do
+				[ -f "$f" ] || continue
+				b="$n/${f##*/}"
+				case $seen in *" $b "*) continue ;; esac
+				seen="$seen$b "
+				printf 'dropin %s ' "$f"
+				base64 -w0 < "$f"
+				echo
+			done
+		done
+	done
+}
+`
+
+// script returns the batch's shell script.
+func (b *batch) script(holder *LockHolder) string {
+	var sb strings.Builder
+	sb.WriteString(strings.Replace(scriptHead, "MAXCONTENT", strconv.Itoa(MaxProbeContent), 1))
+	sb.WriteString(stateScript)
+	sb.WriteString("{\n")
+	switch {
+	case holder != nil:
+		// The lock: an flock(2) of this command, which holds it until it is
+		// stopped. The holder is described for a run that finds it taken.
+		fmt.Fprintf(&sb, `tend_state_dir create || exit 1
+exec 9>>"$tend_sd/lock"
+if ! flock -w 3 9; then
+	echo '@@tend busy'
+	cat -- "$tend_sd/lock.info" 2>/dev/null || echo 'a run that did not say who it is'
+	echo '@@tend end'
+	exit 0
+fi
+printf '%%s\n' %s >"$tend_sd/lock.info.tmp" && mv -f -- "$tend_sd/lock.info.tmp" "$tend_sd/lock.info"
+touch -- "$tend_sd/lock"
+echo '@@tend lock taken'
+`, ShellQuote(holder.String()))
+		// tend's own litter from runs that died: private command
+		// directories whose supervisor is gone, and the staging files of
+		// earlier versions in the login user's home.
+		sb.WriteString(`for tend_t in "${TMPDIR:-/tmp}"/.tend-run.??????????; do
+	[ -d "$tend_t" ] && [ ! -L "$tend_t" ] || continue
+	[ "$(stat -c %u -- "$tend_t")" = "$(id -u)" ] || continue
+	tend_p=$(cat -- "$tend_t/pid" 2>/dev/null) || tend_p=
+	if [ -n "$tend_p" ] && kill -0 "$tend_p" 2>/dev/null; then continue; fi
+	[ -n "$(find "$tend_t" -maxdepth 0 -mmin +1)" ] && rm -rf -- "$tend_t"
+done
+if [ -n "${SUDO_USER:-}" ]; then
+	tend_h=$(getent passwd "$SUDO_USER" | cut -d: -f6)
+	if [ -n "$tend_h" ] && [ -d "$tend_h" ]; then
+		find "$tend_h" -maxdepth 1 -type f -name '.tend-upload-????????????????' -user "$SUDO_USER" -mmin +1 -exec rm -f -- {} + 2>/dev/null
+	fi
+fi
+`)
+	case b.req.Records:
+		sb.WriteString(`tend_state_dir
+if [ -f "$tend_sd/lock" ] && exec 9<"$tend_sd/lock"; then
+	if flock -n -s 9; then
+		echo '@@tend lock free'
+	else
+		echo '@@tend lock held'
+		cat -- "$tend_sd/lock.info" 2>/dev/null
+	fi
+	exec 9<&-
+else
+	echo '@@tend lock free'
+fi
+`)
+	}
+	if b.req.Records || holder != nil {
+		sb.WriteString("echo '@@tend records'\ntend_records\n")
+	}
+	if len(b.req.Store) > 0 {
+		rs, _ := RecordScript(b.req.Store)
+		sb.WriteString(rs)
+	}
+	if len(b.req.Effects) > 0 {
+		sb.WriteString("tend_failed=no\necho '@@tend effects'\n")
+		for i, e := range b.req.Effects {
+			sb.WriteString(effectScript(i, e))
+		}
+	}
+	if len(b.req.Clear) > 0 {
+		sb.WriteString("if [ \"${tend_failed:-no}\" = no ]; then tend_clear " + ShellJoin(b.req.Clear...) + "; echo '@@tend cleared'; fi\n")
+	}
+	sb.WriteString(`echo '@@tend facts'
 printf 'hostname %s\n' "$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
 printf 'nproc %s\n' "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 printf 'os %s\n' "$( (. /etc/os-release && printf '%s' "$ID") 2>/dev/null)"
 printf 'user %s\n' "${SUDO_USER:-$(id -un)}"
 printf 'euser %s\n' "$(id -un)"
 if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; fi
-`
-
-// script returns the batch's shell script.
-func (b *batch) script() string {
-	var sb strings.Builder
-	sb.WriteString(strings.Replace(scriptHead, "MAXCONTENT", strconv.Itoa(MaxProbeContent), 1))
+`)
 	for i, p := range b.probes {
 		switch p.Kind {
 		case ProbeFile:
 			fmt.Fprintf(&sb, "echo '@@tend %d file'\ntend_file %s\n", i, ShellQuote(p.Path))
 		case ProbeGuard:
 			run := "/bin/sh -c " + ShellQuote(p.Script)
-			if b.become && !p.Become {
+			if b.req.Become && !p.Become {
 				run = `if [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_USER" != root ]; then runuser -u "$SUDO_USER" -- ` + run + "; else " + run + "; fi"
 			}
 			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n{ %s; } </dev/null >/dev/null 2>&1\necho \"rc $?\"\n", i, run)
 		}
 	}
 	if len(b.units) > 0 {
+		names := make([]string, len(b.units))
+		for i, u := range b.units {
+			names[i] = u.Unit
+		}
 		sb.WriteString("if [ -d /run/systemd/system ]; then\necho '@@tend units'\n")
-		sb.WriteString("systemctl show --property=" + strings.Join(unitProperties, ",") + " -- " + ShellJoin(b.units...))
-		sb.WriteString("\necho \"@@tend units-rc $?\"\nfi\n")
+		sb.WriteString("systemctl show --property=" + strings.Join(unitProperties, ",") + " -- " + ShellJoin(names...))
+		sb.WriteString("\necho \"@@tend units-rc $?\"\n")
+		for i, u := range b.units {
+			if u.DropIns {
+				fmt.Fprintf(&sb, "echo '@@tend %d dropins'\ntend_dropins %s %s\n", i, ShellQuote(u.Unit), ShellJoin(dropInDirs...))
+			}
+		}
+		sb.WriteString("fi\n")
 	}
 	sb.WriteString("echo '@@tend end'\n} </dev/null\n")
+	if holder != nil {
+		// Hold the lock until stopped.
+		sb.WriteString("while :; do sleep 3600; done\n")
+	}
 	return sb.String()
+}
+
+// result checks the command's result and parses its output.
+func (b *batch) result(res Result) (*State, error) {
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("gather: the state script failed (exit %d): %s", res.ExitCode, trimOutput(res.Stderr))
+	}
+	st, err := b.parse(string(res.Stdout))
+	if denied := (*deniedError)(nil); errors.As(err, &denied) {
+		return nil, fmt.Errorf("gather: %w", err)
+	}
+	if err != nil {
+		msg := fmt.Sprintf("gather: malformed state output: %v", err)
+		if len(res.Stderr) > 0 {
+			msg += " (stderr: " + trimOutput(res.Stderr) + ")"
+		}
+		return nil, errors.New(msg)
+	}
+	return st, nil
 }
 
 // parse reads the script's output into a State.
@@ -201,6 +446,12 @@ func (b *batch) parse(out string) (*State, error) {
 		pos++
 		return lines[pos-1], true
 	}
+	peek := func() string {
+		if pos >= len(lines) {
+			return ""
+		}
+		return lines[pos]
+	}
 	// section returns the lines up to the next "@@tend " header.
 	section := func() []string {
 		start := pos
@@ -208,6 +459,61 @@ func (b *batch) parse(out string) (*State, error) {
 			pos++
 		}
 		return lines[start:pos]
+	}
+
+	if b.lock != nil {
+		if l, _ := next(); l != "@@tend lock taken" {
+			return nil, fmt.Errorf("expected the lock line, got %q", l)
+		}
+	} else if b.req.Records {
+		switch l, _ := next(); l {
+		case "@@tend lock free":
+		case "@@tend lock held":
+			st.Lock.Held = true
+			st.Lock.Holder = strings.TrimSpace(strings.Join(section(), " "))
+			if st.Lock.Holder == "" {
+				st.Lock.Holder = "a run that did not say who it is"
+			}
+		default:
+			return nil, fmt.Errorf("expected the lock status, got %q", l)
+		}
+	}
+	if b.req.Records || b.lock != nil {
+		if l, _ := next(); l != "@@tend records" {
+			return nil, fmt.Errorf("expected the records header, got %q", l)
+		}
+		for strings.HasPrefix(peek(), "@@tend record ") {
+			name := strings.TrimPrefix(lines[pos], "@@tend record ")
+			pos++
+			body := section()
+			if len(body) != 1 {
+				return nil, fmt.Errorf("pending record %s: expected one line, got %d", name, len(body))
+			}
+			r, err := parseRecord(name, body[0])
+			if err != nil {
+				return nil, err
+			}
+			st.Records = append(st.Records, r)
+		}
+	}
+	if len(b.req.Effects) > 0 {
+		if l, _ := next(); l != "@@tend effects" {
+			return nil, fmt.Errorf("expected the effects header, got %q", l)
+		}
+		for i, e := range b.req.Effects {
+			if l, _ := next(); l != fmt.Sprintf("@@tend effect %d", i) {
+				return nil, fmt.Errorf("effect %s: expected its header, got %q", e, l)
+			}
+			r, err := parseEffect(e, section())
+			if err != nil {
+				return nil, fmt.Errorf("effect %s: %w", e, err)
+			}
+			st.Effects = append(st.Effects, r)
+		}
+	}
+	if len(b.req.Clear) > 0 && peek() == "@@tend cleared" {
+		pos++
+		st.Cleared = true
 	}
 
 	if l, _ := next(); l != "@@tend facts" {
@@ -226,7 +532,7 @@ func (b *batch) parse(out string) (*State, error) {
 		case ProbeFile:
 			fs, err := parseFile(p.Path, body)
 			if errors.Is(err, errProbeDenied) {
-				return nil, &deniedError{path: p.Path, user: st.Facts.EffectiveUser, become: b.become}
+				return nil, &deniedError{path: p.Path, user: st.Facts.EffectiveUser, become: b.req.Become}
 			}
 			if err != nil {
 				return nil, fmt.Errorf("file %s: %w", p.Path, err)
@@ -252,9 +558,27 @@ func (b *batch) parse(out string) (*State, error) {
 		if rcLine != "@@tend units-rc 0" {
 			return nil, fmt.Errorf("systemctl show failed (%s)", strings.TrimPrefix(rcLine, "@@tend "))
 		}
-		units, err := parseUnits(b.units, body)
+		names := make([]string, len(b.units))
+		for i, u := range b.units {
+			names[i] = u.Unit
+		}
+		units, err := parseUnits(names, body)
 		if err != nil {
 			return nil, err
+		}
+		for i, u := range b.units {
+			if !u.DropIns {
+				continue
+			}
+			if l, _ := next(); l != fmt.Sprintf("@@tend %d dropins", i) {
+				return nil, fmt.Errorf("unit %s: expected its drop-ins, got %q", u.Unit, l)
+			}
+			dropins, err := parseDropIns(section())
+			if err != nil {
+				return nil, fmt.Errorf("unit %s: %w", u.Unit, err)
+			}
+			units[u.Unit].DropIns = dropins
+			units[u.Unit].DropInsRead = true
 		}
 		st.Units = units
 	}
@@ -265,6 +589,68 @@ func (b *batch) parse(out string) (*State, error) {
 		return nil, fmt.Errorf("unexpected output after the end marker")
 	}
 	return st, nil
+}
+
+// parseEffect reads one effect's section.
+func parseEffect(e Effect, body []string) (EffectResult, error) {
+	r := EffectResult{Effect: e}
+	if len(body) == 1 && body[0] == "skipped" {
+		return r, nil
+	}
+	r.Ran = true
+	for _, l := range body {
+		key, value, _ := strings.Cut(l, " ")
+		switch key {
+		case "rc":
+			n, err := strconv.Atoi(value)
+			if err != nil {
+				return r, fmt.Errorf("bad exit code %q", value)
+			}
+			r.ExitCode = n
+		case "out", "journal":
+			data, err := base64.StdEncoding.DecodeString(value)
+			if err != nil {
+				return r, fmt.Errorf("bad %s encoding: %w", key, err)
+			}
+			if key == "out" {
+				r.Output = string(data)
+			} else {
+				r.Journal = string(data)
+			}
+		case "settle":
+			r.Settle = strings.TrimPrefix(value, "fail ")
+		default:
+			return r, fmt.Errorf("unexpected line %q", l)
+		}
+	}
+	if len(body) == 0 || !strings.HasPrefix(body[0], "rc ") {
+		return r, errors.New("no exit code")
+	}
+	if e.Settles() && r.ExitCode == 0 && r.Settle == "" {
+		return r, errors.New("no settle result")
+	}
+	return r, nil
+}
+
+// parseDropIns reads the drop-ins of a unit.
+func parseDropIns(body []string) ([]DropIn, error) {
+	var out []DropIn
+	for _, l := range body {
+		rest, ok := strings.CutPrefix(l, "dropin ")
+		if !ok {
+			return nil, fmt.Errorf("unexpected drop-in line %q", l)
+		}
+		i := strings.LastIndexByte(rest, ' ')
+		if i < 0 {
+			return nil, fmt.Errorf("malformed drop-in line %q", l)
+		}
+		data, err := base64.StdEncoding.DecodeString(rest[i+1:])
+		if err != nil {
+			return nil, fmt.Errorf("drop-in %s: bad encoding: %w", rest[:i], err)
+		}
+		out = append(out, DropIn{Path: rest[:i], Content: data})
+	}
+	return out, nil
 }
 
 func parseFacts(body []string, f *Facts) error {

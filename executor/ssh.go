@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -21,9 +20,9 @@ import (
 const (
 	DefaultSSHPort        = 22
 	DefaultConnectTimeout = 15 * time.Second
-	DefaultKeepAlive      = 15 * time.Second
-	// keepAliveMisses unanswered keepalives close the connection.
-	keepAliveMisses = 3
+	DefaultKeepAlive      = 5 * time.Second
+	// DefaultKeepAliveMisses unanswered keepalives close the connection.
+	DefaultKeepAliveMisses = 3
 )
 
 // SSHConfig configures one SSH connection (DialSSH).
@@ -70,12 +69,20 @@ type SSHConfig struct {
 
 	// ConnectTimeout bounds dialling and the SSH handshake (default 15s).
 	ConnectTimeout time.Duration
-	// CommandTimeout bounds commands that set no Timeout of their own; zero
-	// means no bound beyond the caller's context.
+	// CommandTimeout bounds commands that set no Timeout of their own;
+	// DefaultCommandTimeout when zero.
 	CommandTimeout time.Duration
-	// KeepAlive is the interval of keepalive@openssh.com requests (default
-	// 15s, negative disables); three unanswered ones close the connection.
-	KeepAlive time.Duration
+	// KeepAlive is the interval of keepalive@openssh.com requests and of
+	// the heartbeats running commands get (default 5s, negative disables
+	// both); KeepAliveMisses unanswered keepalives (default 3) close the
+	// connection, so a dead peer is noticed within about
+	// KeepAlive × (KeepAliveMisses+1).
+	KeepAlive       time.Duration
+	KeepAliveMisses int
+	// StateDir is tend's state directory on the host (run lock, pending
+	// records); /var/lib/tend for root and ~/.local/state/tend for other
+	// users when empty.
+	StateDir string
 }
 
 // connectError is a failure to reach a host; it wraps ErrUnreachable and
@@ -91,26 +98,19 @@ func (e *connectError) Error() string {
 
 func (e *connectError) Unwrap() []error { return []error{ErrUnreachable, e.err} }
 
-// sshConn is a Conn over one SSH connection: a new session per command, one
-// SFTP session opened on first use.
+// sshConn is a Conn over one SSH connection: a new session channel per
+// command.
 type sshConn struct {
 	cfg    SSHConfig
 	addr   string
 	client *ssh.Client
-	become *becomer
-
-	sftpMu   sync.Mutex
-	sftp     *sftp.Client
-	sftpSess *ssh.Session
-	home     string
-
-	idsMu sync.Mutex
-	ids   map[string]int // "u:name" and "g:name" -> id
+	runner *runner
 
 	roundTrips atomic.Int64
 	commands   atomic.Int64
 
-	done      chan struct{}
+	done      chan struct{} // closed by Close
+	gone      chan struct{} // closed when the connection is gone
 	closeOnce sync.Once
 	lost      atomic.Value // string: why the connection was dropped
 }
@@ -141,6 +141,9 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 	}
 	if cfg.KeepAlive == 0 {
 		cfg.KeepAlive = DefaultKeepAlive
+	}
+	if cfg.KeepAliveMisses <= 0 {
+		cfg.KeepAliveMisses = DefaultKeepAliveMisses
 	}
 	if len(cfg.KnownHostsFiles) == 0 {
 		file, err := DefaultKnownHostsFile()
@@ -218,18 +221,31 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 		cfg:    cfg,
 		addr:   addr,
 		client: ssh.NewClient(sc, chans, reqs),
+		done:   make(chan struct{}),
+		gone:   make(chan struct{}),
+	}
+	go func() {
+		_ = c.client.Wait()
+		close(c.gone)
+	}()
+	c.runner = &runner{
+		start: c.start,
 		become: &becomer{
-			host:      cfg.Host,
 			enabled:   cfg.Become,
 			user:      cfg.BecomeUser,
 			loginUser: cfg.User,
 			password:  cfg.BecomePassword,
 		},
-		ids:  map[string]int{},
-		done: make(chan struct{}),
+		timeout:  cfg.CommandTimeout,
+		stateDir: cfg.StateDir,
+		lost: func() string {
+			why, _ := c.lost.Load().(string)
+			return why
+		},
 	}
 	if cfg.KeepAlive > 0 {
-		go c.keepAlive(cfg.KeepAlive)
+		c.runner.heartbeat = cfg.KeepAlive
+		go c.keepAlive(cfg.KeepAlive, cfg.KeepAliveMisses)
 	}
 	return c, nil
 }
@@ -247,21 +263,15 @@ func (c *sshConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.sftpMu.Lock()
-		if c.sftp != nil {
-			c.sftp.Close()
-			c.sftpSess.Close()
-		}
-		c.sftpMu.Unlock()
 		err = c.client.Close()
 	})
 	return err
 }
 
 // keepAlive sends keepalive@openssh.com requests every interval, one at a
-// time, and closes the connection when keepAliveMisses intervals pass
-// without an answer.
-func (c *sshConn) keepAlive(interval time.Duration) {
+// time, and closes the connection when misses intervals pass without an
+// answer.
+func (c *sshConn) keepAlive(interval time.Duration, misses int) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	var pending chan error
@@ -286,8 +296,8 @@ func (c *sshConn) keepAlive(interval time.Duration) {
 				continue
 			}
 			missed++
-			if missed >= keepAliveMisses {
-				c.lost.Store(fmt.Sprintf("no answer to %d keepalives in %s", keepAliveMisses, time.Duration(keepAliveMisses+1)*interval))
+			if missed >= misses {
+				c.lost.Store(fmt.Sprintf("no answer to keepalives for %s", time.Duration(misses+1)*interval))
 				c.client.Close()
 				return
 			}
@@ -308,20 +318,14 @@ func (c *sshConn) transportErr(err error) error {
 func (c *sshConn) Run(ctx context.Context, cmd Command) (Result, error) {
 	c.roundTrips.Add(1)
 	c.commands.Add(1)
-	return runCommand(ctx, c.cfg.Host, c.start, c.become, cmd, c.cfg.CommandTimeout)
+	return c.runner.run(ctx, cmd)
 }
 
-// signalNumber maps an SSH signal name to its Linux number (for the
-// 128+N exit code shells report).
-func signalNumber(name string) int {
-	numbers := map[string]int{
-		"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9,
-		"USR1": 10, "SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15,
-	}
-	if n, ok := numbers[name]; ok {
-		return n
-	}
-	return 0
+// Hold implements Conn.
+func (c *sshConn) Hold(ctx context.Context, cmd Command, ready string) (*Held, []byte, error) {
+	c.roundTrips.Add(1)
+	c.commands.Add(1)
+	return c.runner.hold(ctx, cmd, ready)
 }
 
 // DialUnix implements Conn: the stream goes through the SSH connection
@@ -331,7 +335,10 @@ func (c *sshConn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
 	c.roundTrips.Add(1)
 	conn, err := c.client.DialContext(ctx, "unix", path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: dial unix socket %s through SSH: %w", c.cfg.Host, path, err)
+		if c.isClosed() {
+			return nil, c.transportErr(fmt.Errorf("dial unix socket %s through SSH: %w", path, err))
+		}
+		return nil, fmt.Errorf("dial unix socket %s through SSH: %w", path, err)
 	}
 	return conn, nil
 }

@@ -34,6 +34,8 @@ type Probe struct {
 	Script string
 	// Become reads the state with escalated privileges.
 	Become bool
+	// DropIns also reads the drop-ins of a ProbeUnit's unit.
+	DropIns bool
 }
 
 // Key identifies the probe's answer in a State.
@@ -80,6 +82,17 @@ type UnitState struct {
 	NRestarts        int
 	NeedDaemonReload bool
 	FragmentPath     string
+	// DropIns are the unit's effective drop-in files, read from systemd's
+	// drop-in directories (not only those systemd has loaded), when the
+	// probe asked for them (DropInsRead).
+	DropIns     []DropIn
+	DropInsRead bool
+}
+
+// DropIn is one drop-in file of a unit.
+type DropIn struct {
+	Path    string
+	Content []byte
 }
 
 // Active reports whether the unit is running or starting. A unit waiting to
@@ -118,12 +131,33 @@ type Facts struct {
 	Systemd bool
 }
 
-// State is the answer to one batch of probes.
+// State is the answer to one Request.
 type State struct {
 	Facts  Facts
 	Files  map[string]*FileState
 	Units  map[string]*UnitState
 	Guards map[string]int // guard script -> exit code
+	// Effects are the results of the request's effects, in order.
+	Effects []EffectResult
+	// Cleared reports that the request's pending records were removed.
+	Cleared bool
+	// Records are the pending records found in the state directory (when
+	// asked for); Lock is what was learnt about the run lock.
+	Records []Record
+	Lock    LockStatus
+}
+
+// FailedEffect returns the first effect that failed, or nil.
+func (s *State) FailedEffect() *EffectResult {
+	if s == nil {
+		return nil
+	}
+	for i := range s.Effects {
+		if s.Effects[i].Failed() {
+			return &s.Effects[i]
+		}
+	}
+	return nil
 }
 
 // File returns the state of path, or nil when it was not probed.

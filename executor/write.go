@@ -1,15 +1,37 @@
 package executor
 
 import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"strconv"
+	"strings"
 )
+
+//go:embed sh/trust.sh
+var trustScript string
+
+//go:embed sh/write.sh
+var writeScript string
 
 // DefaultFileMode is the mode WriteFile gives a file when FileAttrs.Mode is
 // zero.
 const DefaultFileMode fs.FileMode = 0o644
+
+// FileAttrs are the attributes WriteFile gives the new file. Empty Owner or
+// Group keep the writer's (root's with become).
+type FileAttrs struct {
+	Mode  fs.FileMode
+	Owner string
+	Group string
+	// Become writes the file with escalated privileges.
+	Become bool
+}
 
 // unixPerm returns the unix permission bits (0o7777 range) of m. It accepts
 // both conventions: raw unix bits (0o4755) and Go's fs.ModeSetuid,
@@ -31,33 +53,132 @@ func unixPerm(m fs.FileMode) uint32 {
 	return perm
 }
 
-// tempName returns the temporary file name WriteFile uses next to dest.
-func tempName(dest string) string {
-	return path.Join(path.Dir(dest), ".tend-"+randomToken(8)+".tmp")
+// WriteScript returns the command that replaces dest with data and attrs
+// (the data is the command's Input). WriteFile runs it; it is exported for
+// callers that run it as part of their own work.
+func WriteScript(dest string, data []byte, attrs FileAttrs) (Command, error) {
+	if !path.IsAbs(dest) || path.Clean(dest) != dest || dest == "/" {
+		return Command{}, fmt.Errorf("write %s: the path must be absolute and clean", dest)
+	}
+	for _, a := range []string{attrs.Owner, attrs.Group} {
+		if strings.ContainsAny(a, ":\n") {
+			return Command{}, fmt.Errorf("write %s: invalid owner or group %q", dest, a)
+		}
+	}
+	sum := sha256.Sum256(data)
+	var b strings.Builder
+	fmt.Fprintf(&b, "tend_dest=%s tend_mode=%s tend_owner=%s tend_group=%s tend_size=%d tend_sum=%s\n",
+		ShellQuote(dest), "0"+strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8), ShellQuote(attrs.Owner),
+		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]))
+	b.WriteString(trustScript)
+	b.WriteString(stateScript)
+	b.WriteString(writeScript)
+	if data == nil {
+		data = []byte{}
+	}
+	return Command{Script: b.String(), Input: data, Become: attrs.Become, BecomeUser: "root"}, nil
 }
 
-// installScript returns the privileged script that moves src (an uploaded,
-// private file) into place at dest with attrs: install(1) copies it to a
-// temporary file in dest's directory with mode and owner, sync(1) flushes it,
-// mv -T renames it over dest (one rename(2) in one directory, so readers
-// see the old or the new file, never a mix), and sync(1) flushes the
-// directory so that the rename survives a crash (best effort, as for the
-// local connection: the file is in place whatever it says). The trap
-// removes src and the temporary file whatever happens; a failure before
-// the rename leaves dest as it was.
-func installScript(src, dest string, attrs FileAttrs) string {
-	tmp := tempName(dest)
-	install := "install -m " + strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8)
-	if attrs.Owner != "" {
-		install += " -o " + ShellQuote(attrs.Owner)
+// WriteFile atomically replaces dest on the host with data and attrs, in
+// one command whatever the transport or login: the data travels on the
+// command's standard input straight into a private temporary file in dest's
+// directory, created there by the user who writes (root with become), and
+// is renamed over dest once complete, verified, owned, moded and flushed.
+// Nothing passes through a path another user can write: as root, tend
+// refuses to work in a directory that someone else could change, unless
+// that someone is the file's own owner, in which case the file is written
+// as the owner. A failed write leaves dest as it was.
+func WriteFile(ctx context.Context, conn Conn, dest string, data []byte, attrs FileAttrs) error {
+	cmd, err := WriteScript(dest, data, attrs)
+	if err != nil {
+		return err
 	}
-	if attrs.Group != "" {
-		install += " -g " + ShellQuote(attrs.Group)
+	res, err := conn.Run(ctx, cmd)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dest, err)
 	}
-	return fmt.Sprintf(`src=%s; tmp=%s; dest=%s; dir=%s
-trap 'rm -f -- "$src" "$tmp"' EXIT
-trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
-%s -- "$src" "$tmp" && sync -- "$tmp" && mv -f -T -- "$tmp" "$dest" || exit
-sync -- "$dir" 2>/dev/null || :
-`, ShellQuote(src), ShellQuote(tmp), ShellQuote(dest), ShellQuote(path.Dir(dest)), install)
+	if err := WriteResult(dest, attrs, res); err != nil {
+		return NotChanged(err)
+	}
+	return nil
+}
+
+// TrustedScript returns script prefixed with the check that, as root, only
+// root can change entries in dir and above it (see sh/trust.sh): run as
+// root, a chmod or chown there could otherwise be redirected by another
+// user to a file of their choosing. When the check fails the script exits
+// 1 and TrustRefusal explains why.
+func TrustedScript(dir, script string) string {
+	return trustScript + "if ! tend_trust " + ShellQuote(dir) + " '' || [ \"$tend_as\" != \"$(id -un)\" ]; then\n" +
+		"\tprintf 'tend-write-error: trust: %s\\n' " + ShellQuote(dir) + " >&2\n\texit 1\nfi\n" + script
+}
+
+// TrustRefusal returns why a TrustedScript (or a write) refused to work,
+// or "" when it did not.
+func TrustRefusal(res Result) string {
+	if res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "tend-write-error: trust: ") {
+		return ""
+	}
+	var why []string
+	for _, l := range strings.Split(string(res.Stderr), "\n") {
+		if t, ok := strings.CutPrefix(l, "tend-trust: "); ok {
+			why = append(why, t)
+		}
+	}
+	if len(why) == 0 {
+		return "the directory cannot be checked"
+	}
+	return strings.Join(why, "; ")
+}
+
+// ErrNoSpace marks a write that failed because the host's file system is
+// full.
+var ErrNoSpace = errors.New("no space left on device")
+
+// ErrNotChanged marks a failure that is known to have changed nothing on
+// the host (a write that failed before its rename, a refused one).
+var ErrNotChanged = errors.New("nothing was changed")
+
+// notChanged wraps err with ErrNotChanged, keeping its message.
+type notChanged struct{ err error }
+
+func (e notChanged) Error() string   { return e.err.Error() }
+func (e notChanged) Unwrap() []error { return []error{e.err, ErrNotChanged} }
+
+// NotChanged marks err as a failure that changed nothing.
+func NotChanged(err error) error { return notChanged{err} }
+
+// WriteResult turns the result of a WriteScript command into an error
+// that says what went wrong, or nil.
+func WriteResult(dest string, attrs FileAttrs, res Result) error {
+	if res.ExitCode == 0 {
+		return nil
+	}
+	stderr := string(res.Stderr)
+	var trust []string
+	step, detail := "", ""
+	for _, l := range strings.Split(stderr, "\n") {
+		if t, ok := strings.CutPrefix(l, "tend-trust: "); ok {
+			trust = append(trust, t)
+		}
+		if e, ok := strings.CutPrefix(l, "tend-write-error: "); ok && step == "" {
+			step, detail, _ = strings.Cut(e, ": ")
+		}
+	}
+	switch {
+	case step == "trust":
+		who := "root"
+		if attrs.Owner != "" {
+			who = attrs.Owner
+		}
+		return fmt.Errorf("write %s: refused: %s, so a file written there as %s could be swapped by another user on the host; fix the directory's permissions, or set owner to the directory's owner (tend then writes it as that user)",
+			dest, strings.Join(trust, "; "), who)
+	case strings.Contains(detail, "No space left on device"), strings.Contains(detail, "Disk quota exceeded"):
+		return fmt.Errorf("write %s: %w in %s (%s); the old file is untouched", dest, ErrNoSpace, path.Dir(dest), strings.TrimSpace(detail))
+	case step == "create" && strings.Contains(detail, "No such file or directory"):
+		return fmt.Errorf("write %s: parent directory %s does not exist; tend does not create it implicitly, add a directory task for it before this one", dest, path.Dir(dest))
+	case step != "":
+		return fmt.Errorf("write %s: %s: %s", dest, step, strings.TrimSpace(detail))
+	}
+	return fmt.Errorf("write %s: exit status %d: %s", dest, res.ExitCode, trimOutput(res.Stderr))
 }

@@ -38,8 +38,8 @@ var _ Module = (*Command)(nil)
 // line of /bin/sh and may be visible in the host's process list: they must
 // never hold secrets, and sensitive values are refused.
 //
-// When the guards do not skip it, Check returns an Unpreviewable diff with
-// the action "run: <first line>"; a command that ran counts as changed.
+// When the guards do not skip it, Check returns an Unpreviewable diff whose
+// Run is the script's first line; a command that ran counts as changed.
 // After Apply ran the script, Check on the same Command evaluates only the
 // creates, removes and unless guards (a script that ran but left its guard
 // unsatisfied is reported again: it would run on every apply); without such
@@ -230,13 +230,13 @@ func (m *Command) Check(ctx context.Context, t *Target) (*Diff, error) {
 	if reason != "" {
 		return &Diff{Notes: []string{reason}}, nil
 	}
-	return &Diff{Unpreviewable: true, Actions: []string{"run: " + firstLine(m.run)}}, nil
+	return &Diff{Unpreviewable: true, Run: firstLine(m.run)}, nil
 }
 
 // Apply runs the script. A non-zero exit is an error carrying the exit code
 // and the end of the output.
 func (m *Command) Apply(ctx context.Context, t *Target, d *Diff) error {
-	if !d.Unpreviewable && len(d.Actions) == 0 {
+	if !d.Unpreviewable && d.Run == "" {
 		return nil
 	}
 	become := t.Become

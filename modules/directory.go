@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"path"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -140,6 +141,5 @@ func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if script == "" {
 		return nil
 	}
-	_, err = runScript(ctx, t, "directory "+m.path, script, t.Become)
-	return err
+	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), script)
 }

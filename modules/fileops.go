@@ -136,6 +136,22 @@ func runScript(ctx context.Context, t *Target, what, script string, become bool)
 	return res, nil
 }
 
+// runTrusted runs script, which changes entries of dir as root, only where
+// nobody but root can swap them (executor.TrustedScript).
+func runTrusted(ctx context.Context, t *Target, what, dir, script string) error {
+	res, err := t.Conn.Run(ctx, executor.Command{Script: executor.TrustedScript(dir, script), Become: t.Become})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if why := executor.TrustRefusal(res); why != "" {
+		return executor.NotChanged(fmt.Errorf("%s: refused: %s, so another user on the host could swap what root changes there; fix the directory's permissions", what, why))
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("%s: exit status %d%s", what, res.ExitCode, outputTail(res))
+	}
+	return nil
+}
+
 // outputTail formats the end of a result's stderr and stdout for an error
 // message ("" when both are empty).
 func outputTail(res executor.Result) string {
@@ -227,8 +243,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		if err != nil || script == "" {
 			return err
 		}
-		_, err = runScript(ctx, t, "set owner/mode of "+f.Path, script, t.Become)
-		return err
+		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), script)
 	}
 	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become}
 	if cur != nil && cur.Exists {
@@ -254,19 +269,5 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 	} else if f.Group != "" {
 		attrs.Group = f.Group
 	}
-	if err := t.Conn.WriteFile(ctx, f.Path, c.NewContent, attrs); err != nil {
-		return explainWriteError(ctx, t, f.Path, err)
-	}
-	return nil
-}
-
-// explainWriteError turns a failed write into a clear message when the
-// parent directory is missing (which costs one more command, on failure only).
-func explainWriteError(ctx context.Context, t *Target, p string, err error) error {
-	dir := path.Dir(p)
-	res, rerr := t.Conn.Run(ctx, executor.Command{Script: "test -d " + executor.ShellQuote(dir), Become: t.Become})
-	if rerr == nil && res.ExitCode != 0 {
-		return fmt.Errorf("write %s: parent directory %s does not exist; tend does not create it implicitly, add a directory task for it before this one: %w", p, dir, err)
-	}
-	return fmt.Errorf("write %s: %w", p, err)
+	return executor.WriteFile(ctx, t.Conn, f.Path, c.NewContent, attrs)
 }

@@ -44,7 +44,9 @@ var _ Module = (*GunicornService)(nil)
 // start_limit_burst, start_limit_action (rendered in [Unit], where modern
 // systemd reads them), enabled (default true), state (default "started"),
 // wanted_by (default multi-user.target), after (default network.target),
-// unit_path, restart_on_change (default true).
+// unit_path, restart_on_change (default true), settle (default 2s: how long
+// the service must stay up after tend restarts it), drop_ins ("refuse" or
+// "allow", as for systemd_unit).
 //
 // Decode warns when the restart settings let a crash loop hit the start
 // limit, which leaves the unit failed for good (see startLimitWarning).
@@ -84,6 +86,8 @@ type gunicornConfig struct {
 	After              cty.Value `hcl:"after,optional"`
 	UnitPath           *string   `hcl:"unit_path,optional"`
 	RestartOnChange    *bool     `hcl:"restart_on_change,optional"`
+	Settle             *string   `hcl:"settle,optional"`
+	DropIns            *string   `hcl:"drop_ins,optional"`
 }
 
 // gunicornUnit is a validated gunicorn_service: everything needed to render
@@ -374,6 +378,11 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	if cfg.RestartOnChange != nil {
 		spec.RestartOnChange = *cfg.RestartOnChange
 	}
+	var sd hcl.Diagnostics
+	spec.Settle, sd = decodeSettle(body, cfg.Settle)
+	diags = append(diags, sd...)
+	spec.AllowDropIns, sd = decodeDropIns(body, cfg.DropIns)
+	diags = append(diags, sd...)
 	if *spec.Enabled && len(g.WantedBy) == 0 {
 		bad("wanted_by", "Unit cannot be enabled", "enabled = true needs at least one wanted_by target.")
 	}
@@ -630,7 +639,7 @@ func (m *GunicornService) Check(ctx context.Context, t *Target) (*Diff, error) {
 	return m.spec.check(t)
 }
 
-// Apply writes the unit file and runs the systemctl actions of d.
+// Apply writes the unit file; the engine runs the effects of d.
 func (m *GunicornService) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.spec.apply(ctx, t, d)
 }

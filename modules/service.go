@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -23,24 +24,25 @@ var _ Module = (*Service)(nil)
 //
 // The label is the unit name (".service" is appended when missing).
 // Attributes: state ("started", "stopped", "restarted" or "reloaded"),
-// enabled. "restarted" and "reloaded" act on every apply (they are usually
-// notified handlers); Check shows them as a "state" change and a
-// "restart NAME" / "reload NAME" action. Once Apply has restarted or
-// reloaded the unit, Check on the same Service no longer asks for it, so the
-// engine's re-check after apply verifies the rest (enabled, active).
+// enabled, daemon_reload, settle (how long the unit must stay up after tend
+// starts, restarts or reloads it; default 2s, "0s" to skip). "restarted"
+// and "reloaded" act on every apply (they are usually notified handlers):
+// Check asks for a restart / reload effect. The engine does not ask for an
+// effect again in the check after apply, so that check verifies the rest
+// (enabled, active).
 type Service struct {
 	name         string
 	enabled      *bool
 	state        string
 	daemonReload bool
-	// done is set once Apply restarted or reloaded the unit.
-	done bool
+	settle       time.Duration
 }
 
 type serviceConfig struct {
 	State        *string `hcl:"state,optional"`
 	Enabled      *bool   `hcl:"enabled,optional"`
 	DaemonReload *bool   `hcl:"daemon_reload,optional"`
+	Settle       *string `hcl:"settle,optional"`
 }
 
 // Decode reads and validates the service task.
@@ -65,6 +67,9 @@ func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 			diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"started\", \"stopped\", \"restarted\" or \"reloaded\", not %q.", *cfg.State)))
 		}
 	}
+	var sd hcl.Diagnostics
+	m.settle, sd = decodeSettle(body, cfg.Settle)
+	diags = append(diags, sd...)
 	if cfg.State == nil && cfg.Enabled == nil && !diags.HasErrors() {
 		diags = append(diags, errAt(body, "", "Nothing to manage", "A service task needs state, enabled or both."))
 	}
@@ -95,41 +100,31 @@ func (m *Service) Check(ctx context.Context, t *Target) (*Diff, error) {
 	// it says so, or when asked to act with daemon_reload (a new drop-in
 	// directory, for one, does not set NeedDaemonReload).
 	acting := m.state == "restarted" || m.state == "reloaded"
-	if unit.NeedDaemonReload || (m.daemonReload && acting && !m.done) {
-		d.Actions = append(d.Actions, "daemon-reload")
+	if unit.NeedDaemonReload || (m.daemonReload && acting) {
+		d.Effect(executor.EffectDaemonReload, "")
 	}
 	if unit.LoadState == "not-found" {
 		// An earlier task may install it; if not, systemctl says so on apply.
 		d.Notes = append(d.Notes, fmt.Sprintf("systemd does not know %s yet", m.name))
 	}
-	state := m.state
-	switch state {
+	switch m.state {
 	case "restarted", "reloaded":
-		if m.done {
-			// Already acted on in this run: what remains is that it runs.
-			state = "started"
-			break
-		}
 		unitActions(m.name, unit, m.enabled, "", d)
-		verb := "restart"
-		if state == "reloaded" {
-			verb = "reload"
+		kind := executor.EffectRestart
+		if m.state == "reloaded" {
+			kind = executor.EffectReload
 		}
-		d.Add(Change{Attr: "state", Old: activeWord(unit), New: state})
-		d.Actions = append(d.Actions, verb+" "+m.name)
-		return d, nil
+		d.Effect(kind, m.name)
+	default:
+		unitActions(m.name, unit, m.enabled, m.state, d)
 	}
-	unitActions(m.name, unit, m.enabled, state, d)
+	for i := range d.Effects {
+		if d.Effects[i].Unit == m.name {
+			d.Effects[i].Settle = m.settle
+		}
+	}
 	return d, nil
 }
 
-// Apply runs the systemctl actions of d in one command.
-func (m *Service) Apply(ctx context.Context, t *Target, d *Diff) error {
-	if err := runUnitActions(ctx, t, m.name, d.Actions); err != nil {
-		return err
-	}
-	if c := d.Change("state"); c != nil && (c.New == "restarted" || c.New == "reloaded") {
-		m.done = true
-	}
-	return nil
-}
+// Apply has nothing to change directly: the engine runs the effects of d.
+func (m *Service) Apply(ctx context.Context, t *Target, d *Diff) error { return nil }

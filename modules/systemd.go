@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tend-sh/tend/executor"
 )
@@ -64,6 +67,11 @@ func installable(content []byte) bool {
 	return false
 }
 
+// DefaultSettle is how long a unit tend started, restarted or reloaded must
+// then stay up (not failed, not in a crash loop, not restarted by systemd)
+// before the task counts as done. A task's settle attribute overrides it.
+const DefaultSettle = 2 * time.Second
+
 // unitSpec is the desired state of a unit file and of the unit.
 type unitSpec struct {
 	Name string
@@ -73,6 +81,11 @@ type unitSpec struct {
 	// State is "", "started" or "stopped".
 	State           string
 	RestartOnChange bool
+	// Settle is how long the unit must stay up after tend (re)starts it.
+	Settle time.Duration
+	// AllowDropIns accepts drop-ins that override settings of the unit
+	// file (drop_ins = "allow"); by default they fail the task.
+	AllowDropIns bool
 }
 
 // unitFile returns the file spec of a unit file: mode 0644, root:root.
@@ -86,31 +99,36 @@ func unitFile(path string, content []byte) fileSpec {
 	}
 }
 
-// probes reads the unit file and the unit.
+// probes reads the unit file and the unit, with its drop-ins.
 func (u *unitSpec) probes() []executor.Probe {
 	return []executor.Probe{
 		{Kind: executor.ProbeFile, Path: u.File.Path, Become: true},
-		{Kind: executor.ProbeUnit, Unit: u.Name, Become: true},
+		{Kind: executor.ProbeUnit, Unit: u.Name, Become: true, DropIns: true},
 	}
 }
 
 // check decides what to change: the file first, then, in order,
 // daemon-reload (file content changed, or systemd says the loaded unit is
 // stale), enable/disable, reset-failed + start, stop, and restart (content
-// changed and the unit is running and not to be stopped).
+// changed and the unit is running and not to be stopped). A drop-in that
+// overrides a setting of the unit file fails the check (unless allowed):
+// the declared unit is not what runs.
 func (u *unitSpec) check(t *Target) (*Diff, error) {
 	unit, err := gatheredUnit(t.State, u.Name)
 	if err != nil {
 		return nil, err
 	}
 	d := &Diff{}
+	if err := u.checkDropIns(unit, d); err != nil {
+		return nil, err
+	}
 	changed, err := u.File.check(t.State.File(u.File.Path), d)
 	if err != nil {
 		return nil, err
 	}
 	stale := changed || unit.NeedDaemonReload
 	if stale {
-		d.Actions = append(d.Actions, "daemon-reload")
+		d.Effect(executor.EffectDaemonReload, "")
 	}
 	unitActions(u.Name, unit, u.Enabled, u.State, d)
 	// The running service must run the declared unit: restart it when the
@@ -118,9 +136,92 @@ func (u *unitSpec) check(t *Target) (*Diff, error) {
 	// loaded (NeedDaemonReload), e.g. after a run that wrote the file and
 	// then died before its restart.
 	if stale && u.RestartOnChange && unit.Active() && u.State != "stopped" {
-		d.Actions = append(d.Actions, "restart "+u.Name)
+		d.Effect(executor.EffectRestart, u.Name)
 	}
+	u.settle(d)
 	return d, nil
+}
+
+// settle sets the unit's settle time on the effects that (re)start it.
+func (u *unitSpec) settle(d *Diff) {
+	for i := range d.Effects {
+		if d.Effects[i].Unit == u.Name {
+			d.Effects[i].Settle = u.Settle
+		}
+	}
+}
+
+// checkDropIns compares the unit's drop-ins with the settings of the
+// declared unit file: a drop-in that sets a key the file sets, in the same
+// section, overrides it.
+func (u *unitSpec) checkDropIns(unit *executor.UnitState, d *Diff) error {
+	if !unit.DropInsRead || len(unit.DropIns) == 0 {
+		return nil
+	}
+	declared := unitKeys(u.File.Content)
+	var overrides []string
+	for _, di := range unit.DropIns {
+		var keys []string
+		for _, kv := range unitKeyList(di.Content) {
+			if declared[kv.section+"."+kv.key] {
+				keys = append(keys, fmt.Sprintf("[%s] %s=%s", kv.section, kv.key, kv.value))
+			}
+		}
+		if len(keys) > 0 {
+			overrides = append(overrides, fmt.Sprintf("%s sets %s", di.Path, strings.Join(keys, ", ")))
+		}
+	}
+	if len(overrides) == 0 {
+		return nil
+	}
+	if u.AllowDropIns {
+		for _, o := range overrides {
+			d.Notes = append(d.Notes, "drop-in overrides the declared unit (allowed by drop_ins = \"allow\"): "+o)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: drop-ins override settings this task declares, so the unit that runs is not the declared one:\n  %s\nRemove or fix the drop-in(s), move the settings into this task, or set drop_ins = \"allow\" to accept them", u.Name, strings.Join(overrides, "\n  "))
+}
+
+// unitKV is one Key=value line of a unit file, in its section.
+type unitKV struct{ section, key, value string }
+
+// unitKeyList lists the settings of unit file content in order.
+func unitKeyList(content []byte) []unitKV {
+	var out []unitKV
+	section := ""
+	var cont string
+	for _, line := range strings.Split(string(content), "\n") {
+		line = strings.TrimSpace(line)
+		if cont != "" {
+			line = cont + line
+			cont = ""
+		}
+		if strings.HasSuffix(line, "\\") {
+			cont = strings.TrimSuffix(line, "\\") + " "
+			continue
+		}
+		if line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = line[1 : len(line)-1]
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			out = append(out, unitKV{section, strings.TrimSpace(k), strings.TrimSpace(v)})
+		}
+	}
+	return out
+}
+
+// unitKeys is the set of "Section.Key" a unit file sets.
+func unitKeys(content []byte) map[string]bool {
+	keys := map[string]bool{}
+	for _, kv := range unitKeyList(content) {
+		keys[kv.section+"."+kv.key] = true
+	}
+	return keys
 }
 
 // gatheredUnit returns the gathered state of a unit, with a clear error when
@@ -135,8 +236,8 @@ func gatheredUnit(st *executor.State, name string) (*executor.UnitState, error) 
 	return nil, fmt.Errorf("%s: the unit's state was not gathered", name)
 }
 
-// unitActions appends the enable/disable and start/stop changes and actions
-// for a unit in state unit. state is "", "started" or "stopped".
+// unitActions appends the enable/disable and start/stop changes and
+// effects for a unit in state unit. state is "", "started" or "stopped".
 func unitActions(name string, unit *executor.UnitState, enabled *bool, state string, d *Diff) {
 	if enabled != nil && *enabled != unit.Enabled() {
 		old := unit.UnitFileState
@@ -145,10 +246,10 @@ func unitActions(name string, unit *executor.UnitState, enabled *bool, state str
 		}
 		if *enabled {
 			d.Add(Change{Attr: "enabled", Old: old, New: "enabled"})
-			d.Actions = append(d.Actions, "enable "+name)
+			d.Effect(executor.EffectEnable, name)
 		} else {
 			d.Add(Change{Attr: "enabled", Old: old, New: "disabled"})
-			d.Actions = append(d.Actions, "disable "+name)
+			d.Effect(executor.EffectDisable, name)
 		}
 	}
 	switch state {
@@ -157,15 +258,15 @@ func unitActions(name string, unit *executor.UnitState, enabled *bool, state str
 			d.Add(Change{Attr: "state", Old: activeWord(unit), New: "started"})
 			if unit.ActiveState == "failed" {
 				// A unit that failed, for example on its start limit, must be
-				// reset or `systemctl start` may refuse it.
-				d.Actions = append(d.Actions, "reset-failed "+name)
+				// reset or systemctl start may refuse it.
+				d.Effect(executor.EffectResetFailed, name)
 			}
-			d.Actions = append(d.Actions, "start "+name)
+			d.Effect(executor.EffectStart, name)
 		}
 	case "stopped":
 		if unit.Active() || unit.CrashLooping() {
 			d.Add(Change{Attr: "state", Old: activeWord(unit), New: "stopped"})
-			d.Actions = append(d.Actions, "stop "+name)
+			d.Effect(executor.EffectStop, name)
 		}
 	}
 }
@@ -183,67 +284,38 @@ func activeWord(u *executor.UnitState) string {
 	return u.ActiveState
 }
 
-// apply writes the unit file changes of d, then runs all of d's systemctl
-// actions in one command.
+// apply writes the unit file changes of d; the engine runs the effects.
 func (u *unitSpec) apply(ctx context.Context, t *Target, d *Diff) error {
 	if d.Change("content") != nil || d.Change("mode") != nil || d.Change("owner") != nil || d.Change("group") != nil {
-		if err := u.File.apply(ctx, t, t.State.File(u.File.Path), d); err != nil {
-			return err
-		}
+		return u.File.apply(ctx, t, t.State.File(u.File.Path), d)
 	}
-	return runUnitActions(ctx, t, u.Name, d.Actions)
+	return nil
 }
 
-// unitVerbs are the actions runUnitActions understands ("VERB UNIT").
-var unitVerbs = map[string]bool{"enable": true, "disable": true, "start": true, "stop": true, "restart": true, "reload": true, "reset-failed": true}
-
-// systemctlScript turns diff actions into one shell command line.
-func systemctlScript(actions []string) (string, error) {
-	var cmds []string
-	for _, a := range actions {
-		if a == "daemon-reload" {
-			cmds = append(cmds, "systemctl daemon-reload")
-			continue
-		}
-		verb, unit, ok := strings.Cut(a, " ")
-		if !ok || !unitVerbs[verb] {
-			return "", fmt.Errorf("unknown unit action %q", a)
-		}
-		if _, err := unitName(unit); err != nil {
-			return "", fmt.Errorf("unit action %q: %w", a, err)
-		}
-		cmds = append(cmds, "systemctl "+verb+" "+executor.ShellQuote(unit))
+// decodeSettle reads a settle attribute.
+func decodeSettle(body hcl.Body, v *string) (time.Duration, hcl.Diagnostics) {
+	if v == nil {
+		return DefaultSettle, nil
 	}
-	return strings.Join(cmds, " && "), nil
+	d, err := time.ParseDuration(*v)
+	if err != nil {
+		err = fmt.Errorf("%q is not a duration: write it like \"2s\", \"500ms\", or \"0s\" for no check", *v)
+	} else if d < 0 || d > 10*time.Minute {
+		err = fmt.Errorf("settle must be between 0s (no check) and 10m, not %s", d)
+	}
+	if err != nil {
+		return 0, hcl.Diagnostics{errAt(body, "settle", "Invalid settle", err.Error())}
+	}
+	return d, nil
 }
 
-// runUnitActions runs the actions as one command. When it fails, the unit's
-// status and recent journal are fetched so the error says why.
-func runUnitActions(ctx context.Context, t *Target, name string, actions []string) error {
-	if len(actions) == 0 {
-		return nil
+// decodeDropIns reads a drop_ins attribute: "refuse" (default) or "allow".
+func decodeDropIns(body hcl.Body, v *string) (bool, hcl.Diagnostics) {
+	if v == nil || *v == "refuse" {
+		return false, nil
 	}
-	script, err := systemctlScript(actions)
-	if err != nil {
-		return err
+	if *v == "allow" {
+		return true, nil
 	}
-	res, err := t.Conn.Run(ctx, executor.Command{Script: script, Become: t.Become})
-	if err != nil {
-		return fmt.Errorf("%s: %w", strings.Join(actions, ", "), err)
-	}
-	if res.ExitCode == 0 {
-		return nil
-	}
-	msg := fmt.Sprintf("%s: %s failed with exit status %d%s", name, strings.Join(actions, ", "), res.ExitCode, outputTail(res))
-	q := executor.ShellQuote(name)
-	diag, derr := t.Conn.Run(ctx, executor.Command{
-		Script: "systemctl status --no-pager --full --lines=0 -- " + q + " 2>&1; journalctl -u " + q + " -n 20 --no-pager 2>&1",
-		Become: t.Become,
-	})
-	if derr == nil {
-		if s := tail(diag.Stdout, 4000); s != "" {
-			msg += "\nsystemctl status / journal of " + name + ":\n" + indent(s)
-		}
-	}
-	return fmt.Errorf("%s", msg)
+	return false, hcl.Diagnostics{errAt(body, "drop_ins", "Invalid drop_ins", fmt.Sprintf("drop_ins must be \"refuse\" (a drop-in overriding a declared setting fails the task) or \"allow\", not %q.", *v))}
 }

@@ -31,7 +31,10 @@ var _ Module = (*SystemdUnit)(nil)
 // lines of that section in source order (strings verbatim, numbers, bools as
 // yes/no, lists as repeated keys, null omitted); path (default
 // /etc/systemd/system/NAME), enabled, state ("started" or "stopped"),
-// restart_on_change (default true).
+// restart_on_change (default true), settle (how long the unit must stay up
+// after tend starts or restarts it, default 2s, "0s" to skip the check),
+// drop_ins ("refuse", the default: a drop-in that overrides a setting of
+// the unit file fails the task; "allow").
 //
 // The file is written 0644 root:root. A changed file triggers one
 // daemon-reload and, if the unit runs, a restart; nothing is reloaded or
@@ -50,6 +53,8 @@ type systemdUnitConfig struct {
 	Enabled         *bool          `hcl:"enabled,optional"`
 	State           *string        `hcl:"state,optional"`
 	RestartOnChange *bool          `hcl:"restart_on_change,optional"`
+	Settle          *string        `hcl:"settle,optional"`
+	DropIns         *string        `hcl:"drop_ins,optional"`
 	Unit            []sectionBlock `hcl:"unit,block"`
 	Service         []sectionBlock `hcl:"service,block"`
 	Socket          []sectionBlock `hcl:"socket,block"`
@@ -117,6 +122,11 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	if cfg.RestartOnChange != nil {
 		m.spec.RestartOnChange = *cfg.RestartOnChange
 	}
+	var d hcl.Diagnostics
+	m.spec.Settle, d = decodeSettle(body, cfg.Settle)
+	diags = append(diags, d...)
+	m.spec.AllowDropIns, d = decodeDropIns(body, cfg.DropIns)
+	diags = append(diags, d...)
 	diags = append(diags, decodeUnitState(body, cfg.Enabled, cfg.State, &m.spec)...)
 	if m.spec.Enabled != nil && *m.spec.Enabled && !diags.HasErrors() && !installable(content) {
 		diags = append(diags, errAt(body, "enabled", "Unit cannot be enabled",
@@ -223,7 +233,7 @@ func (m *SystemdUnit) Check(ctx context.Context, t *Target) (*Diff, error) {
 	return m.spec.check(t)
 }
 
-// Apply writes the unit file and runs the systemctl actions of d.
+// Apply writes the unit file; the engine runs the effects of d.
 func (m *SystemdUnit) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.spec.apply(ctx, t, d)
 }

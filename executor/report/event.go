@@ -20,8 +20,11 @@ const (
 	EventHostStart EventType = "host_start"
 	EventTask      EventType = "task"
 	EventHandler   EventType = "handler"
-	EventHostDone  EventType = "host_done"
-	EventRecap     EventType = "recap"
+	// EventHostNote is something worth knowing about a host that is not a
+	// task: an apply in progress there, records an earlier run left.
+	EventHostNote EventType = "host_note"
+	EventHostDone EventType = "host_done"
+	EventRecap    EventType = "recap"
 )
 
 // Status is the outcome of one task on one host.
@@ -75,6 +78,11 @@ type HostRecap struct {
 	Failed      int
 	Skipped     int
 	Unreachable bool
+	// Interrupted is set when the run was interrupted (Ctrl-C, SIGTERM)
+	// before the host was done.
+	Interrupted bool
+	// Internal is set when tend itself failed on the host (a bug).
+	Internal bool
 	// Error is why the host failed or was unreachable.
 	Error    string
 	Duration time.Duration

@@ -82,6 +82,8 @@ func (s *HumanSink) Emit(e Event) {
 			s.failedLine[e.Host] = true
 		}
 		s.task(&b, e)
+	case EventHostNote:
+		fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "note"), e.Message)
 	case EventHostDone:
 		if r := first(e.Recap); r != nil && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
 			// Connection-level failures have no task line of their own.
@@ -255,9 +257,9 @@ func (s *HumanSink) diffBody(b *bytes.Buffer, e Event, pad string) {
 	}
 	switch {
 	case e.Diff.Unpreviewable && e.Status == StatusWillRun:
-		fmt.Fprintf(b, "%s%s %s\n", pad, s.magenta.Sprint("cannot be previewed; will"), strings.Join(e.Diff.Actions, ", "))
-	case len(e.Diff.Actions) > 0:
-		fmt.Fprintf(b, "%s%s %s\n", pad, s.dim.Sprint("then:"), strings.Join(e.Diff.Actions, ", "))
+		fmt.Fprintf(b, "%s%s %s\n", pad, s.magenta.Sprint("cannot be previewed; will"), strings.Join(e.Diff.Actions(), ", "))
+	case len(e.Diff.Actions()) > 0:
+		fmt.Fprintf(b, "%s%s %s\n", pad, s.dim.Sprint("then:"), strings.Join(e.Diff.Actions(), ", "))
 	}
 }
 

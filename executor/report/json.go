@@ -69,6 +69,8 @@ type JSONRecap struct {
 	Failed      int    `json:"failed"`
 	Skipped     int    `json:"skipped"`
 	Unreachable bool   `json:"unreachable"`
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Internal    bool   `json:"internal_error,omitempty"`
 	Error       string `json:"error,omitempty"`
 	DurationMS  int64  `json:"duration_ms"`
 	RoundTrips  int    `json:"round_trips"`
@@ -103,7 +105,7 @@ func ToJSON(e Event) JSONEvent {
 		for _, r := range e.Recap {
 			j.Recap = append(j.Recap, JSONRecap{
 				Host: r.Host, OK: r.OK, Changed: r.Changed, Failed: r.Failed, Skipped: r.Skipped,
-				Unreachable: r.Unreachable, Error: r.Error, DurationMS: r.Duration.Milliseconds(), RoundTrips: r.RoundTrips,
+				Unreachable: r.Unreachable, Interrupted: r.Interrupted, Internal: r.Internal, Error: r.Error, DurationMS: r.Duration.Milliseconds(), RoundTrips: r.RoundTrips,
 			})
 		}
 		if e.Type == EventRecap {
@@ -132,7 +134,7 @@ func jsonDiff(d *modules.Diff) *JSONDiff {
 	if d == nil || (d.Empty() && len(d.Notes) == 0) {
 		return nil
 	}
-	jd := &JSONDiff{Actions: d.Actions, Unpreviewable: d.Unpreviewable, Notes: d.Notes}
+	jd := &JSONDiff{Actions: d.Actions(), Unpreviewable: d.Unpreviewable, Notes: d.Notes}
 	for _, c := range d.Changes {
 		jc := JSONChange{Attr: c.Attr, Path: c.Path, Sensitive: c.Sensitive}
 		if !c.Sensitive {

@@ -1,15 +1,20 @@
 // Package run drives a tend run: it instantiates every play for every
 // selected host (offline, before any connection), then works on the hosts in
-// parallel — connect once, gather all state in one batch, Check each task,
-// and in apply mode Apply the very Diff that Check returned, verify it, flush
-// notified handlers and run health checks. It reports through events; it
-// never prints.
+// parallel — connect once; in apply, take the host's run lock and read all
+// state in the same round trip; Check each task, and in apply Apply the very
+// Diff that Check returned, run its unit effects (recorded as pending on the
+// host before the change, settle-checked after) together with the re-check,
+// flush notified handlers and run health checks. It reports through
+// events; it never prints.
 package run
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/user"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"time"
@@ -67,6 +72,8 @@ type Run struct {
 type hostPlay struct {
 	play *playbooks.Play
 	plan *playbooks.HostPlan
+	// dirty is set once the play changed something on the host.
+	dirty bool
 }
 
 // Prepare validates the playbook against the inventory and instantiates every
@@ -172,8 +179,30 @@ func (res Result) Unreachable() int {
 	return n
 }
 
+// Interrupted reports whether the run was interrupted (Ctrl-C, SIGTERM).
+func (res Result) Interrupted() bool {
+	for _, h := range res.Recaps {
+		if h.Interrupted {
+			return true
+		}
+	}
+	return false
+}
+
+// Internal reports whether tend itself failed on a host (a bug).
+func (res Result) Internal() bool {
+	for _, h := range res.Recaps {
+		if h.Internal {
+			return true
+		}
+	}
+	return false
+}
+
 // Execute works on every host, at most Forks at once, and returns when all
-// are done. One host's failure never stops the others.
+// are done. One host's failure never stops the others. When ctx ends
+// (Ctrl-C), no host is started any more, running commands are stopped on
+// their hosts, and every host reports where it stopped.
 func (r *Run) Execute(ctx context.Context) Result {
 	names := make([]string, len(r.hosts))
 	for i, h := range r.hosts {
@@ -190,7 +219,13 @@ func (r *Run) Execute(ctx context.Context) Result {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				recaps[i] = report.HostRecap{Host: h.Name, Failed: 1, Error: "interrupted before start"}
+			}
+			if ctx.Err() != nil {
+				select {
+				case <-sem:
+				default:
+				}
+				recaps[i] = report.HostRecap{Host: h.Name, Failed: 1, Interrupted: true, Error: "not started: the run was interrupted"}
 				r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: report.StatusFailed, Message: recaps[i].Error, Recap: []report.HostRecap{recaps[i]}})
 				return
 			}
@@ -213,17 +248,37 @@ func (r *Run) emit(e report.Event) {
 	r.opts.Sink.Emit(e)
 }
 
+// holder describes this run for a host's run lock.
+func (r *Run) holder() executor.LockHolder {
+	h := executor.LockHolder{PID: os.Getpid(), Started: r.opts.Now(), Command: "tend " + string(r.opts.Mode)}
+	if name, err := os.Hostname(); err == nil {
+		h.Controller = name
+	}
+	if u, err := user.Current(); err == nil {
+		h.User = u.Username
+	}
+	return h
+}
+
 // runHost connects to one host and runs its plays. It recovers from panics
-// in modules so that one broken host never takes the run down.
+// in modules so that one broken host never takes the run down; such a host
+// is an internal error.
 func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.HostRecap) {
 	start := time.Now()
 	recap.Host = h.Name
 	r.emit(report.Event{Type: report.EventHostStart, Host: h.Name})
 	var conn executor.Conn
+	var lock *executor.Held
 	defer func() {
 		if p := recover(); p != nil {
 			recap.Failed++
-			recap.Error = fmt.Sprintf("internal error: %v", p)
+			recap.Internal = true
+			recap.Error = fmt.Sprintf("internal error (a bug in tend): %v\n%s", p, debug.Stack())
+		}
+		if lock != nil {
+			if err := lock.Release(); err != nil && recap.Error == "" {
+				r.emit(report.Event{Type: report.EventHostNote, Host: h.Name, Message: "the run lock's release was not confirmed: " + err.Error()})
+			}
 		}
 		if conn != nil {
 			recap.RoundTrips = conn.Stats().RoundTrips
@@ -241,27 +296,73 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 		}
 		r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: status, Message: recap.Error, Duration: recap.Duration, Recap: []report.HostRecap{recap}})
 	}()
-
-	var err error
-	conn, err = r.opts.Dial(ctx, h)
-	if err != nil {
-		conn = nil
+	fail := func(err error) report.HostRecap {
 		if errors.Is(err, executor.ErrUnreachable) {
 			recap.Unreachable = true
 		} else {
 			recap.Failed++
 		}
+		if ctx.Err() != nil {
+			recap.Interrupted = true
+		}
 		recap.Error = err.Error()
 		return recap
 	}
-	for _, hp := range r.work[h.Name] {
-		w := &hostWork{run: r, host: h, conn: conn, play: hp.play, plan: hp.plan, recap: &recap}
-		if err := w.runPlay(ctx); err != nil {
+
+	var err error
+	conn, err = r.opts.Dial(ctx, h)
+	if err != nil {
+		conn = nil
+		return fail(err)
+	}
+	plays := r.work[h.Name]
+	if len(plays) == 0 {
+		return recap
+	}
+	// One round trip reads the state of every play that uses the host's
+	// become, the pending records and (apply) takes the run lock.
+	become := plays[0].become()
+	var probes []executor.Probe
+	for _, hp := range plays {
+		if hp.become() == become {
+			probes = append(probes, hp.probes()...)
+		}
+	}
+	req := executor.Request{Probes: probes, Become: become, Records: true}
+	var st *executor.State
+	if r.opts.Mode == ModeApply {
+		lock, st, err = executor.Lock(ctx, conn, req, r.holder())
+	} else {
+		st, err = executor.Gather(ctx, conn, req)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("reading state: %w", err))
+	}
+	if st.Lock.Held {
+		r.emit(report.Event{Type: report.EventHostNote, Host: h.Name, Message: "an apply is in progress on this host (" + st.Lock.Holder + "): this plan may be out of date when it ends"})
+	}
+	r.noteForeignRecords(h, plays, st.Records)
+
+	for i, hp := range plays {
+		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records}
+		if i == 0 || (hp.become() == become && !dirtyAny(plays[:i])) {
+			w.state = st
+		}
+		err := w.runPlay(ctx)
+		plays[i].dirty = w.dirty
+		if err != nil {
 			if recap.Error == "" {
 				recap.Error = err.Error()
 			}
 			if errors.Is(err, executor.ErrUnreachable) {
 				recap.Unreachable = true
+			}
+			if ctx.Err() != nil {
+				recap.Interrupted = true
+			}
+			var locked *executor.LockedError
+			if errors.As(err, &locked) {
+				recap.Error = err.Error()
 			}
 			break
 		}
@@ -269,34 +370,76 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 	return recap
 }
 
+// noteForeignRecords tells about pending records of plays this run does not
+// have: they are left for a run of those plays.
+func (r *Run) noteForeignRecords(h *inventory.Host, plays []hostPlay, records []executor.Record) {
+	names := map[string]bool{}
+	for _, hp := range plays {
+		names[hp.play.Name] = true
+	}
+	for _, rec := range records {
+		if !names[rec.Play] {
+			r.emit(report.Event{Type: report.EventHostNote, Host: h.Name, Message: fmt.Sprintf(
+				"pending from an earlier run of play %q (not in this run; left for a run of that play): %s, promised by %s at %s",
+				rec.Play, rec.Describe(), rec.Task, rec.Since.Format(time.RFC3339))})
+		}
+	}
+}
+
+func (hp *hostPlay) become() bool { return hp.plan.Become }
+
+func (hp *hostPlay) probes() []executor.Probe {
+	var probes []executor.Probe
+	for _, t := range hp.plan.Tasks {
+		if !t.Skip {
+			probes = append(probes, t.Module.Probes()...)
+		}
+	}
+	return probes
+}
+
+func dirtyAny(plays []hostPlay) bool {
+	for _, hp := range plays {
+		if hp.dirty {
+			return true
+		}
+	}
+	return false
+}
+
 // hostWork runs one play on one host.
 type hostWork struct {
 	run   *Run
 	host  *inventory.Host
 	conn  executor.Conn
+	lock  *executor.Held
 	play  *playbooks.Play
 	plan  *playbooks.HostPlan
 	recap *report.HostRecap
+	// state is the latest state read (nil: read it first).
+	state *executor.State
+	// records are the pending records found on the host.
+	records []executor.Record
 
 	// dirty is set once anything changed on the host in this play: later
 	// tasks then re-read their state instead of trusting the first batch.
 	dirty bool
 	// pending holds the handlers notified since the last flush, in
-	// notification order; notifiedBy the tasks that notified each. A
-	// handler notified again after a flush runs again at the next one.
-	pending    []string
-	notifiedBy map[string][]string
+	// notification order; notifiedBy the tasks that notified each (or
+	// "an earlier run"); handlerRecords the records each one clears.
+	pending        []string
+	notifiedBy     map[string][]string
+	handlerRecords map[string][]string
 }
 
-func (w *hostWork) become() bool {
-	if w.play.Become != nil {
-		return *w.play.Become
-	}
-	return w.host.Become
-}
+// earlierRun names a notification that a run which stopped before its
+// handler left on the host.
+const earlierRun = "(an earlier run)"
 
-func (w *hostWork) target(state *executor.State) *modules.Target {
-	return &modules.Target{Host: w.host.Name, Address: w.host.Address, Conn: w.conn, State: state, Become: w.become()}
+func (w *hostWork) become() bool { return w.plan.Become }
+
+func (w *hostWork) target(conn executor.Conn, state *executor.State) *modules.Target {
+	return &modules.Target{Host: w.host.Name, Address: w.host.Address, Conn: conn, State: state, Become: w.become()}
 }
 
 func (w *hostWork) emitTask(typ report.EventType, t *playbooks.Task, status report.Status, d *modules.Diff, msg string, dur time.Duration) {
@@ -306,45 +449,76 @@ func (w *hostWork) emitTask(typ report.EventType, t *playbooks.Task, status repo
 	})
 }
 
-func (w *hostWork) gather(ctx context.Context, tasks ...*playbooks.Task) (*executor.State, error) {
-	var probes []executor.Probe
+// gather reads the state of tasks, after running effects (and clearing
+// records) when the request says so.
+func (w *hostWork) gather(ctx context.Context, req executor.Request, tasks ...*playbooks.Task) (*executor.State, error) {
 	for _, t := range tasks {
-		if t.Skip {
-			continue
+		if !t.Skip {
+			req.Probes = append(req.Probes, t.Module.Probes()...)
 		}
-		probes = append(probes, t.Module.Probes()...)
 	}
-	st, err := executor.Gather(ctx, w.conn, probes, w.become())
+	req.Become = w.become()
+	st, err := executor.Gather(ctx, w.conn, req)
 	if err != nil {
-		return nil, fmt.Errorf("%s: reading state: %w", w.host.Name, err)
+		return nil, fmt.Errorf("reading state: %w", err)
 	}
 	return st, nil
 }
 
-func (w *hostWork) notify(t *playbooks.Task) {
+func (w *hostWork) notify(t *playbooks.Task, names ...string) {
 	if w.notifiedBy == nil {
 		w.notifiedBy = map[string][]string{}
 	}
-	for _, name := range t.Notify {
+	for _, name := range names {
 		if len(w.notifiedBy[name]) == 0 {
 			w.pending = append(w.pending, name)
 		}
-		w.notifiedBy[name] = append(w.notifiedBy[name], t.ID)
+		id := earlierRun
+		if t != nil {
+			id = t.ID
+		}
+		w.notifiedBy[name] = append(w.notifiedBy[name], id)
 	}
 }
 
 // runPlay runs the play's tasks on the host. It returns an error when the
 // host must stop (a failed task or a lost connection).
 func (w *hostWork) runPlay(ctx context.Context) error {
-	state, err := w.gather(ctx, w.plan.Tasks...)
-	if err != nil {
-		w.recap.Failed++
-		return err
+	if w.state == nil {
+		st, err := w.gather(ctx, executor.Request{Records: true}, w.plan.Tasks...)
+		if err != nil {
+			w.recap.Failed++
+			return err
+		}
+		w.state, w.records = st, st.Records
 	}
 	apply := w.run.opts.Mode == ModeApply
+	// Handlers an earlier run promised and never ran are due again.
+	for _, rec := range w.records {
+		if rec.Play != w.play.Name || rec.Kind != "handler" {
+			continue
+		}
+		if _, ok := w.plan.Handlers[rec.Handler]; !ok {
+			w.run.emit(report.Event{Type: report.EventHostNote, Play: w.play.Name, Host: w.host.Name, Message: fmt.Sprintf(
+				"an earlier run left handler %q pending (notified by %s), but play %q has no such handler any more: it will not run; the record is dropped", rec.Handler, rec.Task, w.play.Name)})
+			if apply {
+				if _, err := w.gather(ctx, executor.Request{Clear: []string{rec.Name}}); err != nil {
+					w.recap.Failed++
+					return err
+				}
+			}
+			continue
+		}
+		w.notify(nil, rec.Handler)
+		if w.handlerRecords == nil {
+			w.handlerRecords = map[string][]string{}
+		}
+		w.handlerRecords[rec.Handler] = append(w.handlerRecords[rec.Handler], rec.Name)
+	}
 	for _, t := range w.plan.Tasks {
 		if err := ctx.Err(); err != nil {
 			w.recap.Failed++
+			w.dropHandlers(apply)
 			return fmt.Errorf("interrupted before %s: %w", t.ID, err)
 		}
 		if t.Skip {
@@ -352,17 +526,24 @@ func (w *hostWork) runPlay(ctx context.Context) error {
 			w.emitTask(report.EventTask, t, report.StatusSkipped, nil, "when condition is false", 0)
 			continue
 		}
-		if err := w.runTask(ctx, t, &state, apply); err != nil {
+		if err := w.runTask(ctx, t, apply); err != nil {
 			w.dropHandlers(apply)
 			return err
 		}
 	}
-	return w.flushHandlers(ctx, apply)
+	if err := w.runOrphanEffects(ctx, apply); err != nil {
+		w.dropHandlers(apply)
+		return err
+	}
+	if err := w.flushHandlers(ctx, apply); err != nil {
+		w.dropHandlers(apply)
+		return err
+	}
+	return nil
 }
 
 // dropHandlers reports the handlers still pending when the host stopped.
-// The changes that notified them are applied, so a later run will not
-// notify them again: the message says so, loudly.
+// They stay recorded on the host, so the next run runs them.
 func (w *hostWork) dropHandlers(apply bool) {
 	if !apply {
 		return
@@ -376,13 +557,73 @@ func (w *hostWork) dropHandlers(apply bool) {
 		w.run.emit(report.Event{
 			Type: report.EventHandler, Play: w.play.Name, Host: w.host.Name, Task: h.ID, Kind: h.Kind, Name: name,
 			Status: report.StatusSkipped, NotifiedBy: w.notifiedBy[name],
-			Message: "NOT RUN: the host failed first; the changes that notified it are already applied, so the next run will not notify it again — run it by hand",
+			Message: "not run: the host stopped first; it stays pending on the host, and the next apply runs it",
 		})
 	}
 	w.pending = nil
 }
 
-func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, state **executor.State, apply bool) error {
+// pendingEffects returns the effects an earlier run of this play promised
+// for task id and did not carry out, with the records that hold them.
+func (w *hostWork) pendingEffects(id string) ([]executor.Effect, []string) {
+	var effects []executor.Effect
+	var names []string
+	for _, rec := range w.records {
+		if rec.Play == w.play.Name && rec.Kind == "effects" && rec.Task == id {
+			effects = append(effects, rec.Effects...)
+			names = append(names, rec.Name)
+		}
+	}
+	return effects, names
+}
+
+// withPending adds to d the effects an earlier run left pending for the
+// task, and returns the records they come from.
+func (w *hostWork) withPending(t *playbooks.Task, d *modules.Diff) []string {
+	effects, names := w.pendingEffects(t.ID)
+	added := false
+	for _, e := range effects {
+		if !d.HasEffect(e.Kind, e.Unit) {
+			d.Effects = append(d.Effects, e)
+			added = true
+		}
+	}
+	if added {
+		d.Notes = append(d.Notes, "pending from an earlier run that stopped before it: "+effectList(effects))
+		d.Effects = sortEffects(d.Effects)
+	}
+	return names
+}
+
+// sortEffects returns effects without duplicates, daemon-reload first: the
+// other effects must see the reloaded units.
+func sortEffects(effects []executor.Effect) []executor.Effect {
+	var out []executor.Effect
+	seen := map[string]bool{}
+	for _, first := range []bool{true, false} {
+		for _, e := range effects {
+			if (e.Kind == executor.EffectDaemonReload) != first || seen[e.String()] {
+				continue
+			}
+			seen[e.String()] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func effectList(effects []executor.Effect) string {
+	s := ""
+	for i, e := range effects {
+		if i > 0 {
+			s += ", "
+		}
+		s += e.String()
+	}
+	return s
+}
+
+func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) error {
 	start := time.Now()
 	fail := func(d *modules.Diff, err error) error {
 		w.recap.Failed++
@@ -400,7 +641,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, state **execu
 		if err := w.flushHandlers(ctx, apply); err != nil {
 			return err
 		}
-		if err := v.Verify(ctx, w.target(*state)); err != nil {
+		if err := v.Verify(ctx, w.target(w.conn, w.state)); err != nil {
 			return fail(nil, err)
 		}
 		w.recap.OK++
@@ -409,16 +650,17 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, state **execu
 	}
 
 	if apply && w.dirty && len(t.Module.Probes()) > 0 {
-		st, err := w.gather(ctx, t)
+		st, err := w.gather(ctx, executor.Request{}, t)
 		if err != nil {
 			return fail(nil, err)
 		}
-		*state = st
+		w.state = st
 	}
-	d, err := t.Module.Check(ctx, w.target(*state))
+	d, err := t.Module.Check(ctx, w.target(w.conn, w.state))
 	if err != nil {
 		return fail(nil, fmt.Errorf("check: %w", err))
 	}
+	pendingRecords := w.withPending(t, d)
 	if d.Empty() {
 		w.recap.OK++
 		w.emitTask(report.EventTask, t, report.StatusOK, d, noteLine(d), time.Since(start))
@@ -430,33 +672,143 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, state **execu
 		if d.Unpreviewable {
 			status = report.StatusWillRun
 		}
-		w.notify(t)
+		w.notify(t, t.Notify...)
 		w.emitTask(report.EventTask, t, status, d, noteLine(d), time.Since(start))
 		return nil
 	}
-
-	w.dirty = true
-	if err := t.Module.Apply(ctx, w.target(*state), d); err != nil {
-		return fail(d, fmt.Errorf("apply: %w", err))
+	if w.lock != nil {
+		if err := w.lock.Err(); err != nil {
+			return fail(d, fmt.Errorf("the run lock was lost (%v): not changing anything more on this host", err))
+		}
 	}
-	if !d.Unpreviewable {
-		// Check again: the host must now be in the declared state.
-		st, err := w.gather(ctx, t)
-		if err != nil {
-			return fail(d, err)
+
+	// What the change promises is recorded on the host in the change's own
+	// command, before the change: the effects it owes, and the handlers it
+	// notifies.
+	w.dirty = true
+	now := w.run.opts.Now()
+	var records []executor.Record
+	effectsRecord := ""
+	if len(d.Effects) > 0 {
+		rec := executor.EffectsRecord(w.play.Name, t.ID, d.Effects, now)
+		records = append(records, rec)
+		effectsRecord = rec.Name
+	}
+	for _, n := range t.Notify {
+		records = append(records, executor.HandlerRecord(w.play.Name, n, t.ID, now))
+	}
+	rc := &recordingConn{Conn: w.conn, records: records, become: w.become()}
+	if d.Changed() {
+		if err := t.Module.Apply(ctx, w.target(rc, w.state), d); err != nil {
+			if rc.stored && errors.Is(err, executor.ErrNotChanged) {
+				// Nothing changed: nothing is owed.
+				names := make([]string, len(records))
+				for i, r := range records {
+					names[i] = r.Name
+				}
+				if _, cerr := w.gather(ctx, executor.Request{Clear: names}); cerr != nil {
+					err = fmt.Errorf("%w (and clearing what it would have promised failed: %v)", err, cerr)
+				}
+			}
+			return fail(d, fmt.Errorf("apply: %w", err))
 		}
-		*state = st
-		again, err := t.Module.Check(ctx, w.target(st))
-		if err != nil {
-			return fail(d, fmt.Errorf("check after apply: %w", err))
-		}
-		if !again.Empty() {
-			return fail(again, fmt.Errorf("host still differs after apply: %s", summarize(again)))
-		}
+	}
+	if rc.err != nil {
+		return fail(d, fmt.Errorf("apply: %w", rc.err))
+	}
+	if d.Unpreviewable && len(d.Effects) == 0 {
+		// A command: nothing to re-check. Its notifications were recorded
+		// by its own command.
+		w.recap.Changed++
+		w.notify(t, t.Notify...)
+		w.emitTask(report.EventTask, t, report.StatusChanged, d, noteLine(d), time.Since(start))
+		return nil
+	}
+	// The effects, their settle checks and the re-check: one round trip.
+	req := executor.Request{Effects: d.Effects}
+	if !rc.stored {
+		req.Store = records
+	}
+	if len(d.Effects) > 0 {
+		req.Clear = append(pendingRecords, effectsRecord)
+	}
+	st, err := w.gather(ctx, req, t)
+	if err != nil {
+		return fail(d, err)
+	}
+	w.state = st
+	if fe := st.FailedEffect(); fe != nil {
+		return fail(d, errors.New(fe.Error()))
+	}
+	again, err := t.Module.Check(ctx, w.target(w.conn, st))
+	if err != nil {
+		return fail(d, fmt.Errorf("check after apply: %w", err))
+	}
+	// An effect is an action, not a state: the one just carried out is not
+	// asked for again.
+	again.Effects = withoutDone(again.Effects, d.Effects)
+	if !again.Empty() {
+		return fail(again, fmt.Errorf("host still differs after apply: %s", summarize(again)))
 	}
 	w.recap.Changed++
-	w.notify(t)
+	w.notify(t, t.Notify...)
 	w.emitTask(report.EventTask, t, report.StatusChanged, d, noteLine(d), time.Since(start))
+	return nil
+}
+
+// withoutDone returns effects minus those in done.
+func withoutDone(effects, done []executor.Effect) []executor.Effect {
+	var out []executor.Effect
+	for _, e := range effects {
+		found := false
+		for _, x := range done {
+			if x.Kind == e.Kind && x.Unit == e.Unit {
+				found = true
+			}
+		}
+		if !found {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// runOrphanEffects carries out effects an earlier run of this play
+// promised for tasks the play no longer has (renamed, removed): the unit
+// actions themselves stand alone.
+func (w *hostWork) runOrphanEffects(ctx context.Context, apply bool) error {
+	ids := map[string]bool{}
+	for _, t := range w.plan.Tasks {
+		ids[t.ID] = true
+	}
+	for _, rec := range w.records {
+		if rec.Play != w.play.Name || rec.Kind != "effects" || ids[rec.Task] {
+			continue
+		}
+		d := &modules.Diff{Effects: rec.Effects, Notes: []string{"pending from an earlier run of task " + rec.Task + ", which the play no longer has"}}
+		ev := func(status report.Status, msg string) {
+			w.run.emit(report.Event{Type: report.EventTask, Play: w.play.Name, Host: w.host.Name, Task: rec.Task, Kind: "pending", Status: status, Diff: d, Message: msg})
+		}
+		if !apply {
+			w.recap.Changed++
+			ev(report.StatusChange, d.Notes[0])
+			continue
+		}
+		st, err := w.gather(ctx, executor.Request{Effects: rec.Effects, Clear: []string{rec.Name}})
+		if err == nil {
+			if fe := st.FailedEffect(); fe != nil {
+				err = errors.New(fe.Error())
+			}
+		}
+		if err != nil {
+			w.recap.Failed++
+			ev(report.StatusFailed, err.Error())
+			return err
+		}
+		w.dirty = true
+		w.recap.Changed++
+		ev(report.StatusChanged, d.Notes[0])
+	}
 	return nil
 }
 
@@ -490,6 +842,10 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 			ev(report.StatusWillRun, nil, "notified")
 			continue
 		}
+		// The records that promised this handler: the ones of this run's
+		// notifications (same name) and of earlier runs.
+		clear := append([]string{executor.HandlerRecord(w.play.Name, name, "", time.Time{}).Name}, w.handlerRecords[name]...)
+		delete(w.handlerRecords, name)
 		// A handler may run more than once per play (notified again after
 		// a flush): each run gets a freshly decoded module.
 		m, err := h.Renew()
@@ -498,15 +854,37 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 			ev(report.StatusFailed, nil, err.Error())
 			return err
 		}
-		st, err := w.gather(ctx, h)
+		st, err := w.gather(ctx, executor.Request{}, h)
 		if err != nil {
 			w.recap.Failed++
 			ev(report.StatusFailed, nil, err.Error())
 			return err
 		}
-		d, err := m.Check(ctx, w.target(st))
-		if err == nil && !d.Empty() {
-			err = m.Apply(ctx, w.target(st), d)
+		d, err := m.Check(ctx, w.target(w.conn, st))
+		if err == nil && d.Changed() {
+			rec := []executor.Record(nil)
+			if len(d.Effects) > 0 {
+				rec = append(rec, executor.EffectsRecord(w.play.Name, h.ID, d.Effects, w.run.opts.Now()))
+			}
+			rc := &recordingConn{Conn: w.conn, records: rec, become: w.become()}
+			err = m.Apply(ctx, w.target(rc, st), d)
+			if err == nil {
+				err = rc.err
+			}
+			if len(d.Effects) > 0 {
+				clear = append(clear, rec[0].Name)
+			}
+		}
+		if err == nil {
+			// The handler's effects, the end of its promise, and the state
+			// after it: one round trip.
+			var after *executor.State
+			after, err = w.gather(ctx, executor.Request{Effects: d.Effects, Clear: clear}, h)
+			if err == nil {
+				if fe := after.FailedEffect(); fe != nil {
+					err = errors.New(fe.Error())
+				}
+			}
 		}
 		if err != nil {
 			w.recap.Failed++
@@ -533,6 +911,53 @@ func handlerOrder(p *playbooks.HostPlan, name string) int {
 	return h.Range.Start.Byte
 }
 
+// recordingConn stores a task's records on the host in the first command
+// the task's Apply runs with the engine's become (the change's own
+// command, before the change), so the promise exists before the change
+// does. A first command with another become gets a command of its own
+// before it.
+type recordingConn struct {
+	executor.Conn
+	records []executor.Record
+	become  bool
+
+	mu     sync.Mutex
+	stored bool
+	err    error
+}
+
+// Run implements executor.Conn.
+func (c *recordingConn) Run(ctx context.Context, cmd executor.Command) (executor.Result, error) {
+	c.mu.Lock()
+	if !c.stored && len(c.records) > 0 {
+		c.stored = true
+		if cmd.Become == c.become {
+			var err error
+			if cmd, err = executor.WithRecords(cmd, c.records); err != nil {
+				c.err = err
+				c.mu.Unlock()
+				return executor.Result{}, err
+			}
+		} else {
+			store, err := executor.WithRecords(executor.Command{Script: ":", Become: c.become}, c.records)
+			if err == nil {
+				var res executor.Result
+				res, err = c.Conn.Run(ctx, store)
+				if err == nil && res.ExitCode != 0 {
+					err = fmt.Errorf("recording what the change promises failed (exit %d): %s", res.ExitCode, res.Stderr)
+				}
+			}
+			if err != nil {
+				c.err = err
+				c.mu.Unlock()
+				return executor.Result{}, err
+			}
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.Run(ctx, cmd)
+}
+
 // describer is implemented by modules that can say in a few words what
 // they do (health checks).
 type describer interface{ Describe() string }
@@ -551,7 +976,7 @@ func noteLine(d *modules.Diff) string {
 	return d.Notes[0]
 }
 
-// summarize names the attributes and actions a diff still holds.
+// summarize names the attributes and effects a diff still holds.
 func summarize(d *modules.Diff) string {
 	s := ""
 	for _, c := range d.Changes {
@@ -563,7 +988,7 @@ func summarize(d *modules.Diff) string {
 			s += fmt.Sprintf(" %q → %q", c.Old, c.New)
 		}
 	}
-	for _, a := range d.Actions {
+	for _, a := range d.Actions() {
 		if s != "" {
 			s += ", "
 		}

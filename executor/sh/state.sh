@@ -1,0 +1,128 @@
+# tend's state directory on the host: the run lock, and the pending records
+# of notifications and unit actions that a change promised but that have
+# not run yet. /var/lib/tend for root, ~/.local/state/tend for other users,
+# or the inventory's state_dir ($tend_state); private to its user (0700).
+
+# tend_state_dir sets tend_sd to the state directory. With "create" it
+# makes it when missing; it returns 1 (and says why) when the directory is
+# not a private directory of the current user.
+tend_state_dir() {
+	if [ -n "${tend_state:-}" ]; then
+		tend_sd=$tend_state
+	elif [ "$(id -u)" = 0 ]; then
+		tend_sd=/var/lib/tend
+	else
+		tend_sd=${XDG_STATE_HOME:-$HOME/.local/state}/tend
+	fi
+	if [ ! -e "$tend_sd" ] && [ ! -L "$tend_sd" ]; then
+		[ "${1:-}" = create ] || return 0
+		(umask 077 && mkdir -p -- "$tend_sd/pending") || return 1
+	fi
+	if [ -L "$tend_sd" ] || [ ! -d "$tend_sd" ] || [ "$(stat -c '%u %a' -- "$tend_sd")" != "$(id -u) 700" ]; then
+		printf 'tend: %s must be a directory of %s with mode 0700\n' "$tend_sd" "$(id -un)" >&2
+		return 1
+	fi
+	if [ ! -d "$tend_sd/pending" ]; then
+		[ "${1:-}" = create ] || return 0
+		mkdir -m 0700 -- "$tend_sd/pending" || return 1
+	fi
+	return 0
+}
+
+# tend_record NAME JSON stores one pending record, durably, before the
+# change that promises it is made.
+tend_record() {
+	tend_state_dir create || return 1
+	printf '%s\n' "$2" >"$tend_sd/pending/.$1.tmp" &&
+		sync -- "$tend_sd/pending/.$1.tmp" 2>/dev/null
+	mv -f -- "$tend_sd/pending/.$1.tmp" "$tend_sd/pending/$1" || return 1
+	sync -- "$tend_sd/pending" 2>/dev/null || :
+}
+
+# tend_clear NAME... removes pending records once what they promised ran.
+tend_clear() {
+	tend_state_dir || return 1
+	[ -d "$tend_sd/pending" ] || return 0
+	for tend_r in "$@"; do
+		rm -f -- "$tend_sd/pending/$tend_r"
+	done
+	sync -- "$tend_sd/pending" 2>/dev/null || :
+}
+
+# tend_records prints the pending records, one "@@tend record NAME" line
+# and one line of JSON each.
+tend_records() {
+	tend_state_dir || return 0
+	[ -d "$tend_sd/pending" ] || return 0
+	for tend_r in "$tend_sd"/pending/*; do
+		[ -f "$tend_r" ] || continue
+		printf '@@tend record %s\n' "${tend_r##*/}"
+		head -n 1 -- "$tend_r"
+	done
+}
+
+# tend_uptime prints the host's uptime in hundredths of a second.
+tend_uptime() {
+	read -r tend_up _ </proc/uptime
+	tend_cs=${tend_up#*.}
+	echo "$((${tend_up%.*} * 100 + ${tend_cs#0}))"
+}
+
+# tend_settle UNIT CENTISECONDS: after tend started, restarted or reloaded
+# UNIT, the unit must stay up that long: not failed, not waiting for an
+# automatic restart (a crash loop), not restarted by systemd, not stopped
+# (a oneshot unit that finished successfully is fine). It fails as soon as
+# the unit does, and prints "settle ok" or "settle fail REASON".
+tend_settle() {
+	tend_u=$1
+	tend_t0=$(tend_uptime)
+	tend_r0=
+	while :; do
+		tend_st='' tend_sub='' tend_nr='' tend_res='' tend_ty=''
+		tend_props=$(systemctl show -p ActiveState,SubState,NRestarts,Result,Type -- "$tend_u" 2>&1) || {
+			echo "settle fail systemctl show failed: $tend_props"
+			return 1
+		}
+		while IFS='=' read -r tend_k tend_v; do
+			case $tend_k in
+			ActiveState) tend_st=$tend_v ;;
+			SubState) tend_sub=$tend_v ;;
+			NRestarts) tend_nr=$tend_v ;;
+			Result) tend_res=$tend_v ;;
+			Type) tend_ty=$tend_v ;;
+			esac
+		done <<EOF
+$tend_props
+EOF
+		[ -n "$tend_r0" ] || tend_r0=$tend_nr
+		if [ "$tend_sub" = auto-restart ]; then
+			echo "settle fail its process exited (result: $tend_res) and systemd is waiting to restart it: a crash loop"
+			return 1
+		fi
+		if [ "$tend_st" = failed ]; then
+			echo "settle fail it failed (result: $tend_res)"
+			return 1
+		fi
+		if [ "$tend_nr" != "$tend_r0" ]; then
+			echo "settle fail systemd restarted it $((tend_nr - tend_r0)) time(s) since tend started it"
+			return 1
+		fi
+		if [ "$tend_st" = inactive ]; then
+			if [ "$tend_ty" = oneshot ] && [ "$tend_res" = success ]; then
+				echo "settle ok"
+				return 0
+			fi
+			echo "settle fail it stopped (result: $tend_res)"
+			return 1
+		fi
+		if [ $(($(tend_uptime) - tend_t0)) -ge "$2" ]; then
+			if [ "$tend_st" = active ]; then
+				echo "settle ok"
+				return 0
+			fi
+			echo "settle fail it is still $tend_st/$tend_sub after $(($2 / 100)).$(($2 / 10 % 10))s"
+			return 1
+		fi
+		sleep 0.1
+	done
+}

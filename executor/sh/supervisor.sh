@@ -1,0 +1,105 @@
+# tend's command supervisor (POSIX sh). Every remote command tend runs is
+# started by this script, as the login user or through sudo, so that the
+# host itself stops the command when tend stops wanting it, whatever the
+# login and whether or not sshd relays signals:
+#
+#   - tend closes the command's standard input (EOF): the command is
+#     stopped (Ctrl-C, a timeout tend enforces, a run that gives up);
+#   - the connection is gone (tend killed, link cut): sshd closes the
+#     standard input too, or, if sshd has not noticed yet, tend's
+#     heartbeats stop coming and the command is stopped after the
+#     heartbeat timeout;
+#   - the deadline passes: the command is stopped even if nobody asks.
+#
+# Stopping sends SIGTERM to the command's whole session (it runs under
+# setsid), then SIGKILL one second later, and prints the stop line.
+#
+# Arguments: $1 token, $2 deadline in seconds (0: none), $3 heartbeat
+# timeout in seconds (0: none), $4 number of bytes of standard input that
+# are the command's own data (-1: none; the command's standard input is
+# then /dev/null), $5 the command (a sh script).
+#
+# On standard error the supervisor prints "tend-ok-TOKEN" first, once it
+# runs (through sudo: once sudo has handed over), and "tend-stop-TOKEN
+# REASON" when it stopped the command. Standard input carries the data
+# (exactly $4 bytes), then one "h" per heartbeat, until EOF.
+tend_tok=$1 tend_dl=$2 tend_hb=$3 tend_n=$4 tend_sc=$5
+printf 'tend-ok-%s\n' "$tend_tok" >&2
+for tend_tool in setsid mkfifo mktemp head timeout sleep; do
+	if ! command -v "$tend_tool" >/dev/null 2>&1; then
+		printf 'tend: this host lacks %s, which tend needs (util-linux, coreutils)\n' "$tend_tool" >&2
+		exit 125
+	fi
+done
+exec 3<&0 </dev/null
+tend_child='' tend_dog='' tend_timer='' tend_tmp=''
+
+# tend_quit ends the helpers and removes the private directory.
+tend_quit() {
+	if [ -n "$tend_dog" ]; then kill -KILL -"$tend_dog" 2>/dev/null; fi
+	if [ -n "$tend_timer" ]; then kill -KILL -"$tend_timer" 2>/dev/null; fi
+	if [ -n "$tend_tmp" ]; then rm -rf -- "$tend_tmp"; fi
+}
+
+# tend_end stops the command's session: SIGTERM, SIGKILL a second later.
+tend_end() {
+	trap '' TERM HUP ALRM INT
+	if [ -n "$tend_child" ]; then
+		kill -TERM -"$tend_child" 2>/dev/null
+		tend_i=0
+		while [ "$tend_i" -lt 10 ] && kill -0 -"$tend_child" 2>/dev/null; do
+			sleep 0.1
+			tend_i=$((tend_i + 1))
+		done
+		kill -KILL -"$tend_child" 2>/dev/null
+	fi
+	tend_quit
+	printf '\ntend-stop-%s %s\n' "$tend_tok" "$1" >&2
+	exit 124
+}
+trap 'tend_end stop' TERM
+trap 'tend_end heartbeat' HUP
+trap 'tend_end deadline' ALRM
+trap 'tend_end interrupt' INT
+
+if [ "$tend_dl" -gt 0 ]; then
+	setsid /bin/sh -c 'sleep "$1"; kill -ALRM "$2"' tend-timer "$tend_dl" "$$" </dev/null 3<&- >/dev/null 2>&1 &
+	tend_timer=$!
+fi
+
+tend_in=/dev/null
+if [ "$tend_n" -ge 0 ]; then
+	tend_tmp=$(umask 077 && mktemp -d "${TMPDIR:-/tmp}/.tend-run.XXXXXXXXXX") || {
+		printf 'tend: cannot make a private temporary directory in %s\n' "${TMPDIR:-/tmp}" >&2
+		tend_quit
+		exit 125
+	}
+	echo "$$" >"$tend_tmp/pid"
+	tend_in=$tend_tmp/in
+	if ! mkfifo -m 0600 "$tend_in"; then
+		tend_quit
+		exit 125
+	fi
+fi
+
+# The watcher owns standard input: it passes the data on to the command
+# through a private FIFO, then reads heartbeats until EOF or silence, and
+# asks the supervisor to stop the command.
+setsid /bin/sh -c '
+n=$1 in=$2 hb=$3 p=$4
+if [ "$n" -ge 0 ]; then head -c "$n" >"$in"; fi
+while :; do
+	if [ "$hb" -gt 0 ]; then c=$(timeout "$hb" head -c 1); r=$?; else c=$(head -c 1); r=$?; fi
+	if [ "$r" -eq 0 ] && [ -n "$c" ]; then continue; fi
+	if [ "$r" -eq 124 ]; then kill -HUP "$p"; else kill -TERM "$p"; fi
+	exit 0
+done' tend-watch "$tend_n" "$tend_in" "$tend_hb" "$$" <&3 >/dev/null 2>&1 &
+tend_dog=$!
+
+setsid /bin/sh -c "$tend_sc" tend <"$tend_in" 3<&- &
+tend_child=$!
+wait "$tend_child"
+tend_rc=$?
+trap '' TERM HUP ALRM INT
+tend_quit
+exit "$tend_rc"

@@ -1,0 +1,65 @@
+# tend's one write primitive. Run as the supervised command of WriteFile, with
+# the file's bytes as its standard input, after these assignments:
+#
+#   tend_dest   absolute path of the file to replace
+#   tend_mode   octal mode, e.g. 0644
+#   tend_owner  owner name or "" (keep the writer's)
+#   tend_group  group name or "" (keep the writer's)
+#   tend_size   number of bytes on standard input
+#   tend_sum    their SHA-256, hex
+#
+# The data goes straight from tend into a temporary file created private
+# (umask 077, O_EXCL, random name) in the destination's directory by the
+# user who writes; it is checked (size and SHA-256), given its owner, group
+# and mode, flushed, and renamed over the destination (one rename(2) in one
+# directory: readers see the old or the new file, never a mix); then the
+# directory is flushed. As root, tend works only where nobody else can swap
+# entries (tend_trust); where the file's own owner can, the work is done as
+# that owner. Any failure before the rename leaves the old file as it was
+# and removes the temporary file; errors are printed as
+# "tend-write-error: STEP: DETAIL" lines.
+tend_dir=${tend_dest%/*}
+[ -n "$tend_dir" ] || tend_dir=/
+if ! tend_trust "$tend_dir" "$tend_owner"; then
+	printf 'tend-write-error: trust: %s\n' "$tend_dest" >&2
+	exit 1
+fi
+# Temporary files of this primitive that a run which died left here: the
+# current run holds the lock (touched when taken), so ours that are older
+# than it are stale.
+if tend_state_dir && [ -f "$tend_sd/lock" ]; then
+	find "$tend_dir" -maxdepth 1 -type f -name '.tend-????????????.tmp' -user "$tend_as" ! -newer "$tend_sd/lock" -exec rm -f -- {} + 2>/dev/null
+fi
+# shellcheck disable=SC2016 # expanded by the inner shell
+tend_body='
+dest=$1 dir=$2 mode=$3 owner=$4 group=$5 size=$6 sum=$7
+fail() { printf "tend-write-error: %s: %s\n" "$1" "$2" >&2; exit 1; }
+umask 077
+tmp=$(mktemp "$dir/.tend-XXXXXXXXXXXX.tmp" 2>&1) || fail create "$tmp"
+trap '"'"'rm -f -- "$tmp"'"'"' EXIT
+trap '"'"'exit 143'"'"' TERM HUP INT
+err=$(head -c "$size" 2>&1 >"$tmp") || fail write "$err"
+got=$(wc -c <"$tmp") || fail write "cannot measure $tmp"
+[ "$got" -eq "$size" ] || fail short "$got of $size bytes arrived"
+got=$(sha256sum <"$tmp") || fail verify "sha256sum failed"
+[ "${got%% *}" = "$sum" ] || fail verify "the data arrived corrupted (SHA-256 mismatch)"
+if [ -n "$owner" ] && [ -n "$group" ]; then
+	err=$(chown -- "$owner:$group" "$tmp" 2>&1) || fail owner "$err"
+elif [ -n "$owner" ]; then
+	err=$(chown -- "$owner" "$tmp" 2>&1) || fail owner "$err"
+elif [ -n "$group" ]; then
+	err=$(chgrp -- "$group" "$tmp" 2>&1) || fail group "$err"
+fi
+err=$(chmod -- "$mode" "$tmp" 2>&1) || fail mode "$err"
+sync -- "$tmp" 2>/dev/null || sync
+err=$(mv -f -T -- "$tmp" "$dest" 2>&1) || fail rename "$err"
+trap - EXIT
+sync -- "$dir" 2>/dev/null || :
+'
+if [ "$tend_as" = "$(id -un)" ]; then
+	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum"
+else
+	# The directory is the owner's own: write as the owner, who needs no
+	# chown (and cannot do one).
+	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum"
+fi
