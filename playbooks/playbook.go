@@ -50,11 +50,11 @@ import (
 )
 
 // Sensitive is the cty mark carried by the values of variables declared with
-// sensitive = true, and by everything computed from them. Modules strip it
-// when decoding and keep such values out of diffs and logs.
-const Sensitive = mark("sensitive")
-
-type mark string
+// sensitive = true, by the results of sensitive(value) (in the playbook or in
+// inventory vars, reaching host.vars), and by everything computed from them.
+// Modules strip it when decoding and keep such values out of diffs and logs.
+// It is the inventory's mark: both languages share it.
+const Sensitive = inventory.Sensitive
 
 // Playbook is a loaded playbook: files parsed, variables resolved, plays
 // checked. Instantiate evaluates a play for one host.
