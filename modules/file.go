@@ -39,7 +39,9 @@ var _ Module = (*File)(nil)
 //
 // The parent directory must exist: File does not create directories (use a
 // directory task). Content that comes from sensitive values, or any content
-// when sensitive = true, is never shown in diffs.
+// when sensitive = true, is never shown in diffs, and a new file holding it
+// is created 0600 unless mode says otherwise (an existing file keeps its
+// mode).
 type File struct {
 	spec   fileSpec
 	absent bool
@@ -92,6 +94,10 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 		diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
 	}
 	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"]
+	if m.spec.Sensitive && !m.spec.HasMode {
+		// A secret is never created world-readable by default.
+		m.spec.DefaultMode = sensitiveFileMode
+	}
 
 	var sources []string
 	if cfg.Content != nil {
@@ -146,6 +152,10 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	}
 	return diags
 }
+
+// sensitiveFileMode is the mode of a new file with sensitive content whose
+// mode was not given: readable by its owner only.
+const sensitiveFileMode = 0o600
 
 // localPath resolves a controller-side path: relative paths are taken from
 // the directory of the file that holds the attribute.
@@ -224,6 +234,11 @@ func (m *File) Check(ctx context.Context, t *Target) (*Diff, error) {
 	}
 	if _, err := m.spec.check(cur, d); err != nil {
 		return nil, err
+	}
+	if !cur.Exists && !m.spec.HasMode && m.spec.DefaultMode != defaultFileMode {
+		// Not the usual default (a sensitive file): the plan shows the mode
+		// the new file gets.
+		d.Add(Change{Attr: "mode", New: formatMode(m.spec.DefaultMode)})
 	}
 	return d, nil
 }

@@ -95,8 +95,8 @@ play "site" {
 	plan := tend(t, "plan", pb, "-i", h.inventory)
 	plan.want(t, ExitChanges)
 	check("plan of a new file", plan)
-	if !strings.Contains(plan.stdout, "sensitive") {
-		t.Errorf("the plan should say the content is sensitive:\n%s", plan.stdout)
+	if !strings.Contains(plan.stdout, "sensitive") || !strings.Contains(plan.stdout, "mode: 0600") {
+		t.Errorf("the plan should say the content is sensitive and the new file 0600:\n%s", plan.stdout)
 	}
 	planJSON := tend(t, "plan", pb, "-i", h.inventory, "--json")
 	planJSON.want(t, ExitChanges)
@@ -109,6 +109,9 @@ play "site" {
 	check("apply --json", apply)
 	if got, _ := os.ReadFile(target); string(got) != "DB_PASSWORD="+secrets[0]+"\nWORKERS=2\n" {
 		t.Fatalf("app.env = %q", got)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("app.env holds a secret and no mode was given: want 0600, got %v, %v", fi.Mode(), err)
 	}
 
 	// The secret rotates: the diff of the existing file hides both values.
