@@ -41,7 +41,7 @@ var _ Module = (*File)(nil)
 // directory task). Content that comes from sensitive values, or any content
 // when sensitive = true, is never shown in diffs, and a new file holding it
 // is created 0600 unless mode says otherwise (an existing file keeps its
-// mode).
+// mode). The path, mode, owner and group cannot come from sensitive values.
 type File struct {
 	spec   fileSpec
 	absent bool
@@ -66,6 +66,10 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	marked, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
+	}
+	refused := append(refuseSensitive(body, marked, pathRefusal, "path"), refuseSensitive(body, marked, shownRefusal, "mode", "owner", "group")...)
+	if refused.HasErrors() {
+		return append(diags, refused...)
 	}
 	p, pathAttr := label, ""
 	if cfg.Path != nil {
