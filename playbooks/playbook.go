@@ -60,7 +60,9 @@ const Sensitive = inventory.Sensitive
 // checked. Instantiate evaluates a play for one host.
 type Playbook struct {
 	// Files holds every parsed file by name, for printing diagnostics with
-	// source snippets. --var values appear as files named "<--var NAME>".
+	// source snippets: the playbook's files and the variable files. --var
+	// values appear as files named "<--var NAME>", TEND_VAR_ values as
+	// "<env TEND_VAR_NAME>".
 	Files map[string]*hcl.File
 	// Variables are the declared input variables, by name, with their
 	// resolved values.

@@ -128,3 +128,86 @@ play "site" {
 		t.Fatalf("app.env = %q", got)
 	}
 }
+
+// --var-file and TEND_VAR_name set playbook variables like --var, with the
+// precedence default < TEND_VAR_ < --var-file (in order) < --var; a
+// variable file's type error points at file:line:col; a sensitive value from
+// any source is never printed.
+func TestVarFileAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.txt")
+	pb := writeTestFile(t, filepath.Join(dir, "site.hcl"), fmt.Sprintf(`
+variable "greeting" { default = "from-default" }
+variable "workers" {
+  type    = number
+  default = 1
+}
+variable "token" {
+  type      = string
+  sensitive = true
+}
+play "p" {
+  hosts = ["all"]
+  file "out" {
+    path    = %q
+    content = "${var.greeting} ${var.workers}\n"
+  }
+  file "token" {
+    path    = "%s.token"
+    content = var.token
+  }
+}
+`, target, target))
+	one := writeTestFile(t, filepath.Join(dir, "one.tfvars"), "greeting = \"from-file-one\"\nworkers  = 3\n")
+	two := writeTestFile(t, filepath.Join(dir, "two.tfvars"), "greeting = \"from-file-two\"\n")
+	t.Setenv("NO_COLOR", "1")
+	t.Setenv("TEND_VAR_token", "env-s3cret-token")
+	t.Setenv("TEND_VAR_greeting", "from-env")
+
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"env over default", nil, "+from-env 1"},
+		{"file over env", []string{"--var-file", one}, "+from-file-one 3"},
+		{"later file wins", []string{"--var-file", one, "--var-file", two}, "+from-file-two 3"},
+		{"flag over all", []string{"--var-file", one, "--var", "greeting=from-flag"}, "+from-flag 3"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tend(t, append([]string{"plan", pb}, tc.args...)...)
+			r.want(t, ExitChanges)
+			if !strings.Contains(r.stdout, tc.want) {
+				t.Errorf("plan lacks %q:\n%s", tc.want, r.stdout)
+			}
+			if strings.Contains(r.stdout+r.stderr, "env-s3cret-token") {
+				t.Errorf("the sensitive TEND_VAR_ value is printed:\n%s%s", r.stdout, r.stderr)
+			}
+		})
+	}
+
+	// A type error in a variable file: file:line:col of the value.
+	bad := writeTestFile(t, filepath.Join(dir, "bad.tfvars"), "greeting = \"ok\"\nworkers  = \"many\"\n")
+	r := tend(t, "validate", pb, "--var-file", bad)
+	r.want(t, ExitInvalid)
+	if !strings.Contains(r.stderr, "bad.tfvars:2:12: error: Invalid value for variable") {
+		t.Errorf("want the error at bad.tfvars:2:12:\n%s", r.stderr)
+	}
+
+	// The same for the sensitive variable: the place, never the line.
+	t.Setenv("TEND_VAR_token", "")
+	secretBad := writeTestFile(t, filepath.Join(dir, "secret.tfvars"), "token = { v = \"file-s3cret-token\" }\n")
+	r = tend(t, "validate", pb, "--var-file", secretBad)
+	r.want(t, ExitInvalid)
+	if !strings.Contains(r.stderr, "secret.tfvars:1:9") || strings.Contains(r.stderr, "file-s3cret-token") {
+		t.Errorf("want the place of the sensitive value and not the value:\n%s", r.stderr)
+	}
+
+	// A missing variable file is invalid input.
+	r = tend(t, "validate", pb, "--var-file", filepath.Join(dir, "nope.tfvars"))
+	r.want(t, ExitInvalid)
+	if !strings.Contains(r.stderr, "nope.tfvars") {
+		t.Errorf("missing var file:\n%s", r.stderr)
+	}
+}
