@@ -97,7 +97,9 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	default:
 		diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
 	}
-	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"]
+	// Content read from a local file named by a sensitive value is as
+	// sensitive as file(var.secret_path) would be.
+	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"] || marked["source"] || marked["template"]
 	if m.spec.Sensitive && !m.spec.HasMode {
 		// A secret is never created world-readable by default.
 		m.spec.DefaultMode = sensitiveFileMode

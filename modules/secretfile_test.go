@@ -16,6 +16,10 @@ func TestSensitiveFileDefaultMode(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tpl"), []byte("PW=${pw}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, []byte("KEY\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, src   string
 		ctx         *hcl.EvalContext
@@ -27,6 +31,8 @@ func TestSensitiveFileDefaultMode(t *testing.T) {
 		{"sensitive = true", "content = \"pw-2\"\nsensitive = true\n", nil,
 			"exists:absent->present content:->(sensitive content changed) mode:->0600", 0o600},
 		{"template vars", "template = \"tpl\"\nvars = { pw = var.secret }\n", sensitiveCtx("pw-3"),
+			"exists:absent->present content:->(sensitive content changed) mode:->0600", 0o600},
+		{"source named by a sensitive value", "source = var.secret\n", sensitiveCtx(keyFile),
 			"exists:absent->present content:->(sensitive content changed) mode:->0600", 0o600},
 		{"explicit mode", "content = var.secret\nmode = \"0640\"\n", sensitiveCtx("pw-4"),
 			"exists:absent->present content:->(sensitive content changed) mode:->0640", 0o640},
