@@ -17,7 +17,7 @@ import (
 // Functions returns the function table shared by inventories and playbooks:
 // the cty standard library under Terraform's names (upper, lower, format,
 // join, split, replace, concat, merge, keys, values, length, lookup, ...),
-// plus env. The map is fresh on every call, so callers may add to it.
+// plus env and sensitive. The map is fresh on every call, so callers may add to it.
 func Functions() map[string]function.Function {
 	return map[string]function.Function{
 		// Numbers.
@@ -97,8 +97,9 @@ func Functions() map[string]function.Function {
 		"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
 		"tostring":   stdlib.MakeToFunc(cty.String),
 
-		// Environment.
-		"env": EnvFunc,
+		// Environment and secrets.
+		"env":       EnvFunc,
+		"sensitive": SensitiveFunc,
 	}
 }
 

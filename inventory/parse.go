@@ -59,6 +59,11 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 // defaults < groups, in declaration order < host. Expressions may call the
 // functions of Functions, among them env("NAME") and env("NAME", "default").
 //
+// A var may be secret: sensitive(value) marks it (and everything a playbook
+// computes from it) Sensitive, and the mark survives the merge. Connection
+// settings, addresses and group lists are shown everywhere and cannot be
+// sensitive.
+//
 // All problems are collected and returned together, each with the source
 // range it concerns. The returned Inventory is never nil, so its Files can be
 // used to print the diagnostics; when the diagnostics hold errors the rest of
@@ -358,7 +363,7 @@ func redactIfLong(s string) string {
 func (p *parser) value(a *hcl.Attribute, ty cty.Type, what string) (cty.Value, bool) {
 	v, diags := a.Expr.Value(p.ctx)
 	p.diags = append(p.diags, diags...)
-	if diags.HasErrors() || v.IsNull() {
+	if diags.HasErrors() || !p.notSensitive(a.Name, a.Expr.Range(), v) || v.IsNull() {
 		return cty.NilVal, false
 	}
 	cv, err := convert.Convert(v, ty)
@@ -401,11 +406,28 @@ func (p *parser) integer(a *hcl.Attribute) (int, bool) {
 	return int(i), true
 }
 
+// notSensitive reports whether v holds no sensitive value, adding an error
+// at rng when it does: only vars may be secret.
+func (p *parser) notSensitive(name string, rng hcl.Range, v cty.Value) bool {
+	if !IsSensitive(v) {
+		return true
+	}
+	p.errorf(rng, "Sensitive value in "+name,
+		"%s is shown in plans, logs and `tend inventory`, so it cannot be sensitive. Only vars can hold secrets, like vars = { db_password = sensitive(env(\"DB_PASSWORD\")) }.", name)
+	return false
+}
+
 // vars decodes a vars attribute: an object (or map) of arbitrary values.
+// Each var keeps its marks; when the whole object is marked (vars =
+// sensitive({...})), every var is.
 func (p *parser) vars(a *hcl.Attribute) map[string]cty.Value {
 	v, diags := a.Expr.Value(p.ctx)
 	p.diags = append(p.diags, diags...)
-	if diags.HasErrors() || v.IsNull() {
+	if diags.HasErrors() {
+		return nil
+	}
+	v, marks := v.Unmark()
+	if v.IsNull() {
 		return nil
 	}
 	ty := v.Type()
@@ -414,10 +436,14 @@ func (p *parser) vars(a *hcl.Attribute) map[string]cty.Value {
 			"Inappropriate value for attribute \"vars\": an object is required, like vars = { workers = 2 }.")
 		return nil
 	}
+	if !v.IsKnown() {
+		p.errorf(a.Expr.Range(), "Invalid vars", "The value of vars is not known.")
+		return nil
+	}
 	out := map[string]cty.Value{}
 	for it := v.ElementIterator(); it.Next(); {
 		k, ev := it.Element()
-		out[k.AsString()] = ev
+		out[k.AsString()] = ev.WithMarks(marks)
 	}
 	return out
 }
@@ -446,7 +472,7 @@ func (p *parser) nameList(a *hcl.Attribute) []nameRef {
 	for _, e := range exprs {
 		v, diags := e.Value(p.ctx)
 		p.diags = append(p.diags, diags...)
-		if diags.HasErrors() {
+		if diags.HasErrors() || !p.notSensitive(a.Name, e.Range(), v) {
 			continue
 		}
 		sv, err := convert.Convert(v, cty.String)

@@ -77,11 +77,16 @@ func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 	if diags.HasErrors() {
 		return diags
 	}
-	for _, a := range []string{"run", "unless", "only_if", "environment", "chdir", "creates", "removes"} {
+	refused := refuseSensitive(body, marked, pathRefusal, "chdir", "creates", "removes")
+	for _, a := range []string{"run", "unless", "only_if", "environment"} {
 		if marked[a] {
-			diags = append(diags, errAt(body, a, "Sensitive value in a command",
+			refused = append(refused, errAt(body, a, "Sensitive value in a command",
 				"Command scripts and their environment are passed on the command line and may be visible in the host's process list, so they cannot hold sensitive values. Write the secret to a root-only file with a file task (sensitive = true) and read it from the script."))
 		}
+	}
+	if len(refused) > 0 {
+		// Other checks of these attributes could quote the value.
+		return append(diags, refused...)
 	}
 	if strings.TrimSpace(cfg.Run) == "" {
 		diags = append(diags, errAt(body, "run", "Empty command", "run must hold a shell script."))

@@ -27,7 +27,8 @@ var _ Module = (*Directory)(nil)
 // missing parents (mkdir -p; parents get the default mode and the connection
 // user's ownership). state = "absent" removes only an empty directory
 // (rmdir): a directory with content makes apply fail rather than delete data.
-// A path that exists but is not a directory is an error.
+// A path that exists but is not a directory is an error. None of the
+// attributes can come from sensitive values.
 type Directory struct {
 	path   string
 	own    ownership
@@ -45,9 +46,13 @@ type directoryConfig struct {
 // Decode reads and validates the directory task.
 func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg directoryConfig
-	_, diags := decodeBody(body, ctx, &cfg)
+	marked, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
+	}
+	refused := append(refuseSensitive(body, marked, pathRefusal, "path"), refuseSensitive(body, marked, shownRefusal, "mode", "owner", "group")...)
+	if refused.HasErrors() {
+		return append(diags, refused...)
 	}
 	p, pathAttr := label, ""
 	if cfg.Path != nil {

@@ -39,7 +39,9 @@ var _ Module = (*File)(nil)
 //
 // The parent directory must exist: File does not create directories (use a
 // directory task). Content that comes from sensitive values, or any content
-// when sensitive = true, is never shown in diffs.
+// when sensitive = true, is never shown in diffs, and a new file holding it
+// is created 0600 unless mode says otherwise (an existing file keeps its
+// mode). The path, mode, owner and group cannot come from sensitive values.
 type File struct {
 	spec   fileSpec
 	absent bool
@@ -64,6 +66,10 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	marked, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
+	}
+	refused := append(refuseSensitive(body, marked, pathRefusal, "path"), refuseSensitive(body, marked, shownRefusal, "mode", "owner", "group")...)
+	if refused.HasErrors() {
+		return append(diags, refused...)
 	}
 	p, pathAttr := label, ""
 	if cfg.Path != nil {
@@ -91,7 +97,13 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	default:
 		diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
 	}
-	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"]
+	// Content read from a local file named by a sensitive value is as
+	// sensitive as file(var.secret_path) would be.
+	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"] || marked["source"] || marked["template"]
+	if m.spec.Sensitive && !m.spec.HasMode {
+		// A secret is never created world-readable by default.
+		m.spec.DefaultMode = sensitiveFileMode
+	}
 
 	var sources []string
 	if cfg.Content != nil {
@@ -146,6 +158,10 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	}
 	return diags
 }
+
+// sensitiveFileMode is the mode of a new file with sensitive content whose
+// mode was not given: readable by its owner only.
+const sensitiveFileMode = 0o600
 
 // localPath resolves a controller-side path: relative paths are taken from
 // the directory of the file that holds the attribute.
@@ -224,6 +240,11 @@ func (m *File) Check(ctx context.Context, t *Target) (*Diff, error) {
 	}
 	if _, err := m.spec.check(cur, d); err != nil {
 		return nil, err
+	}
+	if !cur.Exists && !m.spec.HasMode && m.spec.DefaultMode != defaultFileMode {
+		// Not the usual default (a sensitive file): the plan shows the mode
+		// the new file gets.
+		d.Add(Change{Attr: "mode", New: formatMode(m.spec.DefaultMode)})
 	}
 	return d, nil
 }

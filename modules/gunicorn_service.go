@@ -49,7 +49,9 @@ var _ Module = (*GunicornService)(nil)
 // "allow", as for systemd_unit).
 //
 // Decode warns when the restart settings let a crash loop hit the start
-// limit, which leaves the unit failed for good (see startLimitWarning).
+// limit, which leaves the unit failed for good (see startLimitWarning). A
+// sensitive value is refused in paths and command-line settings, and warned
+// about elsewhere in the unit (environment): unit files are world-readable.
 type GunicornService struct {
 	g    gunicornUnit
 	spec unitSpec
@@ -147,6 +149,11 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	if diags.HasErrors() {
 		return diags
 	}
+	refused := append(refuseSensitive(body, marked, pathRefusal, gunicornPathAttrs...), refuseSensitive(body, marked, argvRefusal, gunicornArgvAttrs...)...)
+	if refused.HasErrors() {
+		return append(diags, refused...)
+	}
+	diags = append(diags, gunicornSecretWarnings(body, marked)...)
 	g := gunicornUnit{Label: label}
 	bad := func(attr, summary, detail string) {
 		diags = append(diags, errAt(body, attr, summary, detail))
@@ -282,10 +289,6 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 		}
 	}
 	g.Environment = env
-	if marked["environment"] {
-		diags = append(diags, warnAt(body, "environment", "Sensitive values in a unit file",
-			"environment holds sensitive values, but unit files are world-readable (0644) and systemctl show prints Environment=. Put secrets in a root-only file (a file task with mode \"0600\") and name it in environment_file."))
-	}
 	if cfg.EnvironmentFile != nil {
 		p := strings.TrimPrefix(*cfg.EnvironmentFile, "-")
 		if _, err := cleanAbsPath(p); err != nil {
@@ -392,6 +395,33 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 		}
 	}
 	m.g, m.spec = g, spec
+	return diags
+}
+
+// Where a gunicorn_service's settings go: paths, the command line (both
+// refused when sensitive), and what is neither but still lands in the unit
+// file (a warning when sensitive, see unitSecretWarning).
+var (
+	gunicornPathAttrs = []string{"unit_path", "gunicorn", "directory", "environment_file"}
+	gunicornArgvAttrs = []string{"app", "bind", "workers", "threads", "worker_class", "timeout", "graceful_timeout",
+		"keep_alive", "max_requests", "max_requests_jitter", "extra_args"}
+	gunicornNotInUnit = []string{"enabled", "state", "restart_on_change"}
+)
+
+// gunicornSecretWarnings warns about each sensitive setting written into the
+// unit file (environment above all).
+func gunicornSecretWarnings(body hcl.Body, marked map[string]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, k := range sortedKeys(marked) {
+		if contains(gunicornNotInUnit, k) {
+			continue
+		}
+		what := k
+		if k == "environment" {
+			what = "environment (written as Environment= lines)"
+		}
+		diags = append(diags, unitSecretWarning(attrRange(body, k), what))
+	}
 	return diags
 }
 

@@ -39,6 +39,10 @@ var _ Module = (*SystemdUnit)(nil)
 // The file is written 0644 root:root. A changed file triggers one
 // daemon-reload and, if the unit runs, a restart; nothing is reloaded or
 // restarted when nothing changed.
+//
+// A sensitive value in the content is never shown in plans, but it is
+// readable on the host: Decode warns at the attribute that holds it (see
+// unitSecretWarning). The path cannot be sensitive.
 type SystemdUnit struct {
 	spec unitSpec
 }
@@ -68,6 +72,9 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	marked, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
+	}
+	if refused := refuseSensitive(body, marked, pathRefusal, "path"); refused.HasErrors() {
+		return append(diags, refused...)
 	}
 	name, err := unitName(label)
 	if err != nil {
@@ -114,6 +121,7 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 		return append(diags, errAt(body, "", "Missing unit definition", "A systemd_unit needs content or unit/service/install blocks."))
 	}
 	m.spec = unitSpec{Name: name, File: unitFile(path, content), RestartOnChange: true}
+	diags = append(diags, unitSecretWarnings(body, ctx, marked)...)
 	for k := range marked {
 		if k == "content" || strings.Contains(k, ".") {
 			m.spec.File.Sensitive = true
@@ -131,6 +139,23 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	if m.spec.Enabled != nil && *m.spec.Enabled && !diags.HasErrors() && !installable(content) {
 		diags = append(diags, errAt(body, "enabled", "Unit cannot be enabled",
 			fmt.Sprintf("%s has no [Install] section with WantedBy=, RequiredBy= or Alias=, so `systemctl enable` cannot enable it. Add an install block such as install { WantedBy = \"multi-user.target\" }, or remove enabled.", name)))
+	}
+	return diags
+}
+
+// unitSecretWarnings warns about each attribute that puts a sensitive value
+// into the unit file: content, or a setting of a section block.
+func unitSecretWarnings(body hcl.Body, ctx *hcl.EvalContext, marked map[string]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if marked["content"] {
+		diags = append(diags, unitSecretWarning(attrRange(body, "content"), "content"))
+	}
+	for _, k := range sortedKeys(marked) {
+		block, setting, ok := strings.Cut(k, ".")
+		if !ok {
+			continue
+		}
+		diags = append(diags, unitSecretWarning(markedBlockAttr(body, ctx, block, setting), block+" { "+setting+" }"))
 	}
 	return diags
 }

@@ -95,7 +95,7 @@ func (p *Playbook) Instantiate(play *Play, host *inventory.Host) (*HostPlan, hcl
 	}
 	ctx, diags := p.EvalContext(host)
 	if diags.HasErrors() {
-		return plan, diags
+		return plan, p.redact(diags, ctx)
 	}
 	for _, spec := range play.Tasks {
 		tasks, d := p.instantiate(spec, ctx, host)
@@ -110,17 +110,25 @@ func (p *Playbook) Instantiate(play *Play, host *inventory.Host) (*HostPlan, hcl
 			plan.Handlers[name] = tasks[0]
 		}
 	}
-	return plan, p.redact(diags)
+	return plan, p.redact(diags, ctx)
 }
 
-// redact replaces the values of sensitive variables in diagnostic texts:
-// a module's validation message may quote the value it rejects ("\"s3cret\"
-// is not an octal file mode"), and such messages reach the terminal.
-func (p *Playbook) redact(diags hcl.Diagnostics) hcl.Diagnostics {
+// redact replaces sensitive values in diagnostic texts: a module's
+// validation message may quote the value it rejects ("\"s3cret\" is not an
+// octal file mode"), and such messages reach the terminal. The values are
+// those of sensitive variables and every marked value in scope (host.vars
+// from sensitive() in the inventory, locals, var values given through
+// sensitive()).
+func (p *Playbook) redact(diags hcl.Diagnostics, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var secrets []string
 	for _, v := range p.Variables {
 		if v.Sensitive {
 			secrets = appendStrings(secrets, v.Value)
+		}
+	}
+	if ctx != nil {
+		for _, name := range mapKeys(ctx.Variables) {
+			secrets = appendMarkedStrings(secrets, ctx.Variables[name])
 		}
 	}
 	if len(secrets) == 0 {
@@ -155,6 +163,23 @@ func appendStrings(out []string, v cty.Value) []string {
 		for it := v.ElementIterator(); it.Next(); {
 			_, e := it.Element()
 			out = appendStrings(out, e)
+		}
+	}
+	return out
+}
+
+// appendMarkedStrings collects the string and number leaves of the marked
+// parts of v, as appendStrings.
+func appendMarkedStrings(out []string, v cty.Value) []string {
+	switch {
+	case v == cty.NilVal || !v.ContainsMarked():
+		return out
+	case v.IsMarked():
+		return appendStrings(out, v)
+	case v.IsKnown() && !v.IsNull() && v.CanIterateElements():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out = appendMarkedStrings(out, e)
 		}
 	}
 	return out

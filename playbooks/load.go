@@ -23,7 +23,8 @@ import (
 // varOverrides (from --var name=value) taking precedence over defaults. A
 // string (or untyped) variable takes the override text as is; for number and
 // bool variables the text is converted; for other types it is parsed as an
-// HCL expression, like ["a", "b"] or { k = 1 }.
+// HCL expression, like ["a", "b"] or { k = 1 }. It is LoadWith with only
+// Flags.
 //
 // Load makes every check that needs neither an inventory nor a host: syntax,
 // unknown module kinds and arguments, meta-arguments, references to
@@ -35,6 +36,12 @@ import (
 // Files can be used to print the diagnostics; when they hold errors the rest
 // of it must not be used.
 func Load(filenames []string, varOverrides map[string]string) (*Playbook, hcl.Diagnostics) {
+	return LoadWith(filenames, Inputs{Flags: varOverrides})
+}
+
+// LoadWith is Load with variable values from every source: TEND_VAR_
+// environment variables, variable files and --var flags (see Inputs).
+func LoadWith(filenames []string, in Inputs) (*Playbook, hcl.Diagnostics) {
 	p := &Playbook{
 		Files:     map[string]*hcl.File{},
 		Variables: map[string]*Variable{},
@@ -83,7 +90,7 @@ func Load(filenames []string, varOverrides map[string]string) (*Playbook, hcl.Di
 			}
 		}
 	}
-	l.overrides(varOverrides)
+	l.inputs(in)
 	l.resolveLocals()
 	for _, b := range playBlocks {
 		l.play(b)
@@ -92,12 +99,13 @@ func Load(filenames []string, varOverrides map[string]string) (*Playbook, hcl.Di
 		rng := hcl.Range{Filename: paths[0], Start: hcl.InitialPos, End: hcl.InitialPos}
 		l.errorf(rng, "No plays", "The playbook declares no play block.")
 	}
-	sortDiags(l.diags, paths)
+	sortDiags(l.diags, append(append([]string{}, in.Files...), paths...))
 	return p, l.diags
 }
 
 // sortDiags orders diagnostics by place: those without a source first, then
-// --var values, then by file (in load order) and position.
+// --var and TEND_VAR_ values, then by file (variable files, then playbook
+// files, in load order) and position.
 func sortDiags(diags hcl.Diagnostics, paths []string) {
 	order := map[string]int{}
 	for i, fn := range paths {
@@ -274,70 +282,6 @@ func (l *loader) constString(a *hcl.Attribute, ctx *hcl.EvalContext) (string, bo
 		return "", false
 	}
 	return sv.AsString(), true
-}
-
-// overrides applies --var values and checks every variable has a value.
-func (l *loader) overrides(vals map[string]string) {
-	names := mapKeys(vals)
-	for _, name := range names {
-		text := vals[name]
-		fn := fmt.Sprintf("<--var %s>", name)
-		l.p.Files[fn] = &hcl.File{Bytes: []byte(text)}
-		whole := hcl.Range{Filename: fn, Start: hcl.InitialPos,
-			End: hcl.Pos{Line: 1, Column: len([]rune(text)) + 1, Byte: len(text)}}
-		v, ok := l.p.Variables[name]
-		if !ok {
-			l.errorf(whole, "Value for undeclared variable",
-				"--var %s: the playbook declares no variable %q.%s", name, name, suggest(name, mapKeys(l.p.Variables)))
-			continue
-		}
-		var val cty.Value
-		switch {
-		case v.Type == cty.DynamicPseudoType || v.Type == cty.String:
-			val = cty.StringVal(text)
-		case v.Type == cty.Number || v.Type == cty.Bool:
-			cv, err := convert.Convert(cty.StringVal(strings.TrimSpace(text)), v.Type)
-			if err != nil {
-				l.errorf(whole, "Invalid value for variable",
-					"--var %s: the variable is a %s, and %s.", name, v.Type.FriendlyName(), valueQuote(text, v.Sensitive))
-				continue
-			}
-			val = cv
-		default:
-			expr, d := hclsyntax.ParseExpression([]byte(text), fn, hcl.InitialPos)
-			l.diags = append(l.diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			ev, d := expr.Value(&hcl.EvalContext{Functions: l.p.funcs[v.Range.Filename]})
-			l.diags = append(l.diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			cv, err := convertVar(ev, v.Type, v.defaults)
-			if err != nil {
-				l.errorf(expr.Range(), "Invalid value for variable",
-					"--var %s: the value does not match the type %s: %s.", name, typeexpr.TypeString(v.Type), convertMessage(err, v.Sensitive))
-				continue
-			}
-			val = cv
-		}
-		v.Value = val
-	}
-	vars := map[string]cty.Value{}
-	for _, name := range mapKeys(l.p.Variables) {
-		v := l.p.Variables[name]
-		if v.Value == cty.NilVal {
-			l.errorf(v.Range, "No value for required variable",
-				"Variable %q has no default; set it with --var %s=VALUE.", name, name)
-			v.Value = cty.DynamicVal
-		}
-		if v.Sensitive {
-			v.Value = v.Value.Mark(Sensitive)
-		}
-		vars[name] = v.Value
-	}
-	l.p.vars = cty.ObjectVal(vars)
 }
 
 func valueQuote(text string, sensitive bool) string {

@@ -50,17 +50,19 @@ import (
 )
 
 // Sensitive is the cty mark carried by the values of variables declared with
-// sensitive = true, and by everything computed from them. Modules strip it
-// when decoding and keep such values out of diffs and logs.
-const Sensitive = mark("sensitive")
-
-type mark string
+// sensitive = true, by the results of sensitive(value) (in the playbook or in
+// inventory vars, reaching host.vars), and by everything computed from them.
+// Modules strip it when decoding and keep such values out of diffs and logs.
+// It is the inventory's mark: both languages share it.
+const Sensitive = inventory.Sensitive
 
 // Playbook is a loaded playbook: files parsed, variables resolved, plays
 // checked. Instantiate evaluates a play for one host.
 type Playbook struct {
 	// Files holds every parsed file by name, for printing diagnostics with
-	// source snippets. --var values appear as files named "<--var NAME>".
+	// source snippets: the playbook's files and the variable files. --var
+	// values appear as files named "<--var NAME>", TEND_VAR_ values as
+	// "<env TEND_VAR_NAME>".
 	Files map[string]*hcl.File
 	// Variables are the declared input variables, by name, with their
 	// resolved values.

@@ -21,7 +21,8 @@ func newInventoryCommand(g *globalFlags) *cobra.Command {
 		Short: "Show the resolved inventory: hosts, connection settings, groups and merged vars",
 		Long: `inventory prints the inventory as tend resolves it: defaults applied, groups
 expanded and variables merged (defaults < group < host). --limit selects hosts.
-It never connects to a host.
+Sensitive vars (sensitive(...)) are shown as "(sensitive)". It never
+connects to a host.
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -91,11 +92,12 @@ func writeInventoryJSON(w io.Writer, inv *inventory.Inventory, hosts []*inventor
 	return enc.Encode(out)
 }
 
+// varsJSON encodes vars, each sensitive value as "(sensitive)".
 func varsJSON(vars map[string]cty.Value) (json.RawMessage, error) {
 	if len(vars) == 0 {
 		return json.RawMessage("{}"), nil
 	}
-	obj := cty.ObjectVal(vars)
+	obj := inventory.Redacted(cty.ObjectVal(vars))
 	b, err := ctyjson.Marshal(obj, obj.Type())
 	return json.RawMessage(b), err
 }
@@ -128,7 +130,13 @@ func writeInventoryText(w io.Writer, inv *inventory.Inventory, hosts []*inventor
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(w, "  var %s = %s\n", k, strings.TrimSpace(string(hclwrite.TokensForValue(h.Vars[k]).Bytes())))
+			v := h.Vars[k]
+			text := "(sensitive)"
+			if !v.IsMarked() {
+				// Sensitive parts of a structured var print as "(sensitive)".
+				text = strings.TrimSpace(string(hclwrite.TokensForValue(inventory.Redacted(v)).Bytes()))
+			}
+			fmt.Fprintf(w, "  var %s = %s\n", k, text)
 		}
 	}
 	if len(inv.Groups) > 0 {

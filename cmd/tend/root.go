@@ -21,6 +21,7 @@ type globalFlags struct {
 	inventory         string
 	limit             []string
 	vars              []string
+	varFiles          []string
 	forks             int
 	json              bool
 	noColor           bool
@@ -39,6 +40,11 @@ shows, per host and task, what would change, without changing anything.
 "tend apply" changes only what differs, reloads and restarts services only
 when their configuration changed, verifies the result and runs health checks.
 
+Playbook variables take their values from, each over the ones before it:
+their defaults, TEND_VAR_<name> environment variables, --var-file files (in
+order) and --var flags. --var values are visible in the process list; pass
+secrets with TEND_VAR_<name> or --var-file.
+
 ` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -46,7 +52,8 @@ when their configuration changed, verifies the result and runs health checks.
 	pf := root.PersistentFlags()
 	pf.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (HCL); without it the implicit localhost over a local connection")
 	pf.StringSliceVarP(&g.limit, "limit", "l", nil, "only hosts matching these host or group names (globs, comma-separated, !exclude)")
-	pf.StringArrayVar(&g.vars, "var", nil, "set a playbook variable: --var name=value (repeatable)")
+	pf.StringArrayVar(&g.vars, "var", nil, "set a playbook variable: --var name=value (repeatable; visible in the process list: pass secrets with --var-file or TEND_VAR_name)")
+	pf.StringArrayVar(&g.varFiles, "var-file", nil, "set playbook variables from an HCL file of name = value lines (repeatable; later files win, --var wins over all)")
 	pf.IntVarP(&g.forks, "forks", "f", run.DefaultForks, "how many hosts to work on in parallel")
 	pf.BoolVar(&g.json, "json", false, "one JSON event per line instead of human output")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set or output is not a terminal)")
@@ -101,6 +108,17 @@ func (g *globalFlags) parseVars() (map[string]string, error) {
 	return vars, nil
 }
 
+// inputs gathers the playbook variables' values: TEND_VAR_name environment
+// variables, then --var-file files in order, then --var flags, each source
+// taking precedence over the ones before it.
+func (g *globalFlags) inputs() (playbooks.Inputs, error) {
+	flags, err := g.parseVars()
+	if err != nil {
+		return playbooks.Inputs{}, err
+	}
+	return playbooks.Inputs{Env: playbooks.EnvInputs(os.Environ()), Files: g.varFiles, Flags: flags}, nil
+}
+
 // loadInventory reads -i, or returns the implicit localhost inventory.
 func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 	if g.inventory == "" {
@@ -114,7 +132,7 @@ func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 // is made; warnings are printed and the run goes on.
 func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode) (*run.Run, error) {
 	stderr := cmd.ErrOrStderr()
-	vars, err := g.parseVars()
+	inputs, err := g.inputs()
 	if err != nil {
 		return nil, exitWith(ExitInvalid, "%v", err)
 	}
@@ -126,7 +144,7 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 		printDiagnostics(stderr, diags, g.useColor(stderr))
 		return nil, exitWith(ExitInvalid, "invalid inventory: no host was contacted")
 	}
-	pb, pdiags := playbooks.Load(files, vars)
+	pb, pdiags := playbooks.LoadWith(files, inputs)
 	diags = append(diags, pdiags...)
 	if pdiags.HasErrors() {
 		printDiagnostics(stderr, diags, g.useColor(stderr))
