@@ -41,10 +41,11 @@ type directoryConfig struct {
 	State *string `hcl:"state,optional"`
 }
 
-// Decode reads and validates the directory task.
+// Decode reads and validates the directory task (an attribute whose value is
+// not known is checked no further).
 func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg directoryConfig
-	_, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -52,14 +53,16 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 	if cfg.Path != nil {
 		p, pathAttr = *cfg.Path, "path"
 	}
-	clean, err := cleanAbsPath(p)
-	if err != nil {
-		diags = append(diags, errAt(body, pathAttr, "Invalid directory path", err.Error()))
-	} else if clean == "/" {
-		diags = append(diags, errAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
+	if !dec.unknown["path"] {
+		clean, err := cleanAbsPath(p)
+		if err != nil {
+			diags = append(diags, errAt(body, pathAttr, "Invalid directory path", err.Error()))
+		} else if clean == "/" {
+			diags = append(diags, errAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
+		}
+		m.path = clean
 	}
-	m.path = clean
-	own, odiags := decodeOwnership(body, cfg.Mode, cfg.Owner, cfg.Group)
+	own, odiags := decodeOwnership(body, dec, cfg.Mode, cfg.Owner, cfg.Group)
 	diags = append(diags, odiags...)
 	m.own = own
 	if cfg.State != nil {
@@ -71,7 +74,7 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 				name string
 				set  bool
 			}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}} {
-				if a.set {
+				if dec.given(a.name, a.set) {
 					diags = append(diags, errAt(body, a.name, "Attribute for an absent directory", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
 				}
 			}
