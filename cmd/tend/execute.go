@@ -9,10 +9,11 @@ import (
 // execute prepares and runs a plan or apply and maps the result to an exit
 // code.
 func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode) error {
-	r, err := g.prepare(cmd, files, mode)
+	p, err := g.prepare(cmd, files, mode)
 	if err != nil {
 		return err
 	}
+	r := p.run
 	dial, err := g.dialer(cmd, r.Hosts())
 	if err != nil {
 		return err

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// mistakes is a playbook for the web group with one module mistake of each
+// kind that used to hide: behind "No hosts match" without -i, or in tasks
+// that no host runs. Each is at a known line:col.
+const mistakes = `play "site" {
+  hosts = ["web"]
+
+  file "/etc/app.conf" {
+    contnet = "x"
+  }
+  gunicorn_service "app" {
+    gunicorn = "/venv/bin/gunicorn"
+    app      = "a.wsgi:application"
+    bind     = "unix:/run/a.sock"
+    workers  = 0
+  }
+  directory "/srv/app" {
+    mode = 644
+  }
+  file "/etc/site" {
+    template = "nope.tpl"
+    vars     = { workers = host.vars.workers }
+  }
+  directory "/srv/canary" {
+    mode = "0999"
+    when = host.name == "canary"
+  }
+  file "extra" {
+    for_each = toset([])
+    path     = "/etc/${each.key}"
+    content  = "x"
+    mode     = "0888"
+  }
+}
+`
+
+// mistakesAt are the places and messages of the mistakes.
+var mistakesAt = []string{
+	"site.hcl:5:5: error: Unsupported argument",
+	"site.hcl:11:5: error: Invalid workers",
+	"site.hcl:14:5: error: Invalid mode",
+	`Write mode = "0644".`,
+	"site.hcl:17:5: error: Cannot read template",
+	"site.hcl:21:5: error: Invalid mode",
+	"site.hcl:28:5: error: Invalid mode",
+}
+
+// inventoryWeb writes an inventory with n hosts web1..webn in group web,
+// with vars.
+func inventoryWeb(t *testing.T, n int, vars string) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "group \"web\" {\n  vars = %s\n", vars)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "  host \"web%d\" { address = \"192.0.2.%d\" }\n", i, i)
+	}
+	b.WriteString("}\n")
+	return writeTestFile(t, filepath.Join(t.TempDir(), "inventory.hcl"), b.String())
+}
+
+// TestValidateFindsEveryModuleError: without -i, every module mistake is
+// reported (not only "No hosts match", which is a warning for validate and
+// stays an error for plan); with -i, the mistakes in tasks no host runs are
+// reported too. Each at its file:line:col, exit 5.
+func TestValidateFindsEveryModuleError(t *testing.T) {
+	dir := t.TempDir()
+	pb := writeTestFile(t, filepath.Join(dir, "site.hcl"), mistakes)
+	t.Chdir(dir)
+	inv := inventoryWeb(t, 3, "{ workers = 2 }")
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		noHostsAs string // how "No hosts match" is reported; "" = not at all
+	}{
+		{"validate without -i", []string{"validate", pb}, "warning: No hosts match"},
+		{"plan without -i", []string{"plan", pb}, "error: No hosts match"},
+		{"apply without -i", []string{"apply", pb}, "error: No hosts match"},
+		{"validate -i", []string{"validate", pb, "-i", inv}, ""},
+		{"plan -i", []string{"plan", pb, "-i", inv}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tend(t, append(tc.args, "--no-color")...)
+			r.want(t, ExitInvalid)
+			for _, want := range mistakesAt {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q", want)
+				}
+			}
+			if tc.noHostsAs != "" && !strings.Contains(r.stderr, tc.noHostsAs) {
+				t.Errorf("stderr lacks %q", tc.noHostsAs)
+			}
+			if tc.noHostsAs == "" && strings.Contains(r.stderr, "No hosts match") {
+				t.Errorf("No hosts match with an inventory that has the group")
+			}
+			if n := strings.Count(r.stderr, "error:"); n != len(mistakesAt)-1+boolInt(strings.HasPrefix(tc.noHostsAs, "error")) {
+				t.Errorf("%d errors printed, want each mistake once", n)
+			}
+			if t.Failed() {
+				t.Logf("stderr:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestValidateWithoutInventoryWarns: a correct playbook written for an
+// inventory validates without -i: its plays' hosts are only a warning
+// there (and still an error for plan, which would run on localhost).
+func TestValidateWithoutInventoryWarns(t *testing.T) {
+	dir := t.TempDir()
+	pb := writeTestFile(t, filepath.Join(dir, "site.hcl"), `play "site" {
+  hosts = ["web"]
+  file "/etc/app.conf" {
+    content = "workers = ${host.vars.workers}\n"
+    mode    = "0644"
+  }
+}
+`)
+	r := tend(t, "validate", pb, "--no-color")
+	r.want(t, ExitOK)
+	if !strings.Contains(r.stderr, "warning: No hosts match") || !strings.Contains(r.stderr, "give the inventory with -i") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "Valid: 1 task(s) and handler(s) checked for any host; 0 task instance(s) across 0 host(s).") {
+		t.Errorf("stdout: %s", r.stdout)
+	}
+	tend(t, "plan", pb, "--no-color").want(t, ExitInvalid)
+	tend(t, "validate", pb, "-i", inventoryWeb(t, 2, "{ workers = 2 }"), "--no-color").want(t, ExitOK)
+}
+
+// TestDiagnosticsOncePerMistake: two mistakes on 50 hosts are two blocks,
+// not 100; a mistake that depends on the host's values names the hosts.
+func TestDiagnosticsOncePerMistake(t *testing.T) {
+	dir := t.TempDir()
+	pb := writeTestFile(t, filepath.Join(dir, "site.hcl"), `play "site" {
+  hosts = ["web"]
+  gunicorn_service "app" {
+    gunicorn = "/venv/bin/gunicorn"
+    app      = "a.wsgi:application"
+    bind     = "unix:/run/a.sock"
+    workers  = host.vars.workers
+    timeout  = 0
+  }
+  file "/etc/motd" {
+    content = "hello"
+    mode    = "0999"
+  }
+}
+`)
+	inv := inventoryWeb(t, 50, "{ workers = 0 }")
+	for _, cmd := range []string{"validate", "plan"} {
+		r := tend(t, cmd, pb, "-i", inv, "--no-color")
+		r.want(t, ExitInvalid)
+		if n := strings.Count(r.stderr, "error:"); n != 3 {
+			t.Errorf("%s: %d error blocks, want 3:\n%s", cmd, n, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "(on 50 hosts: web1, web2, web3, web4, web5 and 45 more)") {
+			t.Errorf("%s: the host-specific workers error should name its hosts:\n%s", cmd, r.stderr)
+		}
+		if strings.Count(r.stderr, "(on ") != 1 {
+			t.Errorf("%s: only the host-specific error names hosts:\n%s", cmd, r.stderr)
+		}
+	}
+}
