@@ -14,7 +14,7 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		return err
 	}
 	r := p.run
-	dial, err := g.dialer(cmd, r.Hosts())
+	dial, err := g.dialer(cmd, r.Hosts(), p.becoming)
 	if err != nil {
 		return err
 	}

@@ -109,10 +109,13 @@ func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 	return inventory.Load(g.inventory)
 }
 
-// prepared is what prepare made: the run, and the playbook it came from.
+// prepared is what prepare made: the run, the playbook and inventory it
+// came from, and which of its hosts use become.
 type prepared struct {
-	run      *run.Run
-	playbook *playbooks.Playbook
+	run       *run.Run
+	playbook  *playbooks.Playbook
+	inventory *inventory.Inventory
+	becoming  map[string]bool
 }
 
 // prepare loads inventory and playbook and instantiates the run, all
@@ -120,7 +123,7 @@ type prepared struct {
 // inventory's, the playbook's, every task against its module's schema for
 // no particular host (playbooks.CheckTasks: also the tasks no host runs),
 // the plays' host patterns, every task for every selected host, and the
-// selected hosts' connection settings. Any error ends the command with
+// selected hosts' connection settings (checkConnections). Any error ends the command with
 // ExitInvalid before a connection is made; warnings are printed and the
 // run goes on.
 //
@@ -178,11 +181,16 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 		Mode: runMode, Inventory: inv, Playbook: pb.WithoutPlays(unmatched...), Limit: g.limit, Forks: g.forks,
 	})
 	diags = append(diags, rdiags...)
+	var becoming map[string]bool
+	if r != nil {
+		becoming = becomingHosts(pb, inv, r.Hosts())
+		diags = append(diags, checkConnections(r.Hosts(), becoming)...)
+	}
 	printDiagnostics(stderr, diags, g.useColor(stderr))
 	if diags.HasErrors() {
 		return nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
 	}
-	return &prepared{run: r, playbook: pb}, nil
+	return &prepared{run: r, playbook: pb, inventory: inv, becoming: becoming}, nil
 }
 
 // modeValidate is prepare's mode for validate: as plan, never connecting.

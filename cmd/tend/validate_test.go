@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -175,4 +176,90 @@ func TestDiagnosticsOncePerMistake(t *testing.T) {
 			t.Errorf("%s: only the host-specific error names hosts:\n%s", cmd, r.stderr)
 		}
 	}
+}
+
+// TestConnectionSettingsCheckedOffline: validate -i, plan and apply refuse
+// an identity_file that does not exist and a become_password_env that is
+// not set, naming the hosts and the place in the inventory, with exit 5 and
+// no connection.
+func TestConnectionSettingsCheckedOffline(t *testing.T) {
+	h := newSSHHost(t)
+	pb := h.playbook(t)
+	inv, _ := os.ReadFile(h.inventory)
+	missing := filepath.Join(t.TempDir(), "no_such_key")
+	lines := strings.Split(string(inv), "\n")
+	keyLine := 0
+	for i, l := range lines {
+		if strings.Contains(l, "identity_file") {
+			lines[i] = fmt.Sprintf("  identity_file    = %q", missing)
+			keyLine = i + 1
+		}
+	}
+	writeTestFile(t, h.inventory, strings.Join(lines, "\n"))
+	for _, cmd := range []string{"validate", "plan", "apply"} {
+		r := tend(t, cmd, pb, "-i", h.inventory, "--no-color")
+		r.want(t, ExitInvalid)
+		want := fmt.Sprintf("inventory.hcl:%d:22: error: Unusable identity file", keyLine)
+		if !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, missing+" does not exist") || !strings.Contains(r.stderr, "(on host web1)") {
+			t.Errorf("%s: stderr lacks %q, the path or the host:\n%s", cmd, want, r.stderr)
+		}
+	}
+	if c := h.srv.Stats().Connections; c != 0 {
+		t.Fatalf("%d connections with a missing identity file", c)
+	}
+
+	// A directory is no key either; a local connection has no use for one.
+	dir := t.TempDir()
+	pbLocal := writeTestFile(t, filepath.Join(dir, "local.hcl"), "play \"p\" {\n  hosts = [\"all\"]\n  file \"/tmp/x\" { content = \"x\" }\n}\n")
+	invDir := writeTestFile(t, filepath.Join(dir, "inv.hcl"), fmt.Sprintf("defaults { identity_file = %q }\nhost \"a\" {}\nhost \"b\" { connection = \"local\" }\n", dir))
+	r := tend(t, "validate", pbLocal, "-i", invDir, "--no-color")
+	r.want(t, ExitInvalid)
+	if !strings.Contains(r.stderr, "inv.hcl:1:28: error: Unusable identity file") || !strings.Contains(r.stderr, "is not a regular file") || !strings.Contains(r.stderr, "(on host a)") {
+		t.Errorf("directory as identity file:\n%s", r.stderr)
+	}
+}
+
+func TestBecomePasswordEnvCheckedOffline(t *testing.T) {
+	const name = "TEND_TEST_SUDO_PASSWORD"
+	t.Setenv(name, "")
+	os.Unsetenv(name)
+	play := func(become string) string {
+		return writeTestFile(t, filepath.Join(t.TempDir(), "site.hcl"), fmt.Sprintf("play \"p\" {\n  hosts = [\"web\"]\n  %s\n  file \"/tmp/x\" { content = \"x\" }\n}\n", become))
+	}
+	inv := func(become bool) string {
+		return writeTestFile(t, filepath.Join(t.TempDir(), "inv.hcl"), fmt.Sprintf(`defaults {
+  become              = %v
+  become_password_env = %q
+}
+group "web" {
+  host "web1" { connection = "local" }
+  host "web2" { connection = "local" }
+}
+`, become, name))
+	}
+	for _, tc := range []struct {
+		name      string
+		pb, inv   string
+		wantError bool
+	}{
+		{"inventory become", play(""), inv(true), true},
+		{"play become", play("become = true"), inv(false), true},
+		{"play without become", play("become = false"), inv(true), false},
+		{"no become", play(""), inv(false), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tend(t, "validate", tc.pb, "-i", tc.inv, "--no-color")
+			if !tc.wantError {
+				r.want(t, ExitOK)
+				return
+			}
+			r.want(t, ExitInvalid)
+			if !strings.Contains(r.stderr, "inv.hcl:3:25: error: Sudo password variable not set") || !strings.Contains(r.stderr, name) ||
+				!strings.Contains(r.stderr, "(on 2 hosts: web1, web2)") || strings.Count(r.stderr, "error:") != 1 {
+				t.Errorf("stderr:\n%s", r.stderr)
+			}
+		})
+	}
+	t.Setenv(name, "s3cret")
+	tend(t, "validate", play(""), "-i", inv(true), "--no-color").want(t, ExitOK)
 }
