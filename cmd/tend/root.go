@@ -75,6 +75,9 @@ func (g *globalFlags) useColor(w io.Writer) bool {
 	if os.Getenv("TERM") == "dumb" {
 		return false
 	}
+	if o, ok := w.(*outputWriter); ok {
+		w = o.w
+	}
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
