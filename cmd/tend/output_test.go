@@ -67,7 +67,7 @@ func TestOutputWriteFailureExits1(t *testing.T) {
 
 // TestPlanToDevFull: `tend plan > /dev/full` exits 1 with a message, not 2.
 func TestPlanToDevFull(t *testing.T) {
-	if runtime.GOOS != "linux" {
+	if runtime.GOOS != "linux" && os.Getenv("CI") != "true" {
 		t.Skip("/dev/full is Linux's")
 	}
 	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
