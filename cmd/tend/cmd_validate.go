@@ -24,17 +24,30 @@ warning, not an error.
 			if err != nil {
 				return err
 			}
-			specs := 0
+			tasks, handlers := 0, 0
 			for _, play := range p.playbook.Plays {
-				specs += len(play.Tasks) + len(play.Handlers)
+				tasks += len(play.Tasks)
+				handlers += len(play.Handlers)
+			}
+			checked := count(tasks, "task")
+			if handlers > 0 {
+				checked += " and " + count(handlers, "handler")
 			}
 			instances := 0
 			for _, h := range p.run.Hosts() {
 				instances += p.run.TaskCount(h.Name)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Valid: %d task(s) and handler(s) checked for any host; %d task instance(s) across %d host(s). No host was contacted.\n",
-				specs, instances, len(p.run.Hosts()))
+			fmt.Fprintf(cmd.OutOrStdout(), "Valid: %s checked for any host; %s across %s. No host was contacted.\n",
+				checked, count(instances, "task instance"), count(len(p.run.Hosts()), "host"))
 			return nil
 		},
 	}
+}
+
+// count is "1 task", "2 tasks".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

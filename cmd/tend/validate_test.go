@@ -136,11 +136,15 @@ func TestValidateWithoutInventoryWarns(t *testing.T) {
 	if !strings.Contains(r.stderr, "warning: No hosts match") || !strings.Contains(r.stderr, "give the inventory with -i") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	if !strings.Contains(r.stdout, "Valid: 1 task(s) and handler(s) checked for any host; 0 task instance(s) across 0 host(s).") {
+	if !strings.Contains(r.stdout, "Valid: 1 task checked for any host; 0 task instances across 0 hosts.") {
 		t.Errorf("stdout: %s", r.stdout)
 	}
 	tend(t, "plan", pb, "--no-color").want(t, ExitInvalid)
-	tend(t, "validate", pb, "-i", inventoryWeb(t, 2, "{ workers = 2 }"), "--no-color").want(t, ExitOK)
+	withInv := tend(t, "validate", pb, "-i", inventoryWeb(t, 2, "{ workers = 2 }"), "--no-color")
+	withInv.want(t, ExitOK)
+	if withInv.stderr != "" || !strings.Contains(withInv.stdout, "Valid: 1 task checked for any host; 2 task instances across 2 hosts.") {
+		t.Errorf("with -i: stdout %q, stderr %q", withInv.stdout, withInv.stderr)
+	}
 }
 
 // TestDiagnosticsOncePerMistake: two mistakes on 50 hosts are two blocks,
