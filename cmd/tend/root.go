@@ -112,13 +112,12 @@ func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 	return inventory.Load(g.inventory)
 }
 
-// prepared is what prepare made: the run, the playbook and inventory it
-// came from, and which of its hosts use become.
+// prepared is what prepare made: the run, the playbook it came from, and
+// which of its hosts use become.
 type prepared struct {
-	run       *run.Run
-	playbook  *playbooks.Playbook
-	inventory *inventory.Inventory
-	becoming  map[string]bool
+	run      *run.Run
+	playbook *playbooks.Playbook
+	becoming map[string]bool
 }
 
 // prepare loads inventory and playbook and instantiates the run, all
@@ -126,9 +125,9 @@ type prepared struct {
 // inventory's, the playbook's, every task against its module's schema for
 // no particular host (playbooks.CheckTasks: also the tasks no host runs),
 // the plays' host patterns, every task for every selected host, and the
-// selected hosts' connection settings (checkConnections). Any error ends the command with
-// ExitInvalid before a connection is made; warnings are printed and the
-// run goes on.
+// selected hosts' connection settings (checkConnections). Any error ends
+// the command with ExitInvalid before a connection is made; warnings are
+// printed and the run goes on.
 //
 // A play whose hosts match nothing is an error, except for validate
 // without -i (mode ""): that checks the playbook without an inventory, as
@@ -193,7 +192,7 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	if diags.HasErrors() {
 		return nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
 	}
-	return &prepared{run: r, playbook: pb, inventory: inv, becoming: becoming}, nil
+	return &prepared{run: r, playbook: pb, becoming: becoming}, nil
 }
 
 // modeValidate is prepare's mode for validate: as plan, never connecting.
