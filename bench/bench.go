@@ -51,8 +51,8 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-// measure runs one tool once (see RunTend, RunAnsible, RunFloor,
-// RunColdFloor) and adds the hosts' CPU time during the run.
+// measure runs one tool once (see RunTend, RunAnsible, RunReference,
+// RunColdReference) and adds the hosts' CPU time during the run.
 func (b *Bench) measure(ctx context.Context, tool string, noop bool) (Result, error) {
 	s := b.Setup
 	h0, ok0 := hostCPU(b.CPUFiles)
@@ -64,9 +64,9 @@ func (b *Bench) measure(ctx context.Context, tool string, noop bool) (Result, er
 	case tool == ToolAnsible:
 		res, err = RunAnsible(ctx, b.Runner, s, noop, b.Keep)
 	case noop:
-		res, err = RunFloor(ctx, b.Runner, s, tool)
+		res, err = RunReference(ctx, b.Runner, s, tool)
 	default:
-		res, err = RunColdFloor(ctx, b.Runner, s, tool)
+		res, err = RunColdReference(ctx, b.Runner, s, tool)
 	}
 	if err != nil {
 		return res, err
@@ -144,8 +144,8 @@ func (b *Bench) Prepare(ctx context.Context) error {
 		}
 	}
 	for _, t := range b.Tools {
-		if isFloor(t) {
-			if err := step(t+" floor (warm-up)", false, func() (Result, error) { return b.measure(ctx, t, true) }); err != nil {
+		if isReference(t) {
+			if err := step(t+" reference (warm-up)", false, func() (Result, error) { return b.measure(ctx, t, true) }); err != nil {
 				return err
 			}
 		}

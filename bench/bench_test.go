@@ -173,7 +173,7 @@ func TestParseState(t *testing.T) {
 
 func TestParseTools(t *testing.T) {
 	got, err := parseTools("openssh, tend,tend")
-	if err != nil || !slices.Equal(got, []string{ToolTend, ToolFloor}) {
+	if err != nil || !slices.Equal(got, []string{ToolTend, ToolRef}) {
 		t.Errorf("parseTools = %v, %v", got, err)
 	}
 	for _, bad := range []string{"", "chef", ","} {

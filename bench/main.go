@@ -6,8 +6,8 @@
 // interleaving the tools round by round:
 //
 //   - a no-op run on converged hosts: `tend apply` against
-//     `ansible-playbook bench/ansible/harden.yml` against the floor, one
-//     plain ssh per host running `sudo cat` of the unit;
+//     `ansible-playbook bench/ansible/harden.yml` against the plain OpenSSH
+//     reference, one plain ssh per host running `sudo cat` of the unit;
 //   - a cold converge: before every run each host is reset to the
 //     pre-hardening unit, then `tend apply` against `ansible-playbook`.
 //
@@ -220,7 +220,7 @@ func parseTools(s string) ([]string, error) {
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
 		switch t {
-		case ToolTend, ToolAnsible, ToolFloor, ToolFloorX25519:
+		case ToolTend, ToolAnsible, ToolRef, ToolRefX25519:
 			if !slices.Contains(out, t) {
 				out = append(out, t)
 			}

@@ -4,31 +4,45 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Machine describes where the benchmark ran.
+// Machine describes where the benchmark ran, and how the tools were set
+// up, as far as the report states it.
 type Machine struct {
-	CPU, Kernel, OS, Memory   string
-	NProc                     int
-	Go, TendCommit            string
-	Ansible, Python, OpenSSH  string
-	Date                      string
-	AnsibleConfig             string
-	AnsibleInventoryExcerpt   string
-	LoadIdle                  string
-	LoadBefore, LoadAfter     string
-	Hosts                     int
-	Rounds                    int
-	Forks                     int
-	TendArgs, AnsibleArgs     string
-	FloorArgs                 string
-	AnsibleSSHArgsDescription string
+	CPU, Kernel, OS, Memory  string
+	NProc                    int
+	Go, TendCommit           string
+	Ansible, Python, OpenSSH string
+	Date                     string
+	AnsibleConfig            string
+	AnsibleInventoryExcerpt  string
+	LoadIdle                 string
+	LoadBefore, LoadAfter    string
+	Hosts                    int
+	Rounds                   int
+	Forks                    int
+	TendArgs, AnsibleArgs    string
+	ReferenceArgs            string
+	// HostOS is the hosts' PRETTY_NAME ("" when it could not be read).
+	HostOS string
+	// KexOpenSSH is the key exchange plain ssh with its defaults negotiated
+	// with a host, KexTend the one golang.org/x/crypto/ssh (tend's SSH
+	// library, with tend's defaults) negotiated ("" when unknown).
+	KexOpenSSH, KexTend string
+	// AnsiblePipelining is the pipelining setting of the benchmark's
+	// ansible.cfg ("" when not set there).
+	AnsiblePipelining string
+	// AnsibleGatherFacts is the gather_facts of the benchmark's playbook
+	// ("" when not set there).
+	AnsibleGatherFacts string
 }
 
 // Report is the outcome of a benchmark.
@@ -80,12 +94,25 @@ func (b *Bench) Report(ctx context.Context) (*Report, error) {
 		}
 		m.AnsibleInventoryExcerpt = strings.Join(vars, "\n")
 	}
+	m.HostOS = hostOS(ctx, s)
+	m.KexOpenSSH = opensshKex(ctx, s)
+	m.KexTend = libraryKex(ctx, s)
+	m.AnsiblePipelining = iniValue(readFile(filepath.Join(s.AnsibleDir, "ansible.cfg")), "ssh_connection", "pipelining")
+	m.AnsibleGatherFacts = yamlPlayValue(readFile(filepath.Join(s.AnsibleDir, "harden.yml")), "gather_facts")
 	m.TendArgs = commandLine("tend", "apply", "examples/staffrota/harden.hcl", "-i", "FLEET/inventory.hcl", "--json", "--forks", fmt.Sprint(s.Forks))
 	m.AnsibleArgs = commandLine("ANSIBLE_CONFIG=bench/ansible/ansible.cfg", "ANSIBLE_SSH_CONTROL_PATH_DIR=$(mktemp -d)", "ansible-playbook", "-i", "FLEET/ansible.ini", "bench/ansible/harden.yml")
-	m.FloorArgs = commandLine(append(append([]string{"ssh"}, displaySSHArgs(floorArgs(s, ToolFloor))...),
+	m.ReferenceArgs = commandLine(append(append([]string{"ssh"}, displaySSHArgs(referenceArgs(s, ToolRef))...),
 		"-n", "-l", s.User, "HOST", "--", "sudo cat "+unitPath)...)
 
 	r := &Report{M: m, Noop: b.Noop, Cold: b.Cold}
+	r.Ratios = ratios(b.Noop, b.Cold)
+	return r, nil
+}
+
+// ratios computes the targets (and the ratios shown for context) from the
+// wall-time medians; a ratio whose series are missing is left out.
+func ratios(noop, cold map[string]*Series) []Ratio {
+	var out []Ratio
 	med := func(ss map[string]*Series, t string) float64 {
 		if x, ok := ss[t]; ok && len(x.Results) > 0 {
 			return x.Wall().Median
@@ -94,16 +121,16 @@ func (b *Bench) Report(ctx context.Context) (*Report, error) {
 	}
 	ratio := func(name string, num, den float64, target float64, atMost bool) {
 		if num > 0 && den > 0 {
-			r.Ratios = append(r.Ratios, Ratio{Name: name, Value: num / den, Target: target, AtMost: atMost, Info: target == 0})
+			out = append(out, Ratio{Name: name, Value: num / den, Target: target, AtMost: atMost, Info: target == 0})
 		}
 	}
-	ratio("tend no-op ÷ OpenSSH floor", med(b.Noop, ToolTend), med(b.Noop, ToolFloor), 1.3, true)
-	ratio("tend no-op ÷ OpenSSH floor, curve25519", med(b.Noop, ToolTend), med(b.Noop, ToolFloorX25519), 1.3, true)
-	ratio("Ansible no-op ÷ tend no-op", med(b.Noop, ToolAnsible), med(b.Noop, ToolTend), 8, false)
-	ratio("Ansible cold ÷ tend cold", med(b.Cold, ToolAnsible), med(b.Cold, ToolTend), 4, false)
-	ratio("tend cold ÷ OpenSSH cold floor, curve25519", med(b.Cold, ToolTend), med(b.Cold, ToolFloorX25519), 0, false)
-	ratio("Ansible cold ÷ OpenSSH cold floor, curve25519", med(b.Cold, ToolAnsible), med(b.Cold, ToolFloorX25519), 0, false)
-	return r, nil
+	ratio("tend no-op ÷ plain OpenSSH reference", med(noop, ToolTend), med(noop, ToolRef), 1.3, true)
+	ratio("tend no-op ÷ plain OpenSSH reference, curve25519", med(noop, ToolTend), med(noop, ToolRefX25519), 1.3, true)
+	ratio("Ansible no-op ÷ tend no-op", med(noop, ToolAnsible), med(noop, ToolTend), 8, false)
+	ratio("Ansible cold ÷ tend cold", med(cold, ToolAnsible), med(cold, ToolTend), 4, false)
+	ratio("tend cold ÷ plain OpenSSH cold reference, curve25519", med(cold, ToolTend), med(cold, ToolRefX25519), 0, false)
+	ratio("Ansible cold ÷ plain OpenSSH cold reference, curve25519", med(cold, ToolAnsible), med(cold, ToolRefX25519), 0, false)
+	return out
 }
 
 // displaySSHArgs shortens the fleet's paths in ssh options for the report.
@@ -153,10 +180,10 @@ func toolLabel(t string) string {
 	case ToolAnsible:
 		return "ansible-playbook"
 	}
-	if t == ToolFloorX25519 {
-		return "OpenSSH floor, curve25519-sha256"
+	if t == ToolRefX25519 {
+		return "plain OpenSSH reference, curve25519-sha256"
 	}
-	return "OpenSSH floor (1 ssh/host)"
+	return "plain OpenSSH reference (1 ssh/host)"
 }
 
 func secsCell(x Summary) string {
@@ -178,9 +205,9 @@ func mibCell(x Summary) string {
 // Table renders the results as a plain text table.
 func (r *Report) Table() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-7s %-33s %-28s %-28s %-20s %s\n", "", "tool", "wall median (min – max)", "CPU median (min – max)", "peak RSS MiB", "host CPU (all hosts)")
+	fmt.Fprintf(&b, "%-7s %-44s %-28s %-28s %-20s %s\n", "", "tool", "wall median (min – max)", "CPU median (min – max)", "peak RSS MiB", "host CPU (all hosts)")
 	for _, row := range r.rows() {
-		fmt.Fprintf(&b, "%-7s %-33s %-28s %-28s %-20s %s\n", row.scenario, toolLabel(row.s.Tool), secsCell(row.s.Wall()), secsCell(row.s.CPU()), mibCell(row.s.RSS()), hostCPUCell(row.s))
+		fmt.Fprintf(&b, "%-7s %-44s %-28s %-28s %-20s %s\n", row.scenario, toolLabel(row.s.Tool), secsCell(row.s.Wall()), secsCell(row.s.CPU()), mibCell(row.s.RSS()), hostCPUCell(row.s))
 	}
 	return b.String()
 }
@@ -189,7 +216,7 @@ func (r *Report) Table() string {
 func (r *Report) RatiosText() string {
 	var b strings.Builder
 	for _, x := range r.Ratios {
-		fmt.Fprintf(&b, "%-52s %6.2f×  target %-6s %s\n", x.Name, x.Value, x.Bound(), x.Verdict())
+		fmt.Fprintf(&b, "%-56s %6.2f×  target %-6s %s\n", x.Name, x.Value, x.Bound(), x.Verdict())
 	}
 	return b.String()
 }
@@ -219,13 +246,80 @@ func tendFacts(s *Series) (rt int, startup, hostMax float64, phases []Phase) {
 	return medianInt(rts), summarize(su).Median, summarize(hm).Median, phases
 }
 
-// Markdown renders BENCHMARKS.md.
+// Markdown renders BENCHMARKS.md. What it says about the results is
+// computed from the measurements: a comparison says which side is ahead and
+// by how much, and a sentence whose measurements are missing is left out.
 func (r *Report) Markdown() string {
-	m := r.M
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	r.writeIntro(w)
+	r.writeMethod(w)
+	r.writeResults(w)
+	r.writeTimeGoes(w)
+	r.writeAnalysis(w)
+	return b.String()
+}
+
+// writef appends formatted text to the report.
+type writef func(format string, a ...any)
+
+// series returns tool's series in ss when it has results.
+func series(ss map[string]*Series, tool string) (*Series, bool) {
+	s, ok := ss[tool]
+	return s, ok && len(s.Results) > 0
+}
+
+// versus says how a compares with b, as "X more than" or "X less than"
+// (with the words given), or "about the same as" when they are within 1%.
+func versus(a, b float64, more, less string) string {
+	d := a - b
+	if math.Abs(d) <= 0.01*math.Max(math.Abs(a), math.Abs(b)) || fmtSecs(math.Abs(d)) == fmtSecs(0) {
+		return "about the same as"
+	}
+	if d > 0 {
+		return fmtSecs(d) + " " + more + " than"
+	}
+	return fmtSecs(-d) + " " + less + " than"
+}
+
+// faster says how much faster or slower a wall time a is than b.
+func faster(a, b float64) string {
+	switch {
+	case b <= 0 || math.Abs(a-b) <= 0.02*b:
+		return "about as fast as"
+	case a < b:
+		return fmt.Sprintf("%.0f%% faster than", (1-a/b)*100)
+	}
+	return fmt.Sprintf("%.0f%% slower than", (a/b-1)*100)
+}
+
+// isCurve25519 reports whether kex is curve25519-sha256 by either name.
+func isCurve25519(kex string) bool {
+	return kex == "curve25519-sha256" || kex == "curve25519-sha256@libssh.org"
+}
+
+// dumpValue returns a setting's value from `ansible-config dump` output
+// ("NAME(origin) = value"), or "".
+func dumpValue(dump, name string) string {
+	for _, l := range strings.Split(dump, "\n") {
+		if !strings.HasPrefix(l, name+"(") {
+			continue
+		}
+		if _, v, ok := strings.Cut(l, " = "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func (r *Report) writeIntro(w writef) {
+	m := r.M
+	kind := "real"
+	if m.HostOS != "" {
+		kind = "real " + m.HostOS
+	}
 	w("# Benchmarks\n\n")
-	w("tend against Ansible and against plain OpenSSH, on one fleet of %d real Debian 12 hosts (test/fleet: systemd-nspawn containers with systemd, OpenSSH and the staffrota gunicorn app) on the same machine as the controller. ", m.Hosts)
+	w("tend against Ansible and against plain OpenSSH, on one fleet of %d %s hosts (test/fleet: systemd-nspawn containers with systemd, OpenSSH and the staffrota gunicorn app) on the same machine as the controller. ", m.Hosts, kind)
 	w("Generated by `make bench` (`go run ./bench`); do not edit by hand, run it again.\n\n")
 
 	w("## Machine\n\n")
@@ -235,32 +329,108 @@ func (r *Report) Markdown() string {
 	w("| memory | %s |\n", m.Memory)
 	w("| kernel | %s |\n", m.Kernel)
 	w("| OS | %s |\n", m.OS)
+	if m.HostOS != "" {
+		w("| hosts' OS | %s |\n", m.HostOS)
+	}
 	w("| Go | %s |\n", m.Go)
 	w("| tend | %s |\n", m.TendCommit)
 	w("| Ansible | %s, %s |\n", m.Ansible, m.Python)
 	w("| OpenSSH | %s |\n", m.OpenSSH)
 	w("| load average (1, 5, 15 min) | %s before the fleet booted; %s when the measurements began, %s when they ended (these two include the benchmark's own load) |\n\n", m.LoadIdle, m.LoadBefore, m.LoadAfter)
 	w("The %d hosts and the controller share the machine's %d CPUs: the hosts' sshd, sudo, systemd and (for Ansible) python run on the same cores as the tools. Host and controller talk over veth links, so network latency is near zero and the numbers measure CPU and round trips, not distance; on a real network every round trip adds its RTT.\n\n", m.Hosts, m.NProc)
+}
 
+func (r *Report) writeMethod(w writef) {
+	m := r.M
 	w("## Method\n\n")
 	w("- One fleet of %d hosts is booted; every host starts with the pre-hardening `staffrota.service` (1 worker, no restart policy). The tend playbook is `examples/staffrota/harden.hcl`; `bench/ansible/harden.yml` does the same four steps (the unit from `templates/staffrota.service.j2` with `workers` from the inventory, root 0644, a handler that runs daemon-reload and restart on change, the service enabled and started, handlers flushed, then `uri` on the unix socket: `GET /health/` must answer 200 with `status` `\"ok\"`, retried 10 times 1 s apart). Both leave the same unit file byte for byte: before measuring, tend converges the fleet, the driver checks the unit's sha256 on every host against the template, and Ansible must then report `changed=0` on every host.\n", m.Hosts)
-	w("- **no-op**: the hosts are converged; %d rounds, each running every tool once, the order rotating from round to round. The floor is what any SSH tool must at least do to read the unit: per host, in parallel, one plain `ssh` connection (no connection sharing) running `sudo cat` of the unit. It is measured twice: with OpenSSH's defaults, whose preferred key exchange here is the post-quantum `sntrup761x25519-sha512@openssh.com` (OpenSSH 9.2's implementation costs the client about 50 ms of CPU per connection), and with `curve25519-sha256`, the key exchange tend (golang.org/x/crypto/ssh) negotiates with these hosts — the floor for the same crypto, and the fairer yardstick.\n", m.Rounds)
-	w("- **cold**: before every run each host is reset over SSH (as root) to the pre-hardening unit: file written back, daemon-reload, the running gunicorn killed (a graceful stop can hang 30 s when it meets a worker that is still booting), `systemctl reset-failed`, start, wait until `/health/` answers 200 (the pre-hardening unit runs one worker, so the tool's restart never meets a booting worker). Then one tool converges the fleet. %d rounds, the order rotating. The reset is not timed. The cold floor is the host-side work no tool can avoid, done as cheaply as possible: per host, in parallel, one plain `ssh` running one `sudo sh -c` that writes the hardened unit (temporary file, rename), runs `systemctl daemon-reload` and `systemctl restart` (which waits for gunicorn's READY); it reads no state first and runs no health check.\n", m.Rounds)
-	w("- Every run is checked, and a failing run aborts the benchmark: exit status 0; the tool's recap lists all %d hosts with no failure; no-op: no change on any host and the service not restarted (its `InvocationID` unchanged); cold: a change on every host, the service restarted (new `InvocationID`), active, and the hardened unit's sha256 on every host; the floor must print the hardened unit from every host.\n", m.Hosts)
-	w("- **wall**: from starting the tool to its exit. **CPU**: user+sys on the controller, of the tool and every process it waited for (`wait4` rusage); for Ansible also its `ControlPersist` SSH masters, which daemonize: the driver is a child subreaper, so they are re-parented to it, and after each run it ends them and adds their rusage (they are never reused across runs). For the floor, the sum over the %d `ssh` processes. **Peak RSS**: `ru_maxrss`, the largest *single* process (for Ansible, its biggest python fork or ssh process; for the floor, the biggest `ssh`), not the sum over processes. **Host CPU**: the CPU time all %[1]d hosts used during the run (sshd, sudo, systemd, python, gunicorn), from each host's cgroup `cpu.stat` (`usage_usec`), before and after; an idle host uses well under 1 ms per second.\n", m.Hosts)
+	w("- **no-op**: the hosts are converged; %d rounds, each running every tool once, the order rotating from round to round. The plain OpenSSH reference does what any SSH tool must do to read the unit: per host, in parallel, one plain `ssh` connection (no connection sharing) running `sudo cat` of the unit. It is a reference, not a lower bound: it starts one `ssh` process per host, and one process that makes all the connections can be faster. It is measured twice: %s\n", m.Rounds, r.kexText())
+	w("- **cold**: before every run each host is reset over SSH (as root) to the pre-hardening unit: file written back, daemon-reload, the running gunicorn killed (a graceful stop can hang 30 s when it meets a worker that is still booting), `systemctl reset-failed`, start, wait until `/health/` answers 200 (the pre-hardening unit runs one worker, so the tool's restart never meets a booting worker). Then one tool converges the fleet. %d rounds, the order rotating. The reset is not timed. The cold reference does only the host-side work every tool must do, in one command per host: per host, in parallel, one plain `ssh` running one `sudo sh -c` that writes the hardened unit (temporary file, rename), runs `systemctl daemon-reload` and `systemctl restart` (which waits for gunicorn's READY); it reads no state first and runs no health check.\n", m.Rounds)
+	w("- Every run is checked, and a failing run aborts the benchmark: exit status 0; the tool's recap lists all %d hosts with no failure; no-op: no change on any host and the service not restarted (its `InvocationID` unchanged); cold: a change on every host, the service restarted (new `InvocationID`), active, and the hardened unit's sha256 on every host; the no-op reference must print the hardened unit from every host.\n", m.Hosts)
+	w("- **wall**: from starting the tool to its exit. **CPU**: user+sys on the controller, of the tool and every process it waited for (`wait4` rusage); for Ansible also its `ControlPersist` SSH masters, which daemonize: the driver is a child subreaper, so they are re-parented to it, and after each run it ends them and adds their rusage (they are never reused across runs). For the references, the sum over the %d `ssh` processes. **Peak RSS**: `ru_maxrss`, the largest *single* process (for Ansible, its biggest python fork or ssh process; for the references, the biggest `ssh`), not the sum over processes. **Host CPU**: the CPU time all %[1]d hosts used during the run (sshd, sudo, systemd, python, gunicorn), from each host's cgroup `cpu.stat` (`usage_usec`), before and after.\n", m.Hosts)
 	w("- The tables give the median of the %d runs and, in brackets, the minimum and maximum.\n\n", m.Rounds)
 
 	w("### Invocations\n\n")
-	w("```\n%s\n%s\n%s    # once per host, all in parallel\n```\n\n", m.TendArgs, m.AnsibleArgs, m.FloorArgs)
-	w("The curve25519 floor adds `-o KexAlgorithms=curve25519-sha256` to the ssh options.\n\n")
+	w("```\n%s\n%s\n%s    # once per host, all in parallel\n```\n\n", m.TendArgs, m.AnsibleArgs, m.ReferenceArgs)
+	w("The curve25519 reference adds `-o KexAlgorithms=curve25519-sha256` to the ssh options.\n\n")
 	w("### Ansible settings\n\n")
 	w("`ansible-config dump --only-changed` with `bench/ansible/ansible.cfg`:\n\n```\n%s\n```\n\n", m.AnsibleConfig)
 	w("Inventory variables (`[web:vars]`, written by test/fleet):\n\n```\n%s\n```\n\n", m.AnsibleInventoryExcerpt)
-	w("- `pipelining = True` is Ansible's fastest setting: modules are fed to the remote python over the open session, with no temporary file copied per task.\n")
+	if p := m.AnsiblePipelining; p != "" {
+		w("- `pipelining = %s` in `[ssh_connection]`", p)
+		if strings.EqualFold(p, "true") {
+			w(": modules are fed to the remote python over the open session, with no temporary file copied per task")
+		}
+		w(".\n")
+	}
 	w("- `ssh_args` is Ansible's default, `-C -o ControlMaster=auto -o ControlPersist=60s`: one multiplexed connection per host, shared by every task of a run. Each run gets a fresh `control_path_dir` (`ANSIBLE_SSH_CONTROL_PATH_DIR`), so no run reuses the previous run's connections; tend makes fresh connections every run too.\n")
-	w("- `gathering = explicit` and `gather_facts: false`: tend gathers no facts either.\n")
-	w("- `forks = 8`: every host at once, as tend (`--forks %d`).\n\n", m.Forks)
+	gathering, facts := dumpValue(m.AnsibleConfig, "DEFAULT_GATHERING"), m.AnsibleGatherFacts
+	if gathering != "" || facts != "" {
+		w("- `gathering = %s` and `gather_facts: %s`", orUnset(gathering), orUnset(facts))
+		if gathering == "explicit" && strings.EqualFold(facts, "false") {
+			w(": Ansible gathers no facts")
+		}
+		w(".")
+		if rt := r.noopRoundTrips(); rt > 0 {
+			w(" tend does read host facts (hostname, CPU count, OS, users, whether systemd runs), in the same command that reads the state: %d round trips per host in all in its no-op runs (tend's count).", rt)
+		}
+		w("\n")
+	}
+	if f, err := strconv.Atoi(dumpValue(m.AnsibleConfig, "DEFAULT_FORKS")); err == nil {
+		w("- `forks = %d`: Ansible works on %s; tend on %s (`--forks %d`).\n", f, atOnce(f, m.Hosts), atOnce(m.Forks, m.Hosts), m.Forks)
+	}
+	w("\n")
+}
 
+func orUnset(s string) string {
+	if s == "" {
+		return "(not set)"
+	}
+	return s
+}
+
+// atOnce says how many of n hosts a tool works on at once with forks.
+func atOnce(forks, n int) string {
+	if forks >= n {
+		return "every host at once"
+	}
+	return fmt.Sprintf("%d of the %d hosts at once", forks, n)
+}
+
+// kexText describes the two no-op references' key exchanges from what was
+// negotiated and measured.
+func (r *Report) kexText() string {
+	m := r.M
+	var b strings.Builder
+	b.WriteString("with OpenSSH's defaults")
+	if m.KexOpenSSH != "" {
+		fmt.Fprintf(&b, " (it negotiated `%s` with these hosts)", m.KexOpenSSH)
+	}
+	ref, ok1 := series(r.Noop, ToolRef)
+	x, ok2 := series(r.Noop, ToolRefX25519)
+	if ok1 && ok2 && m.Hosts > 0 {
+		per := (ref.CPU().Median - x.CPU().Median) / float64(m.Hosts)
+		word := "more"
+		if per < 0 {
+			word = "less"
+		}
+		fmt.Fprintf(&b, ", which cost the client %s %s CPU per connection than curve25519-sha256 (the difference of the two references' controller CPU medians, divided by %d hosts)",
+			fmtSecs(math.Abs(per)), word, m.Hosts)
+	}
+	b.WriteString(", and with `curve25519-sha256` forced")
+	switch {
+	case m.KexTend == "":
+		b.WriteString(", a classical key exchange that golang.org/x/crypto/ssh, tend's SSH library, also offers.")
+	case isCurve25519(m.KexTend):
+		fmt.Fprintf(&b, ", the key exchange tend's SSH library (golang.org/x/crypto/ssh) negotiated with these hosts (`%s`): the reference with tend's crypto.", m.KexTend)
+	default:
+		fmt.Fprintf(&b, "; tend's SSH library (golang.org/x/crypto/ssh) negotiated `%s` with these hosts, so neither reference has exactly tend's crypto.", m.KexTend)
+	}
+	return b.String()
+}
+
+func (r *Report) writeResults(w writef) {
+	m := r.M
 	w("## Results\n\n")
 	w("| scenario | tool | wall: median (min – max) | controller CPU: median (min – max) | peak RSS MiB: median (min – max) | CPU of all %d hosts: median (min – max) |\n|---|---|---|---|---|---|\n", m.Hosts)
 	for _, row := range r.rows() {
@@ -272,24 +442,27 @@ func (r *Report) Markdown() string {
 		w("| %s | %.2f× | %s | %s |\n", x.Name, x.Value, x.Bound(), x.Verdict())
 	}
 	cpuRatio := func(a, bm map[string]*Series, ta, tb string) string {
-		sa, oka := a[ta]
-		sb, okb := bm[tb]
+		sa, oka := series(a, ta)
+		sb, okb := series(bm, tb)
 		if !oka || !okb || sb.CPU().Median == 0 {
 			return "n/a"
 		}
 		return fmt.Sprintf("%.1f×", sa.CPU().Median/sb.CPU().Median)
 	}
-	w("\nThe same ratios on controller CPU: Ansible no-op ÷ tend no-op %s, Ansible cold ÷ tend cold %s, tend no-op ÷ OpenSSH floor %s, tend no-op ÷ OpenSSH floor with curve25519 %s.\n\n",
-		cpuRatio(r.Noop, r.Noop, ToolAnsible, ToolTend), cpuRatio(r.Cold, r.Cold, ToolAnsible, ToolTend), cpuRatio(r.Noop, r.Noop, ToolTend, ToolFloor), cpuRatio(r.Noop, r.Noop, ToolTend, ToolFloorX25519))
+	w("\nThe same ratios on controller CPU: Ansible no-op ÷ tend no-op %s, Ansible cold ÷ tend cold %s, tend no-op ÷ plain OpenSSH reference %s, tend no-op ÷ plain OpenSSH reference with curve25519 %s.\n\n",
+		cpuRatio(r.Noop, r.Noop, ToolAnsible, ToolTend), cpuRatio(r.Cold, r.Cold, ToolAnsible, ToolTend), cpuRatio(r.Noop, r.Noop, ToolTend, ToolRef), cpuRatio(r.Noop, r.Noop, ToolTend, ToolRefX25519))
+}
 
+func (r *Report) writeTimeGoes(w writef) {
+	m := r.M
 	w("## Where tend's time goes\n\n")
 	w("From tend's own `--json` events (medians over the runs; each phase is its slowest host):\n\n")
 	for _, sc := range []struct {
 		name string
 		m    map[string]*Series
 	}{{ScenarioNoop, r.Noop}, {ScenarioCold, r.Cold}} {
-		s, ok := sc.m[ToolTend]
-		if !ok || len(s.Results) == 0 {
+		s, ok := series(sc.m, ToolTend)
+		if !ok {
 			continue
 		}
 		rt, startup, hostMax, phases := tendFacts(s)
@@ -300,65 +473,196 @@ func (r *Report) Markdown() string {
 		w("- %s: wall %s. First event %s after the process started (start-up, loading and checking playbook and inventory). Slowest host %s: %s. %d round trips per host after connecting (tend's count).\n",
 			sc.name, fmtSecs(s.Wall().Median), fmtSecs(startup), fmtSecs(hostMax), strings.Join(ps, "; "), rt)
 	}
-	for _, t := range []string{ToolFloor, ToolFloorX25519} {
-		if fl, ok := r.Noop[t]; ok && len(fl.Results) > 0 {
+	for _, t := range []string{ToolRef, ToolRefX25519} {
+		if fl, ok := series(r.Noop, t); ok {
 			w("- %s, no-op: wall %s, controller CPU %s for %d `ssh` processes (one TCP connection, key exchange, public key authentication and one command each).\n",
 				toolLabel(t), fmtSecs(fl.Wall().Median), fmtSecs(fl.CPU().Median), m.Hosts)
 		}
 	}
 	w("\n")
+}
 
+// saturatedAt is the share of a run's wall time that its CPU bound,
+// (controller + host CPU) ÷ CPUs, must reach for the run to count as
+// CPU-bound.
+const saturatedAt = 0.8
+
+func (r *Report) writeAnalysis(w writef) {
 	w("## Analysis\n\n")
-	w("**The machine is saturated.** With %d CPUs for the controller and all %d hosts, a run cannot be shorter than all the CPU it needs, controller and hosts together, divided by %[1]d. That bound is close to the measured wall time of every run below, so on this machine the wall time is CPU time, and the host side is most of it:\n\n", m.NProc, m.Hosts)
-	w("| scenario | tool | controller CPU | host CPU | (controller + host) ÷ %d | wall |\n|---|---|---|---|---|---|\n", m.NProc)
-	for _, row := range r.rows() {
-		hc, ok := row.s.HostCPU()
-		if !ok {
-			continue
-		}
-		c := row.s.CPU().Median
-		w("| %s | %s | %s | %s | %s | %s |\n", row.scenario, toolLabel(row.s.Tool), fmtSecs(c), fmtSecs(hc.Median), fmtSecs((c+hc.Median)/float64(m.NProc)), fmtSecs(row.s.Wall().Median))
-	}
-	w("\n")
-	hostMed := func(x *Series) float64 { h, _ := x.HostCPU(); return h.Median }
-	tc, okT := r.Cold[ToolTend]
-	ac, okA := r.Cold[ToolAnsible]
-	fc, okF := r.Cold[ToolFloorX25519]
-	if okT && okA && okF && len(tc.Results) > 0 && len(ac.Results) > 0 && len(fc.Results) > 0 {
-		coldRT, _, _, phases := tendFacts(tc)
-		var unit time.Duration
-		for _, p := range phases {
-			if strings.HasPrefix(p.Name, "gunicorn_service.") {
-				unit = p.Max
-			}
-		}
-		floor, tw, aw := fc.Wall().Median, tc.Wall().Median, ac.Wall().Median
-		w("**Cold converge.** Most of it is host-side work no tool can avoid: writing the unit, `systemctl daemon-reload`, stopping the old gunicorn and starting the new one (a python master and its workers) until it reports READY. The cold floor does only that and takes %s; in tend it is the `gunicorn_service.staffrota` phase (%s of %s). Over the floor, tend adds %s of wall time and Ansible %s, so Ansible ÷ tend for the cold run is (floor + %[5]s) ÷ (floor + %[4]s): a large floor pulls the ratio towards 1, and faster or separate hosts (a smaller floor) raise it.",
-			fmtSecs(floor), fmtDur(unit), fmtSecs(tw), fmtSecs(tw-floor), fmtSecs(aw-floor))
-		if _, ok := tc.HostCPU(); ok {
-			th, ah, fh := hostMed(tc), hostMed(ac), hostMed(fc)
-			w(" On host CPU, the cold floor needs %s for the %d hosts, tend %s (%s, or %s per host, more than the floor) and Ansible %s; with the controller's CPU, Ansible needs %.1f× the CPU of tend in all, and that is what the wall-time ratio follows on this machine. tend's extra host CPU goes into its %d round trips per host (tend's count: reading the state, staging and installing the file, systemctl, reading the state again, the health check), where the floor runs one command; on the host every remote command is a new SSH channel and, with become, a new sudo.",
-				fmtSecs(fh), m.Hosts, fmtSecs(th), fmtSecs(th-fh), fmtSecs((th-fh)/float64(m.Hosts)), fmtSecs(ah),
-				(ac.CPU().Median+ah)/max(tc.CPU().Median+th, 0.001), coldRT)
-		}
-		w("\n\n")
-	}
-	if tn, ok := r.Noop[ToolTend]; ok && len(tn.Results) > 0 {
-		if fx, ok := r.Noop[ToolFloorX25519]; ok && len(fx.Results) > 0 {
-			w("**No-op run.** tend takes %s, the curve25519 floor %s: one tend process makes the %d connections with %s of controller CPU where %d `ssh` processes need %s, and with OpenSSH's default post-quantum key exchange the `ssh` processes need %s. Nearly all of tend's time is connecting, authenticating and reading the state (%d round trips per host in all).",
-				fmtSecs(tn.Wall().Median), fmtSecs(fx.Wall().Median), m.Hosts, fmtSecs(tn.CPU().Median), m.Hosts, fmtSecs(fx.CPU().Median), fmtSecs(r.Noop[ToolFloor].CPU().Median), r.noopRoundTrips())
-			if _, ok := tn.HostCPU(); ok {
-				w(" On the hosts, tend's state probe (one sudo shell reading the unit file and `systemctl show`) and health check cost %s of CPU against the floor's %s for `sudo cat`.", fmtSecs(hostMed(tn)), fmtSecs(hostMed(fx)))
-			}
-			w("\n\n")
-		}
-	}
+	r.writeSaturation(w)
+	r.writeCold(w)
+	r.writeNoop(w)
 	if missed := r.missedNames(); len(missed) > 0 {
 		w("**Targets missed:** %s.\n", strings.Join(missed, "; "))
-	} else {
+	} else if len(r.Ratios) > 0 {
 		w("All targets met.\n")
 	}
-	return b.String()
+}
+
+// writeSaturation compares each run's wall time with the least time its
+// CPU needs on this machine.
+func (r *Report) writeSaturation(w writef) {
+	m := r.M
+	type row struct {
+		scenario, tool         string
+		ctl, host, bound, wall float64
+	}
+	var rows []row
+	for _, x := range r.rows() {
+		hc, ok := x.s.HostCPU()
+		if !ok || m.NProc <= 0 {
+			continue
+		}
+		c := x.s.CPU().Median
+		rows = append(rows, row{x.scenario, toolLabel(x.s.Tool), c, hc.Median, (c + hc.Median) / float64(m.NProc), x.s.Wall().Median})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	saturated, hostMost := 0, 0
+	minShare, maxShare := math.Inf(1), 0.0
+	for _, x := range rows {
+		share := x.bound / x.wall
+		minShare, maxShare = math.Min(minShare, share), math.Max(maxShare, share)
+		if share >= saturatedAt {
+			saturated++
+		}
+		if x.host > x.ctl {
+			hostMost++
+		}
+	}
+	n := len(rows)
+	switch saturated {
+	case n:
+		w("**The machine is saturated.** ")
+	case 0:
+		w("**The machine is not saturated.** ")
+	default:
+		w("**The machine is saturated in some runs.** ")
+	}
+	w("With %d CPUs for the controller and all %d hosts, a run cannot be shorter than all the CPU it needs, controller and hosts together, divided by %[1]d. ", m.NProc, m.Hosts)
+	switch saturated {
+	case n:
+		w("That bound is %.0f–%.0f%% of the measured wall time of every run below, so on this machine the wall time is mostly CPU time", minShare*100, maxShare*100)
+	case 0:
+		w("That bound is %.0f–%.0f%% of the measured wall time of the runs below, so CPU alone does not explain their wall time", minShare*100, maxShare*100)
+	default:
+		w("That bound is at least %.0f%% of the measured wall time in %d of the %d runs below, and less in the others (%.0f–%.0f%% in all)", saturatedAt*100, saturated, n, minShare*100, maxShare*100)
+	}
+	switch hostMost {
+	case n:
+		w(", and the hosts use more of that CPU than the controller in every run")
+	case 0:
+		w(", and the controller uses more of that CPU than the hosts in every run")
+	default:
+		w(", and the hosts use more of that CPU than the controller in %d of the %d runs", hostMost, n)
+	}
+	w(":\n\n")
+	w("| scenario | tool | controller CPU | host CPU | (controller + host) ÷ %d | wall | bound ÷ wall |\n|---|---|---|---|---|---|---|\n", m.NProc)
+	for _, x := range rows {
+		w("| %s | %s | %s | %s | %s | %s | %.0f%% |\n", x.scenario, x.tool, fmtSecs(x.ctl), fmtSecs(x.host), fmtSecs(x.bound), fmtSecs(x.wall), x.bound/x.wall*100)
+	}
+	w("\n")
+}
+
+// writeCold relates the cold runs to the cold reference.
+func (r *Report) writeCold(w writef) {
+	m := r.M
+	tc, okT := series(r.Cold, ToolTend)
+	ac, okA := series(r.Cold, ToolAnsible)
+	fc, okF := series(r.Cold, ToolRefX25519)
+	if !okT || !okA || !okF {
+		return
+	}
+	coldRT, _, _, phases := tendFacts(tc)
+	ref, tw, aw := fc.Wall().Median, tc.Wall().Median, ac.Wall().Median
+	w("**Cold converge.** The host-side work every tool must do — writing the unit, `systemctl daemon-reload`, stopping the old gunicorn and starting the new one (a python master and its workers) until it reports READY — is what the cold reference does, and it takes %s", fmtSecs(ref))
+	if ref <= tw {
+		w("; that is %.0f%% of tend's %s", ref/tw*100, fmtSecs(tw))
+	} else {
+		w(", longer than tend's whole run (%s)", fmtSecs(tw))
+	}
+	for _, p := range phases {
+		if strings.HasPrefix(p.Name, "gunicorn_service.") {
+			w("; in tend, the `%s` phase takes %s", p.Name, fmtDur(p.Max))
+		}
+	}
+	w(". tend takes %s the reference and Ansible %s it", versus(tw, ref, "longer", "less"), versus(aw, ref, "longer", "less"))
+	if aw > tw && tw >= ref {
+		w(", so Ansible ÷ tend for the cold run is (reference + %s) ÷ (reference + %s): a longer reference pulls the ratio towards 1, and faster or separate hosts (a shorter reference) raise it", fmtSecs(aw-ref), fmtSecs(tw-ref))
+	}
+	w(".")
+	_, okTH := tc.HostCPU()
+	_, okAH := ac.HostCPU()
+	_, okFH := fc.HostCPU()
+	if okTH && okAH && okFH {
+		hostMed := func(x *Series) float64 { h, _ := x.HostCPU(); return h.Median }
+		th, ah, fh := hostMed(tc), hostMed(ac), hostMed(fc)
+		vs := versus(th, fh, "more", "less")
+		w(" On host CPU, the cold reference needs %s for the %d hosts, tend %s (%s the reference", fmtSecs(fh), m.Hosts, fmtSecs(th), vs)
+		if m.Hosts > 0 && vs != "about the same as" {
+			w(", or %s per host", fmtSecs(math.Abs(th-fh)/float64(m.Hosts)))
+		}
+		w(") and Ansible %s.", fmtSecs(ah))
+		total := (ac.CPU().Median + ah) / math.Max(tc.CPU().Median+th, 0.001)
+		wall := aw / tw
+		w(" With the controller's CPU, Ansible needs %.1f× the CPU of tend in all; the wall-time ratio is %.1f×", total, wall)
+		if math.Abs(math.Log(total/wall)) <= math.Log(1.25) {
+			w(", close to it: on this machine the wall time follows the CPU")
+		}
+		w(".")
+		if th > fh {
+			w(" tend's extra host CPU goes with its %d round trips per host (tend's count), where the reference runs one command: on the host every remote command is a new SSH channel and, with become, a new sudo.", coldRT)
+		} else {
+			w(" tend needs no more host CPU than the reference despite its %d round trips per host (tend's count).", coldRT)
+		}
+	}
+	w("\n\n")
+}
+
+// writeNoop relates tend's no-op run to the no-op references.
+func (r *Report) writeNoop(w writef) {
+	m := r.M
+	tn, ok1 := series(r.Noop, ToolTend)
+	fx, ok2 := series(r.Noop, ToolRefX25519)
+	if !ok1 || !ok2 {
+		return
+	}
+	tw, fw := tn.Wall().Median, fx.Wall().Median
+	w("**No-op run.** tend takes %s, the curve25519 reference %s: tend is %s the reference. One tend process makes the %d connections with %s of controller CPU, where %d `ssh` processes need %s",
+		fmtSecs(tw), fmtSecs(fw), faster(tw, fw), m.Hosts, fmtSecs(tn.CPU().Median), m.Hosts, fmtSecs(fx.CPU().Median))
+	if fd, ok := series(r.Noop, ToolRef); ok {
+		w(", and %s with OpenSSH's default key exchange", fmtSecs(fd.CPU().Median))
+		if m.KexOpenSSH != "" {
+			w(" (`%s`)", m.KexOpenSSH)
+		}
+	}
+	w(".")
+	rt, _, _, phases := tendFacts(tn)
+	for _, p := range phases {
+		if p.Name != phaseConnect || tw <= 0 {
+			continue
+		}
+		share := p.Max.Seconds() / tw
+		var how string
+		switch {
+		case share >= 0.8:
+			how = "Nearly all"
+		case share >= 0.5:
+			how = "Most"
+		default:
+			how = fmt.Sprintf("%.0f%%", share*100)
+		}
+		w(" %s of tend's time is connecting, authenticating and reading the state (%s of %s; %d round trips per host in all).", how, fmtDur(p.Max), fmtSecs(tw), rt)
+	}
+	_, okTH := tn.HostCPU()
+	_, okFH := fx.HostCPU()
+	if okTH && okFH {
+		th, _ := tn.HostCPU()
+		fh, _ := fx.HostCPU()
+		w(" On the hosts, tend's state read and health check cost %s of CPU, %s the reference's `sudo cat` (%s).", fmtSecs(th.Median), versus(th.Median, fh.Median, "more", "less"), fmtSecs(fh.Median))
+	}
+	w("\n\n")
 }
 
 // noopRoundTrips is the median of tend's round trips per host in no-op runs.

@@ -15,25 +15,26 @@ import (
 	"github.com/tend-sh/tend/test/fleet"
 )
 
-// The tools compared. The floors are plain OpenSSH: the least any
-// SSH-based tool must do to read the unit on every host. ToolFloor uses
-// OpenSSH's defaults, whose preferred key exchange on Debian 12 (OpenSSH
-// 9.2) is the post-quantum sntrup761x25519-sha512, which costs the client
-// about 50 ms of CPU per connection; ToolFloorX25519 forces
-// curve25519-sha256, the key exchange tend (golang.org/x/crypto/ssh)
-// negotiates with these hosts, so it is the floor for the same crypto.
+// The tools compared. The references are plain OpenSSH doing, per host,
+// what any SSH-based tool must do to read the unit (no-op) or to install it
+// and restart the service (cold), one ssh process per host. They are a
+// reference, not a floor: one tend process can be faster than many ssh
+// processes. ToolRef uses OpenSSH's defaults (a post-quantum key exchange
+// with current OpenSSH, costly for the client); ToolRefX25519 forces
+// curve25519-sha256, a classical key exchange that golang.org/x/crypto/ssh,
+// tend's SSH library, also offers.
 const (
-	ToolTend        = "tend"
-	ToolAnsible     = "ansible"
-	ToolFloor       = "openssh"
-	ToolFloorX25519 = "openssh-x25519"
+	ToolTend      = "tend"
+	ToolAnsible   = "ansible"
+	ToolRef       = "openssh"
+	ToolRefX25519 = "openssh-x25519"
 )
 
 // allTools is every tool, in report order.
-var allTools = []string{ToolTend, ToolAnsible, ToolFloor, ToolFloorX25519}
+var allTools = []string{ToolTend, ToolAnsible, ToolRef, ToolRefX25519}
 
-// isFloor reports whether tool is one of the OpenSSH floors.
-func isFloor(tool string) bool { return tool == ToolFloor || tool == ToolFloorX25519 }
+// isReference reports whether tool is one of the plain OpenSSH references.
+func isReference(tool string) bool { return tool == ToolRef || tool == ToolRefX25519 }
 
 // runTimeout bounds one run of any tool.
 const runTimeout = 5 * time.Minute
@@ -219,23 +220,24 @@ func RunAnsible(ctx context.Context, r *Runner, s *Setup, noop bool, keep map[in
 	return Result{Usage: u, Masters: n}, nil
 }
 
-// floorArgs are the ssh options of a floor tool, before "-l USER HOST".
-func floorArgs(s *Setup, tool string) []string {
+// referenceArgs are the ssh options of a reference tool, before "-l USER
+// HOST".
+func referenceArgs(s *Setup, tool string) []string {
 	args := append(s.Fleet.SSHArgs(), "-o", "ControlMaster=no", "-o", "ControlPath=none")
-	if tool == ToolFloorX25519 {
+	if tool == ToolRefX25519 {
 		args = append(args, "-o", "KexAlgorithms=curve25519-sha256")
 	}
 	return args
 }
 
-// RunFloor opens one plain OpenSSH connection per host, all in parallel,
+// RunReference opens one plain OpenSSH connection per host, all in parallel,
 // each running `sudo cat` of the unit (batch mode, the fleet's key, strict
 // host key checking, no connection sharing), and checks that every host
-// printed the hardened unit. tool picks the floor variant.
-func RunFloor(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
+// printed the hardened unit. tool picks the reference variant.
+func RunReference(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
 	var specs []Spec
 	for _, h := range s.Fleet.Hosts {
-		args := append(floorArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo cat "+unitPath)
+		args := append(referenceArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo cat "+unitPath)
 		specs = append(specs, Spec{Name: "/usr/bin/ssh", Args: args, Timeout: runTimeout})
 	}
 	procs, total, err := r.RunParallel(ctx, specs)
@@ -253,22 +255,22 @@ func RunFloor(ctx context.Context, r *Runner, s *Setup, tool string) (Result, er
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Result{}, fmt.Errorf("%s floor: %w", tool, err)
+		return Result{}, fmt.Errorf("%s reference: %w", tool, err)
 	}
 	return Result{Usage: total}, nil
 }
 
-// RunColdFloor is the floor of a cold converge: per host, in parallel, one
+// RunColdReference is the reference of a cold converge: per host, in parallel, one
 // plain OpenSSH connection running the host-side work no tool can avoid,
 // as one sudo command: write the hardened unit (through a temporary file
 // and a rename), daemon-reload, restart the service (which waits for
 // gunicorn's READY). It reads no state first and runs no health check.
-func RunColdFloor(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
-	script := fmt.Sprintf("echo %s | base64 -d > %s.floor && chmod 0644 %[2]s.floor && mv -f %[2]s.floor %[2]s && systemctl daemon-reload && systemctl restart staffrota.service",
+func RunColdReference(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
+	script := fmt.Sprintf("echo %s | base64 -d > %s.ref && chmod 0644 %[2]s.ref && mv -f %[2]s.ref %[2]s && systemctl daemon-reload && systemctl restart staffrota.service",
 		base64.StdEncoding.EncodeToString(s.Hardened), unitPath)
 	var specs []Spec
 	for _, h := range s.Fleet.Hosts {
-		args := append(floorArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo sh -c "+shellQuote(script))
+		args := append(referenceArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo sh -c "+shellQuote(script))
 		specs = append(specs, Spec{Name: "/usr/bin/ssh", Args: args, Timeout: runTimeout})
 	}
 	procs, total, err := r.RunParallel(ctx, specs)
@@ -282,7 +284,7 @@ func RunColdFloor(ctx context.Context, r *Runner, s *Setup, tool string) (Result
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Result{}, fmt.Errorf("%s cold floor: %w", tool, err)
+		return Result{}, fmt.Errorf("%s cold reference: %w", tool, err)
 	}
 	return Result{Usage: total}, nil
 }

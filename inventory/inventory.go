@@ -62,4 +62,8 @@ type Host struct {
 	Vars map[string]cty.Value
 	// Range is where the host was declared.
 	Range hcl.Range
+	// SettingRanges holds, by attribute name (identity_file,
+	// become_password_env, ...), where the host's connection setting was
+	// written: in defaults, a group or the host block.
+	SettingRanges map[string]hcl.Range
 }

@@ -107,6 +107,8 @@ type settings struct {
 	port, connectTimeout, commandTimeout           *int
 	become, becomePasswordPrompt                   *bool
 	vars                                           map[string]cty.Value
+	// ranges holds where each connection attribute's value is written.
+	ranges map[string]hcl.Range
 }
 
 var settingAttrs = []hcl.AttributeSchema{
@@ -269,9 +271,12 @@ var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // settings decodes the connection attributes and vars present in c.
 func (p *parser) settings(c *hcl.BodyContent) settings {
-	var s settings
+	s := settings{ranges: map[string]hcl.Range{}}
 	for _, a := range sortedAttrs(c.Attributes) {
 		name := a.Name
+		if name != "vars" {
+			s.ranges[name] = a.Expr.Range()
+		}
 		switch name {
 		case "user", "become_user":
 			if v, ok := p.str(a); ok {
@@ -687,6 +692,12 @@ func apply(h *Host, s settings) {
 	setStr(&h.Connection, s.connection)
 	setStr(&h.BecomeUser, s.becomeUser)
 	setStr(&h.BecomePasswordEnv, s.becomePasswordEnv)
+	for k, r := range s.ranges {
+		if h.SettingRanges == nil {
+			h.SettingRanges = map[string]hcl.Range{}
+		}
+		h.SettingRanges[k] = r
+	}
 	for _, pair := range []struct {
 		dst *int
 		src *int

@@ -59,7 +59,7 @@ type Command struct {
 }
 
 type commandConfig struct {
-	Run         string    `hcl:"run"`
+	Run         *string   `hcl:"run"`
 	Creates     *string   `hcl:"creates,optional"`
 	Removes     *string   `hcl:"removes,optional"`
 	Unless      *string   `hcl:"unless,optional"`
@@ -73,13 +73,13 @@ type commandConfig struct {
 // Decode reads and validates the command task.
 func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg commandConfig
-	marked, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
-	refused := refuseSensitive(body, marked, pathRefusal, "chdir", "creates", "removes")
+	refused := refuseSensitive(body, dec.marked, pathRefusal, "chdir", "creates", "removes")
 	for _, a := range []string{"run", "unless", "only_if", "environment"} {
-		if marked[a] {
+		if dec.marked[a] {
 			refused = append(refused, errAt(body, a, "Sensitive value in a command",
 				"Command scripts and their environment are passed on the command line and may be visible in the host's process list, so they cannot hold sensitive values. Write the secret to a root-only file with a file task (sensitive = true) and read it from the script."))
 		}
@@ -88,10 +88,15 @@ func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 		// Other checks of these attributes could quote the value.
 		return append(diags, refused...)
 	}
-	if strings.TrimSpace(cfg.Run) == "" {
+	if d := required(body, dec, "run", cfg.Run != nil); d != nil {
+		return append(diags, d...)
+	}
+	if cfg.Run != nil {
+		m.run = *cfg.Run
+	}
+	if strings.TrimSpace(m.run) == "" && !dec.unknown["run"] {
 		diags = append(diags, errAt(body, "run", "Empty command", "run must hold a shell script."))
 	}
-	m.run = cfg.Run
 	for _, a := range []struct {
 		name string
 		val  *string

@@ -16,23 +16,75 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
+// decoded is what decodeBody saw of the attributes besides their values.
+// Nested block attributes are named "block.attr".
+type decoded struct {
+	// marked holds the attributes whose value carried a cty mark (the
+	// playbook's sensitive values); modules treat them as sensitive.
+	marked map[string]bool
+	// unknown holds the attributes whose value is not (wholly) known. That
+	// happens when a playbook is validated for no particular host: host.*
+	// and each.* are unknown then. Such an attribute reaches the target
+	// struct as null, as if it were not set, so Decode must skip every
+	// check that needs its value and must not take its absence for granted
+	// (a default, "exactly one of", a cross-attribute warning).
+	unknown map[string]bool
+	// types holds the type of each attribute's value as written, before
+	// gohcl converted it to the field's type (a number into a string
+	// field, say).
+	types map[string]cty.Type
+}
+
+// given reports whether attr was written with a value: set (non-null) or
+// unknown.
+func (d decoded) given(attr string, set bool) bool {
+	return set || d.unknown[attr]
+}
+
+// anyUnknown reports whether any of attrs is unknown.
+func (d decoded) anyUnknown(attrs ...string) bool {
+	for _, a := range attrs {
+		if d.unknown[a] {
+			return true
+		}
+	}
+	return false
+}
+
+// required reports a required attribute that is missing or null. Required
+// attributes are decoded into pointer fields, which gohcl treats as
+// optional, so that an unknown value can reach Decode as nil; this is
+// gohcl's own check for them.
+func required(body hcl.Body, dec decoded, attr string, set bool) hcl.Diagnostics {
+	if dec.given(attr, set) {
+		return nil
+	}
+	if _, written := dec.types[attr]; written {
+		return hcl.Diagnostics{errAt(body, attr, "Invalid value", fmt.Sprintf("%s must not be null.", attr))}
+	}
+	rng := body.MissingItemRange()
+	return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Missing required argument",
+		Detail: fmt.Sprintf("The argument %q is required, but no definition was found.", attr), Subject: &rng}}
+}
+
 // decodeBody decodes body into target (a pointer to a struct with gohcl
 // tags). Values that carry cty marks (the playbook's sensitive values) are
-// unmarked before gohcl sees them, because gohcl panics on marked values; the
-// names of the attributes that carried marks are returned (nested block
-// attributes as "block.attr"), so modules can treat them as sensitive.
-func decodeBody(body hcl.Body, ctx *hcl.EvalContext, target any) (map[string]bool, hcl.Diagnostics) {
-	marked := map[string]bool{}
-	diags := gohcl.DecodeBody(unmarkBody{Body: body, marked: marked}, ctx, target)
-	return marked, diags
+// unmarked before gohcl sees them, because gohcl panics on marked values;
+// values that are not wholly known are replaced by null, because gohcl
+// refuses them. What it did is returned in decoded; its maps keep filling
+// while the module reads nested bodies it got from target.
+func decodeBody(body hcl.Body, ctx *hcl.EvalContext, target any) (decoded, hcl.Diagnostics) {
+	d := decoded{marked: map[string]bool{}, unknown: map[string]bool{}, types: map[string]cty.Type{}}
+	diags := gohcl.DecodeBody(unmarkBody{Body: body, d: d}, ctx, target)
+	return d, diags
 }
 
 // unmarkBody wraps a body so that every attribute's value comes back
-// unmarked, recording which attributes were marked.
+// unmarked and known (or null), recording what it changed.
 type unmarkBody struct {
 	hcl.Body
 	prefix string
-	marked map[string]bool
+	d      decoded
 }
 
 func (b unmarkBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
@@ -43,7 +95,7 @@ func (b unmarkBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostic
 func (b unmarkBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
 	c, rest, diags := b.Body.PartialContent(s)
 	if rest != nil {
-		rest = unmarkBody{Body: rest, prefix: b.prefix, marked: b.marked}
+		rest = unmarkBody{Body: rest, prefix: b.prefix, d: b.d}
 	}
 	return b.wrap(c), rest, diags
 }
@@ -60,7 +112,7 @@ func (b unmarkBody) wrapAttrs(attrs hcl.Attributes) hcl.Attributes {
 	out := make(hcl.Attributes, len(attrs))
 	for name, a := range attrs {
 		c := *a
-		c.Expr = unmarkExpr{Expression: a.Expr, key: b.prefix + name, marked: b.marked}
+		c.Expr = unmarkExpr{Expression: a.Expr, key: b.prefix + name, d: b.d}
 		out[name] = &c
 	}
 	return out
@@ -75,24 +127,33 @@ func (b unmarkBody) wrap(c *hcl.BodyContent) *hcl.BodyContent {
 	out.Blocks = make(hcl.Blocks, len(c.Blocks))
 	for i, blk := range c.Blocks {
 		nb := *blk
-		nb.Body = unmarkBody{Body: blk.Body, prefix: b.prefix + blk.Type + ".", marked: b.marked}
+		nb.Body = unmarkBody{Body: blk.Body, prefix: b.prefix + blk.Type + ".", d: b.d}
 		out.Blocks[i] = &nb
 	}
 	return &out
 }
 
-// unmarkExpr evaluates its expression and strips all marks from the value.
+// unmarkExpr evaluates its expression, strips all marks from the value and
+// turns a value that is not wholly known into null.
 type unmarkExpr struct {
 	hcl.Expression
-	key    string
-	marked map[string]bool
+	key string
+	d   decoded
 }
 
 func (e unmarkExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	v, diags := e.Expression.Value(ctx)
+	if v == cty.NilVal {
+		return v, diags
+	}
 	if v.ContainsMarked() {
 		v, _ = v.UnmarkDeep()
-		e.marked[e.key] = true
+		e.d.marked[e.key] = true
+	}
+	e.d.types[e.key] = v.Type()
+	if !v.IsWhollyKnown() {
+		e.d.unknown[e.key] = true
+		v = cty.NullVal(v.Type())
 	}
 	return v, diags
 }

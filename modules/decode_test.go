@@ -26,7 +26,11 @@ func TestDecode(t *testing.T) {
 		// file
 		{"file content", "file", "/etc/motd", "content = \"hi\"\nmode = \"0644\"\nowner = \"root\"\ngroup = \"root\"\n", "", ""},
 		{"file path attr", "file", "motd", "path = \"/etc/motd\"\ncontent = \"hi\"\n", "", ""},
-		{"file mode as number", "file", "/etc/motd", "content = \"hi\"\nmode = 644\n", "", ""},
+		{"file mode as number", "file", "/etc/motd", "content = \"hi\"\nmode = 644\n", `a mode must be a string of octal digits, in quotes. Write mode = "0644".`, "2:1"},
+		{"file mode as number 0755", "file", "/etc/motd", "content = \"hi\"\nmode = 0755\n", `mode = 755 is a number`, "2:1"},
+		{"file mode as decimal number", "file", "/etc/motd", "content = \"hi\"\nmode = 420\n", `Write mode = "0420".`, "2:1"},
+		{"file mode as non-octal number", "file", "/etc/motd", "content = \"hi\"\nmode = 999\n", `Write mode = "0644".`, "2:1"},
+		{"dir mode as number", "directory", "/srv/app", "\nmode = 750\n", `Write mode = "0750".`, "2:1"},
 		{"file absent", "file", "/etc/motd", "state = \"absent\"\n", "", ""},
 		{"file bad mode", "file", "/etc/motd", "content = \"x\"\n\nmode = \"0999\"\n", "not an octal file mode", "3:1"},
 		{"file mode too long", "file", "/etc/motd", "content = \"x\"\nmode = \"100644\"\n", "not an octal file mode", "2:1"},

@@ -43,14 +43,15 @@ type directoryConfig struct {
 	State *string `hcl:"state,optional"`
 }
 
-// Decode reads and validates the directory task.
+// Decode reads and validates the directory task (an attribute whose value is
+// not known is checked no further).
 func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg directoryConfig
-	marked, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
-	refused := append(refuseSensitive(body, marked, pathRefusal, "path"), refuseSensitive(body, marked, shownRefusal, "mode", "owner", "group")...)
+	refused := append(refuseSensitive(body, dec.marked, pathRefusal, "path"), refuseSensitive(body, dec.marked, shownRefusal, "mode", "owner", "group")...)
 	if refused.HasErrors() {
 		return append(diags, refused...)
 	}
@@ -58,14 +59,16 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 	if cfg.Path != nil {
 		p, pathAttr = *cfg.Path, "path"
 	}
-	clean, err := cleanAbsPath(p)
-	if err != nil {
-		diags = append(diags, errAt(body, pathAttr, "Invalid directory path", err.Error()))
-	} else if clean == "/" {
-		diags = append(diags, errAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
+	if !dec.unknown["path"] {
+		clean, err := cleanAbsPath(p)
+		if err != nil {
+			diags = append(diags, errAt(body, pathAttr, "Invalid directory path", err.Error()))
+		} else if clean == "/" {
+			diags = append(diags, errAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
+		}
+		m.path = clean
 	}
-	m.path = clean
-	own, odiags := decodeOwnership(body, cfg.Mode, cfg.Owner, cfg.Group)
+	own, odiags := decodeOwnership(body, dec, cfg.Mode, cfg.Owner, cfg.Group)
 	diags = append(diags, odiags...)
 	m.own = own
 	if cfg.State != nil {
@@ -77,7 +80,7 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 				name string
 				set  bool
 			}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}} {
-				if a.set {
+				if dec.given(a.name, a.set) {
 					diags = append(diags, errAt(body, a.name, "Attribute for an absent directory", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
 				}
 			}

@@ -60,14 +60,16 @@ type fileConfig struct {
 	State     *string   `hcl:"state,optional"`
 }
 
-// Decode reads and validates the file task.
+// Decode reads and validates the file task. An attribute whose value is not
+// known (validation for no particular host) is checked no further, and the
+// checks that depend on it are skipped.
 func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg fileConfig
-	marked, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
-	refused := append(refuseSensitive(body, marked, pathRefusal, "path"), refuseSensitive(body, marked, shownRefusal, "mode", "owner", "group")...)
+	refused := append(refuseSensitive(body, dec.marked, pathRefusal, "path"), refuseSensitive(body, dec.marked, shownRefusal, "mode", "owner", "group")...)
 	if refused.HasErrors() {
 		return append(diags, refused...)
 	}
@@ -75,14 +77,16 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	if cfg.Path != nil {
 		p, pathAttr = *cfg.Path, "path"
 	}
-	clean, err := cleanAbsPath(p)
-	if err != nil {
-		diags = append(diags, errAt(body, pathAttr, "Invalid file path", err.Error()))
+	if !dec.unknown["path"] {
+		clean, err := cleanAbsPath(p)
+		if err != nil {
+			diags = append(diags, errAt(body, pathAttr, "Invalid file path", err.Error()))
+		}
+		m.spec.Path = clean
 	}
-	m.spec.Path = clean
 	m.spec.DefaultMode = defaultFileMode
 
-	own, odiags := decodeOwnership(body, cfg.Mode, cfg.Owner, cfg.Group)
+	own, odiags := decodeOwnership(body, dec, cfg.Mode, cfg.Owner, cfg.Group)
 	diags = append(diags, odiags...)
 	m.spec.ownership = own
 
@@ -90,6 +94,7 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	if cfg.State != nil {
 		state = *cfg.State
 	}
+	stateKnown := !dec.unknown["state"]
 	switch state {
 	case "present":
 	case "absent":
@@ -99,23 +104,23 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	}
 	// Content read from a local file named by a sensitive value is as
 	// sensitive as file(var.secret_path) would be.
-	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || marked["content"] || marked["vars"] || marked["source"] || marked["template"]
+	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || dec.marked["content"] || dec.marked["vars"] || dec.marked["source"] || dec.marked["template"]
 	if m.spec.Sensitive && !m.spec.HasMode {
 		// A secret is never created world-readable by default.
 		m.spec.DefaultMode = sensitiveFileMode
 	}
 
 	var sources []string
-	if cfg.Content != nil {
+	if dec.given("content", cfg.Content != nil) {
 		sources = append(sources, "content")
 	}
-	if cfg.Source != nil {
+	if dec.given("source", cfg.Source != nil) {
 		sources = append(sources, "source")
 	}
-	if cfg.Template != nil {
+	if dec.given("template", cfg.Template != nil) {
 		sources = append(sources, "template")
 	}
-	if isSet(cfg.Vars) && cfg.Template == nil {
+	if dec.given("vars", isSet(cfg.Vars)) && !dec.given("template", cfg.Template != nil) {
 		diags = append(diags, errAt(body, "vars", "vars without template", "vars are only used to render a template; set template or remove vars."))
 	}
 	if m.absent {
@@ -126,7 +131,7 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 			name string
 			set  bool
 		}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}} {
-			if a.set {
+			if dec.given(a.name, a.set) {
 				diags = append(diags, errAt(body, a.name, "Attribute for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
 			}
 		}
@@ -134,7 +139,9 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	}
 	switch len(sources) {
 	case 0:
-		diags = append(diags, errAt(body, "", "Missing file content", "A file needs exactly one of content, source or template."))
+		if stateKnown {
+			diags = append(diags, errAt(body, "", "Missing file content", "A file needs exactly one of content, source or template."))
+		}
 		return diags
 	case 1:
 	default:
@@ -152,7 +159,7 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 		}
 		m.spec.Content = data
 	case cfg.Template != nil:
-		out, tdiags := renderTemplate(body, ctx, *cfg.Template, cfg.Vars)
+		out, tdiags := renderTemplate(body, ctx, *cfg.Template, cfg.Vars, dec.unknown["vars"])
 		diags = append(diags, tdiags...)
 		m.spec.Content = out
 	}
@@ -176,15 +183,16 @@ func localPath(body hcl.Body, attr, p string) string {
 }
 
 // renderTemplate reads the template file named by the template attribute and
-// renders it with vars as top-level variables.
-func renderTemplate(body hcl.Body, ctx *hcl.EvalContext, name string, vars cty.Value) ([]byte, hcl.Diagnostics) {
+// renders it with vars as top-level variables. When vars is not known
+// (varsUnknown), the template is read and parsed but not rendered.
+func renderTemplate(body hcl.Body, ctx *hcl.EvalContext, name string, vars cty.Value, varsUnknown bool) ([]byte, hcl.Diagnostics) {
 	fn := localPath(body, "template", name)
 	src, err := os.ReadFile(fn)
 	if err != nil {
 		return nil, hcl.Diagnostics{errAt(body, "template", "Cannot read template", err.Error())}
 	}
 	expr, diags := hclsyntax.ParseTemplate(src, fn, hcl.Pos{Line: 1, Column: 1})
-	if diags.HasErrors() {
+	if diags.HasErrors() || varsUnknown {
 		return nil, diags
 	}
 	// Like templatefile(): the template sees the functions and vars, and

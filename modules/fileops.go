@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tend-sh/tend/executor"
 )
@@ -26,13 +27,15 @@ type ownership struct {
 	Group   string
 }
 
-// decodeOwnership validates the mode, owner and group attributes.
-func decodeOwnership(body hcl.Body, mode, owner, group *string) (ownership, hcl.Diagnostics) {
+// decodeOwnership validates the mode, owner and group attributes. dec says
+// which of them were numbers before gohcl made strings of them.
+func decodeOwnership(body hcl.Body, dec decoded, mode, owner, group *string) (ownership, hcl.Diagnostics) {
 	var o ownership
 	var diags hcl.Diagnostics
 	if mode != nil {
-		m, err := parseMode(*mode)
-		if err != nil {
+		if dec.types["mode"] == cty.Number {
+			diags = append(diags, errAt(body, "mode", "Invalid mode", numericModeDetail(*mode)))
+		} else if m, err := parseMode(*mode); err != nil {
 			diags = append(diags, errAt(body, "mode", "Invalid mode", err.Error()))
 		} else {
 			o.Mode, o.HasMode = m, true
@@ -58,6 +61,19 @@ func decodeOwnership(body hcl.Body, mode, owner, group *string) (ownership, hcl.
 		*a.dst = *a.val
 	}
 	return o, diags
+}
+
+// numericModeDetail explains why a mode given as a number (shown in its
+// decimal form, as gohcl converted it) is refused.
+func numericModeDetail(n string) string {
+	want := "0644"
+	if modeRe.MatchString(n) {
+		want = n
+		if len(want) == 3 {
+			want = "0" + want
+		}
+	}
+	return fmt.Sprintf("mode = %s is a number, and HCL numbers are decimal (0644 is read as 644): a mode must be a string of octal digits, in quotes. Write mode = %q.", n, want)
 }
 
 func isAllDigits(s string) bool {

@@ -58,8 +58,8 @@ type GunicornService struct {
 }
 
 type gunicornConfig struct {
-	Gunicorn           string    `hcl:"gunicorn"`
-	App                string    `hcl:"app"`
+	Gunicorn           *string   `hcl:"gunicorn"`
+	App                *string   `hcl:"app"`
 	Bind               cty.Value `hcl:"bind"`
 	Directory          *string   `hcl:"directory,optional"`
 	User               *string   `hcl:"user,optional"`
@@ -145,15 +145,15 @@ const (
 // Decode reads and validates the gunicorn service, before any connection.
 func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg gunicornConfig
-	marked, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
-	refused := append(refuseSensitive(body, marked, pathRefusal, gunicornPathAttrs...), refuseSensitive(body, marked, argvRefusal, gunicornArgvAttrs...)...)
+	refused := append(refuseSensitive(body, dec.marked, pathRefusal, gunicornPathAttrs...), refuseSensitive(body, dec.marked, argvRefusal, gunicornArgvAttrs...)...)
 	if refused.HasErrors() {
 		return append(diags, refused...)
 	}
-	diags = append(diags, gunicornSecretWarnings(body, marked)...)
+	diags = append(diags, gunicornSecretWarnings(body, dec.marked)...)
 	g := gunicornUnit{Label: label}
 	bad := func(attr, summary, detail string) {
 		diags = append(diags, errAt(body, attr, summary, detail))
@@ -164,18 +164,30 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	}
 	g.Unit = name
 
-	if p, err := cleanAbsPath(cfg.Gunicorn); err != nil {
-		bad("gunicorn", "Invalid gunicorn path", err.Error()+": give the absolute path of the gunicorn executable, such as \"/srv/app/venv/bin/gunicorn\".")
-	} else {
-		g.Gunicorn = p
+	if d := append(required(body, dec, "gunicorn", cfg.Gunicorn != nil), required(body, dec, "app", cfg.App != nil)...); d != nil {
+		return append(diags, d...)
 	}
-	if !appRe.MatchString(cfg.App) {
-		bad("app", "Invalid app", fmt.Sprintf("%q is not a WSGI application reference: write \"module:callable\", such as \"rotasystems.wsgi:application\".", cfg.App))
+	if !dec.unknown["gunicorn"] {
+		if cfg.Gunicorn != nil {
+			g.Gunicorn = *cfg.Gunicorn
+		}
+		if p, err := cleanAbsPath(g.Gunicorn); err != nil {
+			bad("gunicorn", "Invalid gunicorn path", err.Error()+": give the absolute path of the gunicorn executable, such as \"/srv/app/venv/bin/gunicorn\".")
+		} else {
+			g.Gunicorn = p
+		}
 	}
-	g.App = cfg.App
+	if !dec.unknown["app"] {
+		if cfg.App != nil {
+			g.App = *cfg.App
+		}
+		if !appRe.MatchString(g.App) {
+			bad("app", "Invalid app", fmt.Sprintf("%q is not a WSGI application reference: write \"module:callable\", such as \"rotasystems.wsgi:application\".", g.App))
+		}
+	}
 
 	binds, err := stringOrList(cfg.Bind)
-	if err == nil && len(binds) == 0 {
+	if err == nil && len(binds) == 0 && !dec.unknown["bind"] {
 		err = fmt.Errorf("at least one address is required")
 	}
 	if err != nil {
@@ -267,7 +279,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 		}
 		*a.dst = a.val
 	}
-	if cfg.MaxRequestsJitter != nil && cfg.MaxRequests == nil {
+	if cfg.MaxRequestsJitter != nil && !dec.given("max_requests", cfg.MaxRequests != nil) {
 		bad("max_requests_jitter", "max_requests_jitter without max_requests", "The jitter only spreads worker restarts set by max_requests; set max_requests too.")
 	}
 	if cfg.WorkerClass != nil {
@@ -372,7 +384,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	spec := unitSpec{Name: name, File: unitFile(path, nil), RestartOnChange: true, State: "started"}
 	// Any sensitive value in the settings makes the rendered unit
 	// sensitive: its content never reaches a diff, a log or --json.
-	spec.File.Sensitive = len(marked) > 0
+	spec.File.Sensitive = len(dec.marked) > 0
 	enabled := true
 	if cfg.Enabled != nil {
 		enabled = *cfg.Enabled
@@ -381,15 +393,17 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	if cfg.RestartOnChange != nil {
 		spec.RestartOnChange = *cfg.RestartOnChange
 	}
-	var sd hcl.Diagnostics
+		var sd hcl.Diagnostics
 	spec.Settle, sd = decodeSettle(body, cfg.Settle)
 	diags = append(diags, sd...)
 	spec.AllowDropIns, sd = decodeDropIns(body, cfg.DropIns)
 	diags = append(diags, sd...)
-	if *spec.Enabled && len(g.WantedBy) == 0 {
+	if *spec.Enabled && len(g.WantedBy) == 0 && !dec.unknown["enabled"] {
 		bad("wanted_by", "Unit cannot be enabled", "enabled = true needs at least one wanted_by target.")
 	}
-	if !diags.HasErrors() {
+	// The warning weighs the restart settings together: not when one of
+	// them is unknown (its default would stand in for it).
+	if !diags.HasErrors() && !dec.anyUnknown("restart", "restart_sec", "start_limit_interval", "start_limit_burst", "start_limit_action") {
 		if w := startLimitWarning(body, &g); w != nil {
 			diags = append(diags, w)
 		}

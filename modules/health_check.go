@@ -94,32 +94,40 @@ const maxHealthBody = 1 << 20
 // Decode reads and validates the health check.
 func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg healthCheckConfig
-	marked, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
-	m.sensitive = len(marked) > 0
+	m.sensitive = len(dec.marked) > 0
 	bad := func(attr, summary, detail string) {
 		diags = append(diags, errAt(body, attr, summary, detail))
 	}
+	// An unknown url, unix_socket or path (validation for no particular
+	// host) counts as given, and its value is checked no further.
+	urlGiven := dec.given("url", cfg.URL != nil)
+	socketGiven := dec.given("unix_socket", cfg.UnixSocket != nil)
 	switch {
-	case cfg.URL != nil && cfg.UnixSocket != nil:
+	case urlGiven && socketGiven:
 		bad("unix_socket", "Conflicting targets", "Give either url or unix_socket, not both.")
-	case cfg.URL != nil:
-		u, err := url.Parse(*cfg.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("url", "Invalid url", fmt.Sprintf("%q is not an http:// or https:// URL with a host.", *cfg.URL))
+	case urlGiven:
+		if cfg.URL != nil {
+			u, err := url.Parse(*cfg.URL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("url", "Invalid url", fmt.Sprintf("%q is not an http:// or https:// URL with a host.", *cfg.URL))
+			}
+			m.url = *cfg.URL
 		}
-		if cfg.Path != nil {
+		if dec.given("path", cfg.Path != nil) {
 			bad("path", "path with url", "With url, write the path in the URL; path goes with unix_socket.")
 		}
-		m.url = *cfg.URL
-	case cfg.UnixSocket != nil:
-		p, err := cleanAbsPath(*cfg.UnixSocket)
-		if err != nil {
-			bad("unix_socket", "Invalid unix_socket", err.Error())
+	case socketGiven:
+		if cfg.UnixSocket != nil {
+			p, err := cleanAbsPath(*cfg.UnixSocket)
+			if err != nil {
+				bad("unix_socket", "Invalid unix_socket", err.Error())
+			}
+			m.socket = p
 		}
-		m.socket = p
 		m.path = "/"
 		if cfg.Path != nil {
 			m.path = *cfg.Path

@@ -25,6 +25,13 @@ type Module interface {
 	// (ctx carries var, local, host and the functions), and validates it.
 	// It runs before any connection is made: every problem it finds must be
 	// reported here, as diagnostics with source ranges.
+	//
+	// Decode also runs once per task with host.* and each.* unknown, to
+	// check the task for no particular host (validate without hosts, tasks
+	// whose when is false everywhere). Then values may be unknown: Decode
+	// must check what is known and raise no error or warning that depends
+	// on an unknown value. decodeBody turns unknown values into null and
+	// says which they were.
 	Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics
 
 	// Probes lists the remote state Check needs. The executor gathers the

@@ -48,7 +48,7 @@ type serviceConfig struct {
 // Decode reads and validates the service task.
 func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg serviceConfig
-	_, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
@@ -70,7 +70,7 @@ func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 	var sd hcl.Diagnostics
 	m.settle, sd = decodeSettle(body, cfg.Settle)
 	diags = append(diags, sd...)
-	if cfg.State == nil && cfg.Enabled == nil && !diags.HasErrors() {
+	if !dec.given("state", cfg.State != nil) && !dec.given("enabled", cfg.Enabled != nil) && !diags.HasErrors() {
 		diags = append(diags, errAt(body, "", "Nothing to manage", "A service task needs state, enabled or both."))
 	}
 	return diags

@@ -69,11 +69,11 @@ type systemdUnitConfig struct {
 // Decode reads and validates the unit task.
 func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg systemdUnitConfig
-	marked, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeBody(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
 	}
-	if refused := refuseSensitive(body, marked, pathRefusal, "path"); refused.HasErrors() {
+	if refused := refuseSensitive(body, dec.marked, pathRefusal, "path"); refused.HasErrors() {
 		return append(diags, refused...)
 	}
 	name, err := unitName(label)
@@ -95,11 +95,14 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 		structured = structured || len(s.blocks) > 0
 	}
 	var content []byte
+	contentGiven := dec.given("content", cfg.Content != nil)
 	switch {
-	case cfg.Content != nil && structured:
+	case contentGiven && structured:
 		return append(diags, errAt(body, "content", "Conflicting unit definitions", "Give either content or unit/service/install blocks, not both."))
-	case cfg.Content != nil:
-		content = []byte(*cfg.Content)
+	case contentGiven:
+		if cfg.Content != nil {
+			content = []byte(*cfg.Content)
+		}
 	case structured:
 		var b strings.Builder
 		b.WriteString("# Managed by tend. Local changes will be overwritten.\n")
@@ -121,8 +124,8 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 		return append(diags, errAt(body, "", "Missing unit definition", "A systemd_unit needs content or unit/service/install blocks."))
 	}
 	m.spec = unitSpec{Name: name, File: unitFile(path, content), RestartOnChange: true}
-	diags = append(diags, unitSecretWarnings(body, ctx, marked)...)
-	for k := range marked {
+	diags = append(diags, unitSecretWarnings(body, ctx, dec.marked)...)
+	for k := range dec.marked {
 		if k == "content" || strings.Contains(k, ".") {
 			m.spec.File.Sensitive = true
 		}
@@ -136,7 +139,10 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	m.spec.AllowDropIns, d = decodeDropIns(body, cfg.DropIns)
 	diags = append(diags, d...)
 	diags = append(diags, decodeUnitState(body, cfg.Enabled, cfg.State, &m.spec)...)
-	if m.spec.Enabled != nil && *m.spec.Enabled && !diags.HasErrors() && !installable(content) {
+	// Unknown content or settings (left out of content above) may hold
+	// the [Install] section.
+	contentKnown := !dec.unknown["content"] && !unknownSetting(dec)
+	if m.spec.Enabled != nil && *m.spec.Enabled && !diags.HasErrors() && contentKnown && !installable(content) {
 		diags = append(diags, errAt(body, "enabled", "Unit cannot be enabled",
 			fmt.Sprintf("%s has no [Install] section with WantedBy=, RequiredBy= or Alias=, so `systemctl enable` cannot enable it. Add an install block such as install { WantedBy = \"multi-user.target\" }, or remove enabled.", name)))
 	}
@@ -158,6 +164,16 @@ func unitSecretWarnings(body hcl.Body, ctx *hcl.EvalContext, marked map[string]b
 		diags = append(diags, unitSecretWarning(markedBlockAttr(body, ctx, block, setting), block+" { "+setting+" }"))
 	}
 	return diags
+}
+
+// unknownSetting reports whether a unit/service/... block setting is unknown.
+func unknownSetting(dec decoded) bool {
+	for k := range dec.unknown {
+		if strings.Contains(k, ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // decodeUnitState validates the enabled and state attributes.

@@ -73,7 +73,9 @@ func templateFileFunc(dir string, funcs map[string]function.Function) function.F
 		Description: "Renders a local HCL template file with the given variables.",
 		Params: []function.Parameter{
 			{Name: "path", Type: cty.String},
-			{Name: "vars", Type: cty.DynamicPseudoType},
+			// An unknown vars (validation for no particular host) still
+			// has the template read and parsed.
+			{Name: "vars", Type: cty.DynamicPseudoType, AllowUnknown: true, AllowDynamicType: true},
 		},
 		Type: function.StaticReturnType(cty.String),
 		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
@@ -87,16 +89,16 @@ func renderTemplateFile(dir, name string, vars cty.Value, funcs map[string]funct
 	if err != nil {
 		return cty.NilVal, err
 	}
+	expr, diags := hclsyntax.ParseTemplate(src, fn, hcl.InitialPos)
+	if diags.HasErrors() {
+		return cty.NilVal, diagsError(diags)
+	}
 	if !vars.IsKnown() {
 		return cty.UnknownVal(cty.String), nil
 	}
 	vty := vars.Type()
 	if vars.IsNull() || !(vty.IsObjectType() || vty.IsMapType()) {
 		return cty.NilVal, function.NewArgErrorf(1, "vars must be an object, like { port = 8080 }")
-	}
-	expr, diags := hclsyntax.ParseTemplate(src, fn, hcl.InitialPos)
-	if diags.HasErrors() {
-		return cty.NilVal, diagsError(diags)
 	}
 	ctxVars := map[string]cty.Value{}
 	for it := vars.ElementIterator(); it.Next(); {

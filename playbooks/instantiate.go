@@ -42,10 +42,16 @@ func HostObject(h *inventory.Host) cty.Value {
 // templatefile relative to BaseDir). Instantiate uses it; it is exported for
 // tools that evaluate expressions of their own.
 func (p *Playbook) EvalContext(h *inventory.Host) (*hcl.EvalContext, hcl.Diagnostics) {
+	return p.evalContext(HostObject(h), h)
+}
+
+// evalContext is EvalContext with host bound to hostVal; h is nil when
+// hostVal stands for no particular host (then host vars are not checked).
+func (p *Playbook) evalContext(hostVal cty.Value, h *inventory.Host) (*hcl.EvalContext, hcl.Diagnostics) {
 	ctx := &hcl.EvalContext{
 		Variables: map[string]cty.Value{
 			"var":   p.vars,
-			"host":  HostObject(h),
+			"host":  hostVal,
 			"local": cty.EmptyObjectVal,
 		},
 		Functions: p.baseFuncs,
@@ -95,7 +101,7 @@ func (p *Playbook) Instantiate(play *Play, host *inventory.Host) (*HostPlan, hcl
 	}
 	ctx, diags := p.EvalContext(host)
 	if diags.HasErrors() {
-		return plan, p.redact(diags, ctx)
+		return plan, p.forHost(diags, host, ctx)
 	}
 	for _, spec := range play.Tasks {
 		tasks, d := p.instantiate(spec, ctx, host)
@@ -110,7 +116,17 @@ func (p *Playbook) Instantiate(play *Play, host *inventory.Host) (*HostPlan, hcl
 			plan.Handlers[name] = tasks[0]
 		}
 	}
-	return plan, p.redact(diags, ctx)
+	return plan, p.forHost(diags, host, ctx)
+}
+
+// forHost redacts the diagnostics found for host and marks them with it
+// (see DiagnosticHost).
+func (p *Playbook) forHost(diags hcl.Diagnostics, host *inventory.Host, ctx *hcl.EvalContext) hcl.Diagnostics {
+	diags = p.redact(diags, ctx)
+	for i, d := range diags {
+		diags[i] = WithHost(d, host.Name)
+	}
+	return diags
 }
 
 // redact replaces sensitive values in diagnostic texts: a module's
@@ -349,6 +365,9 @@ func forEachInstances(expr hcl.Expression, ctx *hcl.EvalContext) ([]instance, hc
 			out = append(out, instance{key: k.AsString(), value: ev, each: true})
 		}
 	case ty.IsSetType():
+		if v.LengthInt() == 0 {
+			break // toset([]) is a set of dynamic: no instances either way
+		}
 		if !ty.ElementType().Equals(cty.String) {
 			return nil, hcl.Diagnostics{exprDiag(expr, ctx, "Invalid for_each set argument",
 				"A for_each set must hold strings, not %s.", ty.ElementType().FriendlyName())}

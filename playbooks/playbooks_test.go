@@ -444,7 +444,7 @@ play "p" {
   }
 }
 `},
-		{name: "unknown host var", stage: stageInstantiate, summary: "Unknown host variable", line: 4, col: 18, detail: `Host "web1" has no variable "nope" (it has workers)`, src: `play "p" {
+		{name: "unknown host var", stage: stageInstantiate, summary: "Unknown host variable", line: 4, col: 18, detail: `The host has no variable "nope" (it has workers)`, src: `play "p" {
   hosts = ["web"]
   tendtest_echo "a" {
     message = "${host.vars.nope}"
@@ -833,6 +833,9 @@ play "p" {
 			}
 			if !strings.Contains(d.Detail, tt.detail) {
 				t.Errorf("detail %q does not contain %q", d.Detail, tt.detail)
+			}
+			if tt.stage == stageInstantiate && DiagnosticHost(d) == "" {
+				t.Errorf("diagnostic %q from Instantiate does not name its host", d.Summary)
 			}
 			if tt.name == "sensitive override not echoed" && strings.Contains(diagsString(diags), "hunter2") {
 				t.Error("a sensitive value appears in a diagnostic")

@@ -144,8 +144,13 @@ func capitalize(s string) string {
 }
 
 // checkHostVars checks that every host.vars.<name> reference in refs names
-// a variable the host has.
+// a variable the host has (h nil: no particular host, nothing to check).
+// The message does not name the host, so that hosts with the same vars get
+// the same diagnostic (reported once, with the hosts' names).
 func checkHostVars(refs []hcl.Traversal, h *inventory.Host) hcl.Diagnostics {
+	if h == nil {
+		return nil
+	}
 	var diags hcl.Diagnostics
 	for _, tr := range refs {
 		if tr.RootName() != "host" {
@@ -167,8 +172,8 @@ func checkHostVars(refs []hcl.Traversal, h *inventory.Host) hcl.Diagnostics {
 			list = "it has " + strings.Join(have, ", ")
 		}
 		diags = append(diags, refError(tr, "Unknown host variable",
-			"Host %q has no variable %q (%s).%s Set it in the inventory, or use lookup(host.vars, %q, <default>).",
-			h.Name, name, list, suggest(name, have), name))
+			"The host has no variable %q (%s).%s Set it in the inventory, or use lookup(host.vars, %q, <default>).",
+			name, list, suggest(name, have), name))
 	}
 	return diags
 }

@@ -15,8 +15,9 @@ import (
 //
 // Validate does not repeat what Load already reported (syntax, unknown
 // module kinds with suggestions, duplicate task IDs and handler names,
-// unknown handlers in notify, undeclared variables and locals); per-host
-// problems (unknown host vars, module settings) come from Instantiate.
+// unknown handlers in notify, undeclared variables and locals). Module
+// settings are checked for no particular host by CheckTasks, and per host
+// (with unknown host vars) by Instantiate.
 func (p *Playbook) Validate(inv *inventory.Inventory) hcl.Diagnostics {
 	if inv == nil {
 		inv = inventory.Localhost()
@@ -41,6 +42,7 @@ func (p *Playbook) Validate(inv *inventory.Inventory) hcl.Diagnostics {
 					Summary:  "No hosts match",
 					Detail:   fmt.Sprintf("Play %q: in %s, %s", play.Name, where, err),
 					Subject:  &rng,
+					Extra:    unmatchedPlay{play: play.Name},
 				})
 				ok = false
 			}

@@ -4,30 +4,50 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tend-sh/tend/executor/run"
 )
 
 func newValidateCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate PLAYBOOK...",
 		Short: "Parse, type-check and lint a playbook against an inventory, offline",
-		Long: `validate parses the playbook and inventory, evaluates every task for every
-selected host and validates every module's settings. It never connects to a host.
+		Long: `validate parses the playbook and inventory, checks every task's module
+settings for any host (also tasks no host runs: when false, empty for_each,
+plays that match no host), then evaluates every task for every selected host.
+It never connects to a host. Without -i it checks the playbook on its own: a
+play whose hosts match nothing in the implicit inventory (localhost) is a
+warning, not an error.
 
 ` + exitCodesHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := g.prepare(cmd, args, run.ModePlan)
+			p, err := g.prepare(cmd, args, modeValidate)
 			if err != nil {
 				return err
 			}
-			tasks := 0
-			for _, h := range r.Hosts() {
-				tasks += r.TaskCount(h.Name)
+			tasks, handlers := 0, 0
+			for _, play := range p.playbook.Plays {
+				tasks += len(play.Tasks)
+				handlers += len(play.Handlers)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Valid: %d task instance(s) across %d host(s). No host was contacted.\n", tasks, len(r.Hosts()))
+			checked := count(tasks, "task")
+			if handlers > 0 {
+				checked += " and " + count(handlers, "handler")
+			}
+			instances := 0
+			for _, h := range p.run.Hosts() {
+				instances += p.run.TaskCount(h.Name)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Valid: %s checked for any host; %s across %s. No host was contacted.\n",
+				checked, count(instances, "task instance"), count(len(p.run.Hosts()), "host"))
 			return nil
 		},
 	}
+}
+
+// count is "1 task", "2 tasks".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -6,14 +6,19 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/fatih/color"
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/playbooks"
 )
 
-// printDiagnostics writes each diagnostic as "file:line:col: severity:
-// summary", then the source line with the range underlined, then the detail.
+// printDiagnostics writes each distinct diagnostic once (see
+// mergeDiagnostics), in source order, as "file:line:col: severity:
+// summary", then the source line with the range underlined, then the
+// detail, then the hosts it was found for when it is specific to hosts.
 // Sources are read back from disk by file name, so every package's
 // diagnostics print the same way.
 func printDiagnostics(w io.Writer, diags hcl.Diagnostics, useColor bool) {
@@ -28,7 +33,8 @@ func printDiagnostics(w io.Writer, diags hcl.Diagnostics, useColor bool) {
 		return col
 	}
 	bold, red, yellow, cyan := c(color.Bold), c(color.FgRed, color.Bold), c(color.FgYellow, color.Bold), c(color.FgCyan)
-	for _, d := range diags {
+	for _, g := range mergeDiagnostics(diags) {
+		d := g.diag
 		var b bytes.Buffer
 		sev := red.Sprint("error")
 		if d.Severity == hcl.DiagWarning {
@@ -50,9 +56,97 @@ func printDiagnostics(w io.Writer, diags hcl.Diagnostics, useColor bool) {
 				fmt.Fprintf(&b, "  %s\n", line)
 			}
 		}
+		if len(g.hosts) > 0 {
+			fmt.Fprintf(&b, "  %s\n", onHosts(g.hosts))
+		}
 		b.WriteString("\n")
 		w.Write(b.Bytes())
 	}
+}
+
+// diagGroup is one distinct diagnostic and the hosts it was found for;
+// hosts is empty when the diagnostic does not depend on the host (it was
+// also found for no particular host).
+type diagGroup struct {
+	diag  *hcl.Diagnostic
+	hosts []string
+}
+
+// mergeDiagnostics folds diagnostics with the same severity, summary,
+// detail and subject range into one — the same mistake found once per host
+// and again for no particular host is one mistake — and orders them by
+// place: those without a source first, then by file (in order of first
+// appearance) and position.
+func mergeDiagnostics(diags hcl.Diagnostics) []diagGroup {
+	var out []*diagGroup
+	byKey := map[string]*diagGroup{}
+	hostless := map[*diagGroup]bool{}
+	seenHost := map[*diagGroup]map[string]bool{}
+	for _, d := range diags {
+		key := fmt.Sprintf("%d\x00%s\x00%s", d.Severity, d.Summary, d.Detail)
+		if d.Subject != nil {
+			key += "\x00" + d.Subject.String()
+		}
+		g, ok := byKey[key]
+		if !ok {
+			g = &diagGroup{diag: d}
+			byKey[key] = g
+			seenHost[g] = map[string]bool{}
+			out = append(out, g)
+		}
+		h := playbooks.DiagnosticHost(d)
+		if h == "" {
+			hostless[g] = true
+			continue
+		}
+		if !seenHost[g][h] {
+			seenHost[g][h] = true
+			g.hosts = append(g.hosts, h)
+		}
+	}
+	files := map[string]int{}
+	for _, g := range out {
+		if s := g.diag.Subject; s != nil {
+			if _, ok := files[s.Filename]; !ok {
+				files[s.Filename] = len(files)
+			}
+		}
+	}
+	order := func(g *diagGroup) (int, int) {
+		if s := g.diag.Subject; s != nil {
+			return files[s.Filename], s.Start.Byte
+		}
+		return -1, 0
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		fi, bi := order(out[i])
+		fj, bj := order(out[j])
+		if fi != fj {
+			return fi < fj
+		}
+		return bi < bj
+	})
+	groups := make([]diagGroup, len(out))
+	for i, g := range out {
+		if hostless[g] {
+			g.hosts = nil
+		}
+		groups[i] = *g
+	}
+	return groups
+}
+
+// onHosts says which hosts a diagnostic was found for, naming at most five.
+func onHosts(hosts []string) string {
+	if len(hosts) == 1 {
+		return "(on host " + hosts[0] + ")"
+	}
+	const show = 5
+	names := strings.Join(hosts[:min(show, len(hosts))], ", ")
+	if len(hosts) > show {
+		names += fmt.Sprintf(" and %d more", len(hosts)-show)
+	}
+	return fmt.Sprintf("(on %d hosts: %s)", len(hosts), names)
 }
 
 // location is "file:line:col", the file relative to the working directory

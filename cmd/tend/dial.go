@@ -15,24 +15,27 @@ import (
 	"github.com/tend-sh/tend/inventory"
 )
 
-// dialer returns how the run connects to its hosts. Everything that can be
-// wrong with connection settings — a password variable that is not set, a
-// prompt without a terminal — is found here, before the first connection.
-func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host) (run.Dialer, error) {
+// dialer returns how the run connects to its hosts; becoming names the
+// hosts that use become in some play. The connection settings that can be
+// checked offline (identity files, password variables) were checked by
+// prepare (checkConnections); what needs the terminal — the password
+// prompt — is done here, before the first connection.
+func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becoming map[string]bool) (run.Dialer, error) {
 	passwords := map[string]func() (string, error){}
 	var prompted *string
 	for _, h := range hosts {
-		if !h.Become {
-			continue
-		}
 		switch {
 		case h.BecomePasswordEnv != "":
+			// Also for hosts that become only in a task (command's
+			// become): sudo asks for the password only when it needs it.
 			name := h.BecomePasswordEnv
-			if v, ok := os.LookupEnv(name); !ok || v == "" {
-				return nil, exitWith(ExitInvalid, "host %s: become_password_env names %s, which is not set (or empty); no host was contacted", h.Name, name)
+			passwords[h.Name] = func() (string, error) {
+				if v := os.Getenv(name); v != "" {
+					return v, nil
+				}
+				return "", fmt.Errorf("become_password_env names %s, which is not set (or empty)", name)
 			}
-			passwords[h.Name] = func() (string, error) { return os.Getenv(name), nil }
-		case h.BecomePasswordPrompt:
+		case h.BecomePasswordPrompt && becoming[h.Name]:
 			if prompted == nil {
 				pw, err := promptPassword(cmd)
 				if err != nil {

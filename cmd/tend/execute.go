@@ -9,11 +9,12 @@ import (
 // execute prepares and runs a plan or apply and maps the result to an exit
 // code.
 func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode) error {
-	r, err := g.prepare(cmd, files, mode)
+	p, err := g.prepare(cmd, files, mode)
 	if err != nil {
 		return err
 	}
-	dial, err := g.dialer(cmd, r.Hosts())
+	r := p.run
+	dial, err := g.dialer(cmd, r.Hosts(), p.becoming)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,8 @@ import "fmt"
 // Exit codes. They are documented in the README and in `tend --help`; scripts
 // rely on them, so they never change meaning. When several apply, the most
 // severe wins: invalid input, then host failed, then unreachable, then
-// changes pending.
+// changes pending; output that could not be written (ExitInternal) wins
+// over all of them.
 const (
 	// ExitOK: success; for plan, every host is in sync.
 	ExitOK = 0
@@ -23,7 +24,7 @@ const (
 
 const exitCodesHelp = `Exit codes:
   0  success; for plan: all hosts in sync
-  1  internal error
+  1  internal error, or the output could not be written
   2  plan: changes pending
   3  a host failed
   4  a host was unreachable (none failed)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -22,22 +23,61 @@ func main() {
 
 // runCLI executes the command line and returns the process exit code.
 func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out := &outputWriter{w: stdout}
 	root := newRootCommand()
 	root.SetArgs(args)
-	root.SetOut(stdout)
+	root.SetOut(out)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	var ex *exitError
-	if errors.As(err, &ex) {
-		if ex.msg != "" {
-			fmt.Fprintln(stderr, "tend:", ex.msg)
+	code := ExitOK
+	if err != nil {
+		// Cobra's own errors are bad flags or arguments: invalid input.
+		msg := err.Error()
+		code = ExitInvalid
+		var ex *exitError
+		if errors.As(err, &ex) {
+			code, msg = ex.code, ex.msg
 		}
-		return ex.code
+		if msg != "" {
+			fmt.Fprintln(stderr, "tend:", msg)
+		}
 	}
-	// Cobra's own errors are bad flags or arguments: invalid input.
-	fmt.Fprintln(stderr, "tend:", err)
-	return ExitInvalid
+	// Output that could not be written is tend failing at its job, whatever
+	// the run's outcome was: nobody saw the plan or the recap.
+	if werr := out.Err(); werr != nil {
+		fmt.Fprintf(stderr, "tend: cannot write the output: %v\n", werr)
+		return ExitInternal
+	}
+	return code
+}
+
+// outputWriter passes writes to w and keeps the first error, so that a
+// failed write (a full disk, say) makes tend exit 1 even where the
+// writer's user — the report sinks — ignores write errors.
+type outputWriter struct {
+	w   io.Writer
+	mu  sync.Mutex
+	err error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		o.mu.Lock()
+		if o.err == nil {
+			o.err = err
+		}
+		o.mu.Unlock()
+	}
+	return n, err
+}
+
+// Err returns the first write error.
+func (o *outputWriter) Err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.err
 }

@@ -82,6 +82,9 @@ func (g *globalFlags) useColor(w io.Writer) bool {
 	if os.Getenv("TERM") == "dumb" {
 		return false
 	}
+	if o, ok := w.(*outputWriter); ok {
+		w = o.w
+	}
 	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
@@ -127,10 +130,27 @@ func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 	return inventory.Load(g.inventory)
 }
 
-// prepare loads inventory and playbook and instantiates the run, all offline.
-// Any error diagnostics end the command with ExitInvalid before a connection
-// is made; warnings are printed and the run goes on.
-func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode) (*run.Run, error) {
+// prepared is what prepare made: the run, the playbook it came from, and
+// which of its hosts use become.
+type prepared struct {
+	run      *run.Run
+	playbook *playbooks.Playbook
+	becoming map[string]bool
+}
+
+// prepare loads inventory and playbook and instantiates the run, all
+// offline. Every check runs and every problem is reported, each once: the
+// inventory's, the playbook's, every task against its module's schema for
+// no particular host (playbooks.CheckTasks: also the tasks no host runs),
+// the plays' host patterns, every task for every selected host, and the
+// selected hosts' connection settings (checkConnections). Any error ends
+// the command with ExitInvalid before a connection is made; warnings are
+// printed and the run goes on.
+//
+// A play whose hosts match nothing is an error, except for validate
+// without -i (mode ""): that checks the playbook without an inventory, as
+// the plays' hosts name an inventory it was not given, so it warns.
+func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode) (*prepared, error) {
 	stderr := cmd.ErrOrStderr()
 	inputs, err := g.inputs()
 	if err != nil {
@@ -139,24 +159,59 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	if g.forks < 1 {
 		return nil, exitWith(ExitInvalid, "--forks must be at least 1, got %d", g.forks)
 	}
-	inv, diags := g.loadInventory()
-	if diags.HasErrors() {
+	fail := func(diags hcl.Diagnostics, what string) error {
 		printDiagnostics(stderr, diags, g.useColor(stderr))
-		return nil, exitWith(ExitInvalid, "invalid inventory: no host was contacted")
+		return exitWith(ExitInvalid, "%s: no host was contacted", what)
 	}
+	inv, diags := g.loadInventory()
+	invalidInventory := diags.HasErrors()
 	pb, pdiags := playbooks.LoadWith(files, inputs)
 	diags = append(diags, pdiags...)
-	if pdiags.HasErrors() {
-		printDiagnostics(stderr, diags, g.useColor(stderr))
-		return nil, exitWith(ExitInvalid, "invalid playbook: no host was contacted")
+	switch {
+	case pdiags.HasErrors() && invalidInventory:
+		return nil, fail(diags, "invalid inventory and playbook")
+	case pdiags.HasErrors():
+		return nil, fail(diags, "invalid playbook")
+	}
+	diags = append(diags, pb.CheckTasks()...)
+	if invalidInventory {
+		return nil, fail(diags, "invalid inventory")
+	}
+
+	// Plays whose hosts match nothing are reported once, here; the run is
+	// prepared with the others, so their problems are reported too.
+	var unmatched []string
+	for _, d := range pb.Validate(inv) {
+		if play, ok := playbooks.UnmatchedPlay(d); ok {
+			unmatched = append(unmatched, play)
+			if mode == modeValidate && g.inventory == "" {
+				c := *d
+				c.Severity = hcl.DiagWarning
+				c.Detail += " Without -i, validate checks the playbook on its own, for no particular host; give the inventory with -i to check the plays' hosts and the host vars too."
+				d = &c
+			}
+		}
+		diags = append(diags, d)
+	}
+	runMode := mode
+	if mode == modeValidate {
+		runMode = run.ModePlan
 	}
 	r, rdiags := run.Prepare(run.Options{
-		Mode: mode, Inventory: inv, Playbook: pb, Limit: g.limit, Forks: g.forks,
+		Mode: runMode, Inventory: inv, Playbook: pb.WithoutPlays(unmatched...), Limit: g.limit, Forks: g.forks,
 	})
 	diags = append(diags, rdiags...)
+	var becoming map[string]bool
+	if r != nil {
+		becoming = becomingHosts(pb, inv, r.Hosts())
+		diags = append(diags, checkConnections(r.Hosts(), becoming)...)
+	}
 	printDiagnostics(stderr, diags, g.useColor(stderr))
 	if diags.HasErrors() {
 		return nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
 	}
-	return r, nil
+	return &prepared{run: r, playbook: pb, becoming: becoming}, nil
 }
+
+// modeValidate is prepare's mode for validate: as plan, never connecting.
+const modeValidate run.Mode = ""

@@ -7,7 +7,10 @@
 defaults {
   user          = "deploy"
   port          = 22
-  identity_file = "~/.ssh/id_ed25519"
+  # Without identity_file, tend uses ssh-agent, then ~/.ssh/id_ed25519,
+  # id_ecdsa, id_rsa. A file named here must exist: validate, plan and apply
+  # refuse a missing one before connecting.
+  # identity_file = "~/.ssh/id_deploy"
   become        = true
   # If the deploy user's sudo needs a password, name the environment
   # variable that holds it (never the password itself):

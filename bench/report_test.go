@@ -1,0 +1,280 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// medians is one tool's medians in one scenario, in seconds; host < 0 means no
+// host CPU was measured. connect is tend's connect phase (tend only).
+type medians struct {
+	wall, cpu, host float64
+	rt              int
+	connect, unit   float64
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// mkSeries makes a series of three identical results, so that every median
+// is the given value.
+func mkSeries(tool string, x medians) *Series {
+	s := &Series{Tool: tool}
+	for range 3 {
+		res := Result{Usage: Usage{Wall: secs(x.wall), CPU: secs(x.cpu), MaxRSS: 14 * 1024}}
+		if x.host >= 0 {
+			res.HostCPU, res.HasHostCPU = secs(x.host), true
+		}
+		if tool == ToolTend {
+			res.RoundTrips = x.rt
+			res.Startup = 6 * time.Millisecond
+			res.HostMax = secs(x.wall * 0.95)
+			res.Phases = []Phase{{phaseConnect, secs(x.connect)}, {"gunicorn_service.staffrota", secs(x.unit)}, {"health_check.staffrota", 4 * time.Millisecond}}
+		}
+		s.Results = append(s.Results, res)
+	}
+	return s
+}
+
+// measured are the medians of the BENCHMARKS.md run of 2026-11-28 (8 hosts,
+// 2 CPUs).
+func measured() (noop, cold map[string]medians) {
+	noop = map[string]medians{
+		ToolTend:      {wall: 0.216, cpu: 0.032, host: 0.335, rt: 2, connect: 0.201},
+		ToolAnsible:   {wall: 4.30, cpu: 2.49, host: 5.40},
+		ToolRef:       {wall: 0.449, cpu: 0.474, host: 0.282},
+		ToolRefX25519: {wall: 0.230, cpu: 0.071, host: 0.236},
+	}
+	cold = map[string]medians{
+		ToolTend:      {wall: 1.67, cpu: 0.068, host: 3.18, rt: 11, connect: 0.236, unit: 1.47},
+		ToolAnsible:   {wall: 6.87, cpu: 3.06, host: 9.96},
+		ToolRef:       {wall: 1.68, cpu: 0.476, host: 2.78},
+		ToolRefX25519: {wall: 1.45, cpu: 0.073, host: 2.66},
+	}
+	return noop, cold
+}
+
+const ansibleDump = `DEFAULT_FORKS(/x/ansible.cfg) = 8
+DEFAULT_GATHERING(/x/ansible.cfg) = explicit
+HOST_KEY_CHECKING(/x/ansible.cfg) = True`
+
+func mkReport(m Machine, noop, cold map[string]medians) *Report {
+	r := &Report{M: m, Noop: map[string]*Series{}, Cold: map[string]*Series{}}
+	for t, x := range noop {
+		r.Noop[t] = mkSeries(t, x)
+	}
+	for t, x := range cold {
+		r.Cold[t] = mkSeries(t, x)
+	}
+	r.Ratios = ratios(r.Noop, r.Cold)
+	return r
+}
+
+func baseMachine() Machine {
+	return Machine{Hosts: 8, NProc: 2, Rounds: 7, Forks: 8, AnsibleConfig: ansibleDump,
+		AnsiblePipelining: "True", AnsibleGatherFacts: "false"}
+}
+
+// TestMarkdownFollowsTheData: the sentences of BENCHMARKS.md follow the
+// measurements. Each case changes the data and lists what the text must and
+// must not say.
+func TestMarkdownFollowsTheData(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(m *Machine, noop, cold map[string]medians)
+		want   []string
+		absent []string
+	}{
+		{
+			name: "as measured",
+			want: []string{
+				"**The machine is saturated in some runs.**", "at least 80% of the measured wall time in 7 of the 8 runs below, and less in the others (67–97% in all)",
+				"the hosts use more of that CPU than the controller in 7 of the 8 runs",
+				"tend is 6% faster than the reference",
+				"tend takes 220 ms longer than the reference",
+				"(reference + 5.42 s) ÷ (reference + 220 ms)",
+				"520 ms more than the reference, or 65 ms per host",
+				"close to it: on this machine the wall time follows the CPU",
+				"Nearly all of tend's time is connecting",
+				"`gathering = explicit` and `gather_facts: false`: Ansible gathers no facts.",
+				"tend does read host facts",
+				"`forks = 8`: Ansible works on every host at once; tend on every host at once (`--forks 8`).",
+				"`pipelining = True` in `[ssh_connection]`: modules are fed",
+				"which cost the client 50 ms more CPU per connection than curve25519-sha256",
+				"All targets met.",
+			},
+			absent: []string{"not saturated", "The machine is saturated.", "slower than the reference", "gathers no facts either"},
+		},
+		{
+			name: "tend slower than the reference",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				x := noop[ToolTend]
+				x.wall, x.connect = 0.400, 0.100
+				noop[ToolTend] = x
+			},
+			want:   []string{"tend is 74% slower than the reference", "25% of tend's time is connecting", "**Targets missed:** tend no-op ÷ plain OpenSSH reference, curve25519 missed"},
+			absent: []string{"faster than the reference", "All targets met.", "Nearly all of tend's time"},
+		},
+		{
+			name:   "many CPUs: not saturated",
+			change: func(m *Machine, noop, cold map[string]medians) { m.NProc = 64 },
+			want:   []string{"**The machine is not saturated.**", "CPU alone does not explain their wall time"},
+			absent: []string{"The machine is saturated.", "the wall time is mostly CPU time"},
+		},
+		{
+			name: "saturated in some runs",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				x := cold[ToolAnsible]
+				x.wall = 30
+				cold[ToolAnsible] = x
+			},
+			want:   []string{"**The machine is saturated in some runs.**", "in 6 of the 8 runs below, and less in the others"},
+			absent: []string{"The machine is saturated.**", "close to it: on this machine"},
+		},
+		{
+			name: "tend beats the cold reference, with less host CPU",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				x := cold[ToolTend]
+				x.wall, x.host = 1.20, 2.40
+				cold[ToolTend] = x
+			},
+			want:   []string{"tend takes 250 ms less than the reference", "260 ms less than the reference, or 33 ms per host", "longer than tend's whole run (1.20 s)", "tend needs no more host CPU than the reference"},
+			absent: []string{"longer than the reference", "(reference + ", "tend's extra host CPU"},
+		},
+		{
+			name: "the controller does most of the work",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				for _, ss := range []map[string]medians{noop, cold} {
+					for k, x := range ss {
+						x.host = x.cpu / 10
+						ss[k] = x
+					}
+				}
+			},
+			want:   []string{"the controller uses more of that CPU than the hosts in every run", "tend 7 ms (about the same as the reference) and"},
+			absent: []string{"the hosts use more of that CPU", "(0 ms", "or 0 ms per host"},
+		},
+		{
+			name: "no host CPU",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				for _, ss := range []map[string]medians{noop, cold} {
+					for k, x := range ss {
+						x.host = -1
+						ss[k] = x
+					}
+				}
+			},
+			absent: []string{"saturated", "On host CPU", "On the hosts,"},
+		},
+		{
+			name: "references not measured",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				delete(noop, ToolRef)
+				delete(noop, ToolRefX25519)
+				delete(cold, ToolRef)
+				delete(cold, ToolRefX25519)
+			},
+			want:   []string{"**The machine is saturated.**"},
+			absent: []string{"**No-op medians.**", "**Cold converge.**", "per connection than curve25519"},
+		},
+		{
+			name: "only the default reference",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				delete(noop, ToolRefX25519)
+				delete(cold, ToolRefX25519)
+			},
+			absent: []string{"**No-op medians.**", "**Cold converge.**"},
+		},
+		{
+			name: "tend's library negotiates curve25519",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				m.KexTend, m.KexOpenSSH = "curve25519-sha256", "sntrup761x25519-sha512@openssh.com"
+			},
+			want: []string{"(it negotiated `sntrup761x25519-sha512@openssh.com` with these hosts)", "negotiated with these hosts (`curve25519-sha256`): the reference with tend's crypto", "with OpenSSH's default key exchange (`sntrup761x25519-sha512@openssh.com`)"},
+		},
+		{
+			name:   "tend's library negotiates another key exchange",
+			change: func(m *Machine, noop, cold map[string]medians) { m.KexTend = "mlkem768x25519-sha256" },
+			want:   []string{"negotiated `mlkem768x25519-sha256` with these hosts, so neither reference has exactly tend's crypto"},
+			absent: []string{"the reference with tend's crypto"},
+		},
+		{
+			name: "Ansible gathers facts, fewer forks",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				m.AnsibleConfig = "DEFAULT_FORKS(/x/ansible.cfg) = 4"
+				m.AnsibleGatherFacts = "true"
+				m.AnsiblePipelining = ""
+			},
+			want:   []string{"`gathering = (not set)` and `gather_facts: true`.", "`forks = 4`: Ansible works on 4 of the 8 hosts at once"},
+			absent: []string{"Ansible gathers no facts", "pipelining"},
+		},
+		{
+			name: "the default key exchange is the cheaper one",
+			change: func(m *Machine, noop, cold map[string]medians) {
+				x := noop[ToolRef]
+				x.cpu = 0.039
+				noop[ToolRef] = x
+			},
+			want: []string{"which cost the client 4 ms less CPU per connection than curve25519-sha256"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := baseMachine()
+			noop, cold := measured()
+			if tc.change != nil {
+				tc.change(&m, noop, cold)
+			}
+			md := mkReport(m, noop, cold).Markdown()
+			for _, s := range tc.want {
+				if !strings.Contains(md, s) {
+					t.Errorf("lacks %q", s)
+				}
+			}
+			for _, s := range append(tc.absent, "floor", "Floor") {
+				if strings.Contains(md, s) {
+					t.Errorf("says %q", s)
+				}
+			}
+			if t.Failed() {
+				t.Logf("analysis:\n%s", md[strings.Index(md, "## Analysis"):])
+			}
+		})
+	}
+}
+
+// TestRatioNames: the targets name the plain OpenSSH reference, not a floor.
+func TestRatioNames(t *testing.T) {
+	noop, cold := measured()
+	r := mkReport(baseMachine(), noop, cold)
+	if len(r.Ratios) != 6 {
+		t.Fatalf("%d ratios: %+v", len(r.Ratios), r.Ratios)
+	}
+	for _, x := range r.Ratios {
+		if strings.Contains(strings.ToLower(x.Name), "floor") {
+			t.Errorf("ratio %q", x.Name)
+		}
+	}
+	if got := r.Ratios[1]; got.Name != "tend no-op ÷ plain OpenSSH reference, curve25519" || got.Value > 0.95 || !got.Met() {
+		t.Errorf("%+v", got)
+	}
+}
+
+func TestMachineProbes(t *testing.T) {
+	if got := kexFromDebug("debug1: SSH2_MSG_KEXINIT sent\ndebug1: kex: algorithm: sntrup761x25519-sha512@openssh.com\ndebug1: kex: host key algorithm: ssh-ed25519\n"); got != "sntrup761x25519-sha512@openssh.com" {
+		t.Errorf("kexFromDebug = %q", got)
+	}
+	cfg := "[defaults]\nforks = 8\n# pipelining = False\n[ssh_connection]\n# comment\npipelining = True\n"
+	if got := iniValue(cfg, "ssh_connection", "pipelining"); got != "True" {
+		t.Errorf("iniValue = %q", got)
+	}
+	if got := iniValue(cfg, "defaults", "pipelining"); got != "" {
+		t.Errorf("iniValue in the wrong section = %q", got)
+	}
+	if got := yamlPlayValue("- name: harden\n  hosts: web\n  gather_facts: false\n  become: true\n", "gather_facts"); got != "false" {
+		t.Errorf("yamlPlayValue = %q", got)
+	}
+	if got := dumpValue(ansibleDump, "DEFAULT_GATHERING"); got != "explicit" {
+		t.Errorf("dumpValue = %q", got)
+	}
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/inventory"
+	"github.com/tend-sh/tend/playbooks"
+)
+
+// becomingHosts returns the names of the hosts that use become in at least
+// one play of pb that selects them: the inventory's become, unless the play
+// sets its own.
+func becomingHosts(pb *playbooks.Playbook, inv *inventory.Inventory, hosts []*inventory.Host) map[string]bool {
+	out := map[string]bool{}
+	for _, play := range pb.Plays {
+		selected, err := inv.Select(play.HostPatterns)
+		if err != nil {
+			continue
+		}
+		in := map[string]bool{}
+		for _, h := range selected {
+			in[h.Name] = true
+		}
+		for _, h := range hosts {
+			if !in[h.Name] {
+				continue
+			}
+			if play.Become != nil && *play.Become || play.Become == nil && h.Become {
+				out[h.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// checkConnections checks the connection settings of the hosts a run works
+// on, offline, so that validate, plan and apply refuse the same mistakes
+// before any connection: an identity_file must be a readable file, and a
+// host that uses become with become_password_env needs that environment
+// variable set and not empty. Each problem is a diagnostic at the setting
+// in the inventory, marked with its host, so that a setting shared by many
+// hosts is reported once, naming them.
+func checkConnections(hosts []*inventory.Host, becoming map[string]bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	add := func(h *inventory.Host, attr, summary, detail string) {
+		rng := h.Range
+		if r, ok := h.SettingRanges[attr]; ok {
+			rng = r
+		}
+		diags = append(diags, playbooks.WithHost(&hcl.Diagnostic{
+			Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng,
+		}, h.Name))
+	}
+	for _, h := range hosts {
+		if h.Connection != "local" && h.IdentityFile != "" {
+			if err := readableFile(h.IdentityFile); err != nil {
+				add(h, "identity_file", "Unusable identity file", fmt.Sprintf(
+					"identity_file: %v. tend would fail to log in with it; fix the path, or remove identity_file to use the keys of ssh-agent and ~/.ssh.", err))
+			}
+		}
+		if becoming[h.Name] && h.BecomePasswordEnv != "" {
+			if v, ok := os.LookupEnv(h.BecomePasswordEnv); !ok || v == "" {
+				add(h, "become_password_env", "Sudo password variable not set", fmt.Sprintf(
+					"become_password_env names %s, which is not set (or is empty) in tend's environment. Set it to the sudo password, or use become_password_prompt.", h.BecomePasswordEnv))
+			}
+		}
+	}
+	return diags
+}
+
+// readableFile says why p is not a regular file tend can read.
+func readableFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return fmt.Errorf("%s does not exist", p)
+		}
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", p)
+	}
+	return nil
+}
