@@ -15,17 +15,17 @@ import (
 // non-root user, so become goes through (the fake) sudo.
 func localAs(opts LocalOptions) *localConn {
 	c := NewLocal(opts).(*localConn)
-	c.become.loginUser = "tend-login"
+	c.runner.become.loginUser = "tend-login"
 	return c
 }
 
-func TestSudoLine(t *testing.T) {
-	line := sudoLine("postgres", "[P]", "OK", "echo 'hi'")
-	want := `exec sudo -H -S -p '[P]' -u postgres -- /bin/sh -c 'printf '\''%s\n'\'' OK >&2; exec /bin/sh -c "$1"' sh 'echo '\''hi'\'''`
+func TestSudoWords(t *testing.T) {
+	line := commandLine(sudoWords("postgres", "[P]", []string{"/bin/sh", "-c", "echo 'hi'"}))
+	want := `exec sudo -H -S -p '[P]' -u postgres -- /bin/sh -c 'echo '\''hi'\'''`
 	if line != want {
-		t.Errorf("sudoLine:\n got %s\nwant %s", line, want)
+		t.Errorf("sudo line:\n got %s\nwant %s", line, want)
 	}
-	if line := sudoLine("root", "", "OK", "true"); !strings.Contains(line, "sudo -H -n -u root --") {
+	if line := commandLine(sudoWords("root", "", []string{"true"})); !strings.Contains(line, "sudo -H -n -u root --") {
 		t.Errorf("without a password sudo must run with -n: %s", line)
 	}
 }
@@ -70,7 +70,7 @@ func TestLocalBecome(t *testing.T) {
 		out := filepath.Join(t.TempDir(), "stdin-copy")
 		res, err := c.Run(ctx, Command{
 			Script: "cat > " + ShellQuote(out) + "; echo to-stderr >&2; id -un",
-			Stdin:  strings.NewReader("payload\n"),
+			Input:  []byte("payload\n"),
 			Become: true,
 		})
 		if err != nil {
@@ -139,7 +139,7 @@ func TestLocalBecome(t *testing.T) {
 		fake.Setenv(t)
 		c := localAs(LocalOptions{Host: "web1", Become: true})
 		_, err := c.Run(ctx, Command{Script: "true", Become: true})
-		if !errors.Is(err, errSudoPasswordRequired) || !strings.Contains(err.Error(), "sudo requires a password on web1") || !strings.Contains(err.Error(), "become_password_env") {
+		if !errors.Is(err, errSudoPasswordRequired) || !strings.Contains(err.Error(), "sudo asks for a password") || !strings.Contains(err.Error(), "become_password_env") || !strings.Contains(err.Error(), "may not use sudo at all") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -152,7 +152,7 @@ func TestLocalBecome(t *testing.T) {
 		}
 		asked := false
 		c := localAs(LocalOptions{Become: true, BecomePassword: func() (string, error) { asked = true; return password, nil }})
-		res, err := c.Run(ctx, Command{Script: "cat", Stdin: strings.NewReader("data"), Become: true})
+		res, err := c.Run(ctx, Command{Script: "cat", Input: []byte("data"), Become: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,7 +198,7 @@ func TestLocalBecome(t *testing.T) {
 		}
 		c := localAs(LocalOptions{Host: "web1", Become: true})
 		_, err := c.Run(ctx, Command{Script: "true", Become: true})
-		if err == nil || !strings.Contains(err.Error(), "not in the sudoers file") || !strings.Contains(err.Error(), "web1") {
+		if err == nil || !strings.Contains(err.Error(), "not in the sudoers file") || !strings.Contains(err.Error(), "tend-login may not use sudo") || strings.Contains(err.Error(), "become_password_env") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -210,7 +210,7 @@ func TestLocalBecome(t *testing.T) {
 		c := localAs(LocalOptions{Become: true, BecomeUser: "postgres", BecomePassword: func() (string, error) { return password, nil }})
 		dir := t.TempDir()
 		path := filepath.Join(dir, "unit.service")
-		if err := c.WriteFile(ctx, path, []byte("[Unit]\n"), FileAttrs{Mode: 0o640, Owner: "daemon", Group: "daemon", Become: true}); err != nil {
+		if err := WriteFile(ctx, c, path, []byte("[Unit]\n"), FileAttrs{Mode: 0o640, Owner: "daemon", Group: "daemon", Become: true}); err != nil {
 			t.Fatal(err)
 		}
 		checkFile(t, path, "[Unit]\n", 0o640, userID(t, "daemon"), groupID(t, "daemon"))
@@ -228,7 +228,7 @@ func TestLocalBecome(t *testing.T) {
 		if err := os.Mkdir(sub, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.WriteFile(ctx, sub, []byte("x"), FileAttrs{Become: true}); err == nil {
+		if err := WriteFile(ctx, c, sub, []byte("x"), FileAttrs{Become: true}); err == nil {
 			t.Fatal("privileged write over a directory succeeded")
 		}
 		if fi, err := os.Stat(sub); err != nil || !fi.IsDir() {
@@ -240,22 +240,22 @@ func TestLocalBecome(t *testing.T) {
 		if ents, _ := os.ReadDir(sub); len(ents) != 0 {
 			t.Errorf("write moved a file into the directory: %v", ents)
 		}
-		if left, _ := filepath.Glob(filepath.Join(os.TempDir(), ".tend-upload-*")); len(left) != 0 {
-			t.Errorf("staged uploads left behind: %v", left)
+		if left, _ := filepath.Glob(filepath.Join(os.TempDir(), ".tend-*")); len(left) != 0 {
+			t.Errorf("temporary files left behind in %s: %v", os.TempDir(), left)
 		}
 	})
 }
 
-func TestBecomeWatcherSplitWrites(t *testing.T) {
-	w := newBecomeWatcher("[P]", "OK")
-	input := "lecture\n[P]Sorry, try again.\n[P]OK\nreal stderr\n"
+func TestStderrWatcherSplitWrites(t *testing.T) {
+	w := newStderrWatcher("TOK", "[P]")
+	input := "lecture\n[P]Sorry, try again.\n[P]tend-ok-TOK\nreal stderr\n\ntend-stop-TOK heartbeat\n"
 	// Feed one byte at a time: markers split across writes must be found.
 	for i := 0; i < len(input); i++ {
 		w.Write([]byte{input[i]})
 	}
-	handed, sudoOut, stderr := w.result()
-	if !handed || !bytes.Equal(stderr, []byte("real stderr\n")) {
-		t.Errorf("handed %v stderr %q", handed, stderr)
+	handed, sudoOut, stderr, stopped := w.result()
+	if !handed || !bytes.Equal(stderr, []byte("real stderr\n")) || stopped != "heartbeat" {
+		t.Errorf("handed %v stderr %q stopped %q", handed, stderr, stopped)
 	}
 	if strings.Contains(sudoOut, "[P]") || !strings.Contains(sudoOut, "Sorry") {
 		t.Errorf("sudo output %q", sudoOut)

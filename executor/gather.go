@@ -209,9 +209,19 @@ func newBatch(req Request) (*batch, error) {
 	return b, nil
 }
 
-// command is the batch as a command: a small loader that runs the script
-// only once it arrived whole, with the script as its input.
+// maxScriptArg is the largest script passed as an argument (the command line
+// must stay well under Linux's 128 KiB limit of one argument).
+const maxScriptArg = 64 << 10
+
+// command is the batch as a command: the script itself when it is small
+// enough for the command line (it then arrives whole or not at all),
+// otherwise a small loader that runs the script, its input, only once it
+// arrived whole.
 func (b *batch) command(holder *LockHolder) Command {
+	script := b.script(holder)
+	if len(script) <= maxScriptArg {
+		return Command{Script: script, Become: b.req.Become}
+	}
 	end := "# tend-end-" + b.token
 	loader := `tend_s=$(cat) || exit 99
 case $tend_s in
@@ -220,7 +230,7 @@ case $tend_s in
 esac
 eval "$tend_s"
 `
-	return Command{Script: loader, Input: []byte(b.script(holder) + end + "\n"), Become: b.req.Become}
+	return Command{Script: loader, Input: []byte(script + end + "\n"), Become: b.req.Become}
 }
 
 // scriptHead defines the helpers. The script runs its work in one brace
@@ -326,7 +336,7 @@ echo '@@tend lock taken'
 		// earlier versions in the login user's home.
 		sb.WriteString(`for tend_t in "${TMPDIR:-/tmp}"/.tend-run.??????????; do
 	[ -d "$tend_t" ] && [ ! -L "$tend_t" ] || continue
-	[ "$(stat -c %u -- "$tend_t")" = "$(id -u)" ] || continue
+	[ "$(stat -c %u -- "$tend_t")" = "$tend_uid" ] || continue
 	tend_p=$(cat -- "$tend_t/pid" 2>/dev/null) || tend_p=
 	if [ -n "$tend_p" ] && kill -0 "$tend_p" 2>/dev/null; then continue; fi
 	[ -n "$(find "$tend_t" -maxdepth 0 -mmin +1)" ] && rm -rf -- "$tend_t"
@@ -370,11 +380,13 @@ fi
 		sb.WriteString("if [ \"${tend_failed:-no}\" = no ]; then tend_clear " + ShellJoin(b.req.Clear...) + "; echo '@@tend cleared'; fi\n")
 	}
 	sb.WriteString(`echo '@@tend facts'
-printf 'hostname %s\n' "$(hostname 2>/dev/null || cat /proc/sys/kernel/hostname)"
+tend_whoami
+read -r tend_hn </proc/sys/kernel/hostname || tend_hn=$(hostname)
+printf 'hostname %s\n' "$tend_hn"
 printf 'nproc %s\n' "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
 printf 'os %s\n' "$( (. /etc/os-release && printf '%s' "$ID") 2>/dev/null)"
-printf 'user %s\n' "${SUDO_USER:-$(id -un)}"
-printf 'euser %s\n' "$(id -un)"
+printf 'user %s\n' "${SUDO_USER:-$tend_user}"
+printf 'euser %s\n' "$tend_user"
 if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; fi
 `)
 	for i, p := range b.probes {
@@ -384,7 +396,7 @@ if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; 
 		case ProbeGuard:
 			run := "/bin/sh -c " + ShellQuote(p.Script)
 			if b.req.Become && !p.Become {
-				run = `if [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ] && [ "$SUDO_USER" != root ]; then runuser -u "$SUDO_USER" -- ` + run + "; else " + run + "; fi"
+				run = `if [ -n "${SUDO_USER:-}" ] && [ "$tend_uid" = 0 ] && [ "$SUDO_USER" != root ]; then runuser -u "$SUDO_USER" -- ` + run + "; else " + run + "; fi"
 			}
 			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n{ %s; } </dev/null >/dev/null 2>&1\necho \"rc $?\"\n", i, run)
 		}

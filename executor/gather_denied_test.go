@@ -3,7 +3,6 @@ package executor
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,12 +21,8 @@ func (c asNobody) Run(ctx context.Context, cmd Command) (Result, error) {
 // A file the login user cannot check (a directory on the way is not
 // searchable) is not reported missing: Gather fails and says why.
 func TestGatherPermissionDenied(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to the user nobody")
-	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skipf("needs setpriv(1): %v", err)
-	}
+	needRoot(t, "to switch to the user nobody")
+	needTool(t, "setpriv")
 	// Not t.TempDir: nobody must be able to reach the test's directory.
 	base, err := os.MkdirTemp("", "tend-gather-denied-")
 	if err != nil {
@@ -67,13 +62,13 @@ func TestGatherPermissionDenied(t *testing.T) {
 
 	c := asNobody{NewLocal(LocalOptions{})}
 	ctx := context.Background()
-	st, err := Gather(ctx, c, []Probe{
+	st, err := Gather(ctx, c, Request{Probes: []Probe{
 		{Kind: ProbeFile, Path: present},
 		{Kind: ProbeFile, Path: filepath.Join(base, "open/absent")},
 		{Kind: ProbeFile, Path: filepath.Join(base, "absent-dir/absent")},
 		{Kind: ProbeFile, Path: filepath.Join(plainFile, "under-a-file")},
 		{Kind: ProbeFile, Path: "/"},
-	}, false)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +86,8 @@ func TestGatherPermissionDenied(t *testing.T) {
 
 	for _, p := range []string{"locked/secret", "locked/absent", "locked/sub/deeper", "listonly/f"} {
 		path := filepath.Join(base, p)
-		_, err := Gather(ctx, c, []Probe{{Kind: ProbeFile, Path: present}, {Kind: ProbeFile, Path: path}}, false)
-		want := "localhost: gather: cannot read " + path + " as nobody: permission denied; use become"
+		_, err := Gather(ctx, c, Request{Probes: []Probe{{Kind: ProbeFile, Path: present}, {Kind: ProbeFile, Path: path}}})
+		want := "gather: cannot read " + path + " as nobody: permission denied; use become"
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: err = %v, want %q", p, err, want)
 		}

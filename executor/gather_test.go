@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"syscall"
@@ -66,7 +67,7 @@ func TestGatherLocal(t *testing.T) {
 		{Kind: ProbeGuard, Script: "if read x; then exit 5; fi; echo noise; echo noise >&2; exit 1"},
 	}
 	c := NewLocal(LocalOptions{})
-	st, err := Gather(context.Background(), c, probes, false)
+	st, err := Gather(context.Background(), c, Request{Probes: probes})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,10 +138,10 @@ func TestGatherUnits(t *testing.T) {
 		t.Skip("systemd is not PID 1 on this machine: units are covered by the real-host end-to-end suite")
 	}
 	c := NewLocal(LocalOptions{})
-	st, err := Gather(context.Background(), c, []Probe{
+	st, err := Gather(context.Background(), c, Request{Probes: []Probe{
 		{Kind: ProbeUnit, Unit: "tend-no-such-unit.service"},
 		{Kind: ProbeUnit, Unit: "systemd-journald.service"},
-	}, false)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestGatherUnitsWithoutSystemd(t *testing.T) {
 	if _, err := os.Stat("/run/systemd/system"); err == nil {
 		t.Skip("systemd is PID 1 here")
 	}
-	st, err := Gather(context.Background(), NewLocal(LocalOptions{}), []Probe{{Kind: ProbeUnit, Unit: "x.service"}}, false)
+	st, err := Gather(context.Background(), NewLocal(LocalOptions{}), Request{Probes: []Probe{{Kind: ProbeUnit, Unit: "x.service"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +176,7 @@ func TestGatherBecome(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		probes = append(probes, Probe{Kind: ProbeFile, Path: filepath.Join(dir, strings.Repeat("f", i+1)), Become: i%2 == 0})
 	}
-	st, err := Gather(context.Background(), c, probes, true)
+	st, err := Gather(context.Background(), c, Request{Probes: probes, Become: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestGatherRejectsBadProbes(t *testing.T) {
 		{Kind: ProbeGuard, Script: "  "},
 		{Kind: 99},
 	} {
-		if _, err := Gather(context.Background(), NewLocal(LocalOptions{}), []Probe{p}, false); err == nil {
+		if _, err := Gather(context.Background(), NewLocal(LocalOptions{}), Request{Probes: []Probe{p}}); err == nil {
 			t.Errorf("probe %+v accepted", p)
 		}
 	}
@@ -206,7 +207,7 @@ func TestGatherRejectsBadProbes(t *testing.T) {
 // TestGatherParserStrict feeds the parser damaged output: every damage must
 // be an error, not a quietly empty state.
 func TestGatherParserStrict(t *testing.T) {
-	b, err := newBatch([]Probe{{Kind: ProbeFile, Path: "/a"}, {Kind: ProbeGuard, Script: "true"}, {Kind: ProbeFile, Path: "/b"}})
+	b, err := newBatch(Request{Probes: []Probe{{Kind: ProbeFile, Path: "/a"}, {Kind: ProbeGuard, Script: "true"}, {Kind: ProbeFile, Path: "/b"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ NeedDaemonReload=no`, "\n")
 	}
 	want := UnitState{Name: "staffrota.service", LoadState: "loaded", ActiveState: "active", SubState: "running", UnitFileState: "enabled",
 		MainPID: 42, NRestarts: 3, NeedDaemonReload: true, FragmentPath: "/etc/systemd/system/staffrota.service"}
-	if *units["staffrota.service"] != want {
+	if !reflect.DeepEqual(*units["staffrota.service"], want) {
 		t.Errorf("got %+v\nwant %+v", *units["staffrota.service"], want)
 	}
 	if u := units["nope.service"]; u.LoadState != "not-found" || u.Enabled() || u.Active() {

@@ -7,7 +7,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,7 +29,7 @@ func TestLocalRun(t *testing.T) {
 	}{
 		{"echo", Command{Script: "echo hello"}, 0, "hello\n", ""},
 		{"stderr and exit", Command{Script: "echo oops >&2; exit 3"}, 3, "", "oops\n"},
-		{"stdin", Command{Script: "tr a-z A-Z", Stdin: strings.NewReader("abc")}, 0, "ABC", ""},
+		{"stdin", Command{Script: "tr a-z A-Z", Input: []byte("abc")}, 0, "ABC", ""},
 		{"no stdin is EOF", Command{Script: "cat; echo done"}, 0, "done\n", ""},
 		{"posix sh", Command{Script: `x='a b'; printf '%s|' $x`}, 0, "a|b|", ""},
 		{"killed by signal", Command{Script: "kill -TERM $$"}, 128 + 15, "", ""},
@@ -56,8 +58,8 @@ func TestLocalRunTimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a deadline error", err)
 	}
-	if !strings.Contains(err.Error(), "timed out after 200ms") {
-		t.Errorf("error %q does not say it timed out", err)
+	if err.Error() != "timed out after 200ms; the command was stopped on the host" {
+		t.Errorf("error %q does not say it timed out and was stopped", err)
 	}
 	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("Run took %s after a 200ms timeout", d)
@@ -88,7 +90,7 @@ func TestLocalWriteFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteFile(ctx, path, []byte("new\n"), FileAttrs{Mode: 0o640, Owner: "root", Group: "daemon"}); err != nil {
+	if err := WriteFile(ctx, c, path, []byte("new\n"), FileAttrs{Mode: 0o640, Owner: "root", Group: "daemon"}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, path, "new\n", 0o640, 0, groupID(t, "daemon"))
@@ -97,11 +99,11 @@ func TestLocalWriteFile(t *testing.T) {
 	}
 
 	// Setuid bits in either convention, applied after the chown.
-	if err := c.WriteFile(ctx, path, []byte("x"), FileAttrs{Mode: 0o4755, Owner: "daemon"}); err != nil {
+	if err := WriteFile(ctx, c, path, []byte("x"), FileAttrs{Mode: 0o4755, Owner: "daemon"}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, path, "x", 0o4755, userID(t, "daemon"), 0)
-	if err := c.WriteFile(ctx, path, []byte("y"), FileAttrs{Mode: os.ModeSetgid | 0o750}); err != nil {
+	if err := WriteFile(ctx, c, path, []byte("y"), FileAttrs{Mode: os.ModeSetgid | 0o750}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, path, "y", 0o2750, 0, 0)
@@ -119,7 +121,7 @@ func TestLocalWriteFileFailureLeavesOldFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(target, "keep"), []byte("keep"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteFile(ctx, target, []byte("new"), FileAttrs{Mode: 0o644}); err == nil {
+	if err := WriteFile(ctx, c, target, []byte("new"), FileAttrs{Mode: 0o644}); err == nil {
 		t.Fatal("WriteFile over a directory succeeded")
 	}
 	if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
@@ -133,7 +135,7 @@ func TestLocalWriteFileFailureLeavesOldFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := c.WriteFile(ctx, path, []byte("new"), FileAttrs{Owner: "no-such-user-tend"})
+	err := WriteFile(ctx, c, path, []byte("new"), FileAttrs{Owner: "no-such-user-tend"})
 	if err == nil || !strings.Contains(err.Error(), "no-such-user-tend") {
 		t.Fatalf("err = %v, want an unknown owner error", err)
 	}
@@ -216,18 +218,20 @@ func checkFile(t *testing.T, path, content string, perm uint32, uid, gid int) {
 
 func userID(t *testing.T, name string) int {
 	t.Helper()
-	uid, _, err := lookupLocalIDs(name, "")
+	u, err := user.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return uid
+	id, _ := strconv.Atoi(u.Uid)
+	return id
 }
 
 func groupID(t *testing.T, name string) int {
 	t.Helper()
-	_, gid, err := lookupLocalIDs("", name)
+	g, err := user.LookupGroup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gid
+	id, _ := strconv.Atoi(g.Gid)
+	return id
 }

@@ -15,7 +15,7 @@ import (
 
 // A command that leaves a process holding its output open (a daemon
 // started by a script, "run = sleep 25 &") returns once it exits, with the
-// output it wrote, after at most killGrace for the leftover's output.
+// output it wrote, after at most outputGrace for the leftover's output.
 // Output that arrives after the exit but before EOF is kept.
 func TestRunLeftoverProcessHoldingOutput(t *testing.T) {
 	env := newSSHEnv(t, sshtest.Options{})
@@ -25,9 +25,9 @@ func TestRunLeftoverProcessHoldingOutput(t *testing.T) {
 		stdout, stderr string
 		min, max       time.Duration
 	}{
-		{"sleep 30 & echo done", "done\n", "", 0, killGrace + 2*time.Second},
-		{"sleep 30 >&2 & echo done; exit 4", "done\n", "", 0, killGrace + 2*time.Second},
-		{"(sleep 0.5; echo late; echo late-err >&2) & echo early", "early\nlate\n", "late-err\n", 500 * time.Millisecond, killGrace},
+		{"sleep 30 & echo done", "done\n", "", 0, outputGrace + 2*time.Second},
+		{"sleep 30 >&2 & echo done; exit 4", "done\n", "", 0, outputGrace + 2*time.Second},
+		{"(sleep 0.5; echo late; echo late-err >&2) & echo early", "early\nlate\n", "late-err\n", 500 * time.Millisecond, outputGrace},
 	}
 	// The leftover processes are not the connection's to kill (a script
 	// may start a daemon on purpose); the test kills them when it is done.

@@ -378,8 +378,19 @@ func (r *runner) lostError(err error) error {
 			reason = why
 		}
 	}
-	return fmt.Errorf("the connection was lost while the command ran (%s): %w", reason, ErrOutcomeUnknown)
+	return &LostError{Reason: reason}
 }
+
+// LostError is a command whose exit status never arrived: whether it ran to
+// its end is unknown. It wraps ErrOutcomeUnknown (and so ErrUnreachable).
+type LostError struct{ Reason string }
+
+func (e *LostError) Error() string {
+	return "outcome unknown: the connection was lost while it ran (" + e.Reason + ")"
+}
+
+// Unwrap returns ErrOutcomeUnknown.
+func (e *LostError) Unwrap() error { return ErrOutcomeUnknown }
 
 // run runs cmd to its end, within its timeout.
 func (r *runner) run(ctx context.Context, cmd Command) (Result, error) {

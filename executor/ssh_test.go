@@ -117,7 +117,8 @@ func TestSSHRun(t *testing.T) {
 	}{
 		{Command{Script: "echo hello; echo err >&2"}, 0, "hello\n", "err\n"},
 		{Command{Script: "exit 42"}, 42, "", ""},
-		{Command{Script: "wc -c", Stdin: strings.NewReader(strings.Repeat("x", 100000))}, 0, "100000\n", ""},
+		{Command{Script: "wc -c", Input: []byte(strings.Repeat("x", 100000))}, 0, "100000\n", ""},
+		{Command{Script: "wc -c", Input: []byte{}}, 0, "0\n", ""},
 		{Command{Script: "cat; echo end"}, 0, "end\n", ""},
 		{Command{Script: "kill -KILL $$"}, 128 + 9, "", ""},
 	}
@@ -471,24 +472,87 @@ func TestSSHUnreachable(t *testing.T) {
 	}
 }
 
+// A command tend gives up on is stopped on the host, although the server
+// (like OpenSSH for a root login) refuses signal requests: the supervisor
+// stops it when its standard input closes.
 func TestSSHCommandTimeout(t *testing.T) {
 	env := newSSHEnv(t, sshtest.Options{})
 	cfg := env.config()
 	cfg.CommandTimeout = 300 * time.Millisecond
 	c := env.dial(t, cfg)
+	marker := filepath.Join(t.TempDir(), "finished")
 	start := time.Now()
-	_, err := c.Run(context.Background(), Command{Script: "sleep 30"})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "web1: command timed out after 300ms") {
+	_, err := c.Run(context.Background(), Command{Script: "sleep 2; touch " + ShellQuote(marker)})
+	var stop *StopError
+	if !errors.As(err, &stop) || !stop.Confirmed || stop.ByHost || !errors.Is(err, context.DeadlineExceeded) ||
+		err.Error() != "timed out after 300ms; the command was stopped on the host" {
 		t.Fatalf("err = %v", err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("timeout took %s", d)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the stop took %s", d)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the timed-out command went on and finished")
 	}
 	// The connection survives a timed-out command; a per-command timeout
 	// overrides the default.
 	res, err := c.Run(context.Background(), Command{Script: "sleep 0.5; echo late", Timeout: 10 * time.Second})
 	if err != nil || string(res.Stdout) != "late\n" {
 		t.Fatalf("after a timeout: %q, %v", res.Stdout, err)
+	}
+}
+
+// Cancelling the context (Ctrl-C) stops the command on the host within
+// the stop wait, and says so.
+func TestSSHInterruptStopsCommand(t *testing.T) {
+	env := newSSHEnv(t, sshtest.Options{})
+	c := env.dial(t, env.config())
+	marker := filepath.Join(t.TempDir(), "finished")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.Run(ctx, Command{Script: "trap '' TERM; sleep 3; touch " + ShellQuote(marker)})
+	var stop *StopError
+	if !errors.As(err, &stop) || !stop.Confirmed || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted;") {
+		t.Fatalf("err = %v", err)
+	}
+	// SIGTERM is ignored: SIGKILL follows a second later.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("the stop took %s", d)
+	}
+	time.Sleep(3500 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the interrupted command went on and finished")
+	}
+}
+
+// A connection lost while a command runs is not a success: the outcome is
+// unknown, the host unreachable; and the host stops the command (its input
+// closed with the connection).
+func TestSSHLostConnectionOutcomeUnknown(t *testing.T) {
+	env := newSSHEnv(t, sshtest.Options{})
+	c := env.dial(t, env.config())
+	marker := filepath.Join(t.TempDir(), "finished")
+	time.AfterFunc(300*time.Millisecond, env.srv.CloseConnections)
+	res, err := c.Run(context.Background(), Command{Script: "sleep 1.5; touch " + ShellQuote(marker) + "; exit 3"})
+	if err == nil || !errors.Is(err, ErrOutcomeUnknown) || !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "outcome unknown") {
+		t.Fatalf("Run = %+v, %v; want outcome unknown", res, err)
+	}
+	time.Sleep(2 * time.Second)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the command went on after its connection was lost")
+	}
+	// Through sudo, the same (and never "sudo failed").
+	fake := installFakeSudo(t, "")
+	env = newSSHEnv(t, sshtest.Options{Env: fake.Env()})
+	cfg := env.config()
+	cfg.User, cfg.Become = "deploy", true
+	c = env.dial(t, cfg)
+	time.AfterFunc(300*time.Millisecond, env.srv.CloseConnections)
+	_, err = c.Run(context.Background(), Command{Script: "sleep 1.5", Become: true})
+	if !errors.Is(err, ErrOutcomeUnknown) || strings.Contains(err.Error(), "sudo") {
+		t.Fatalf("through sudo: %v", err)
 	}
 }
 
@@ -534,26 +598,32 @@ func TestSSHWriteFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteFile(ctx, path, []byte("[Service]\nRestart=always\n"), FileAttrs{Mode: 0o640, Owner: "daemon", Group: "root"}); err != nil {
+	before := env.srv.Stats().Execs
+	if err := WriteFile(ctx, c, path, []byte("[Service]\nRestart=always\n"), FileAttrs{Mode: 0o640, Owner: "daemon", Group: "root"}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, path, "[Service]\nRestart=always\n", 0o640, userID(t, "daemon"), 0)
-	if err := c.WriteFile(ctx, path, []byte("v2"), FileAttrs{Mode: 0o4750, Group: "daemon"}); err != nil {
+	if err := WriteFile(ctx, c, path, []byte("v2"), FileAttrs{Mode: 0o4750, Group: "daemon"}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, path, "v2", 0o4750, 0, groupID(t, "daemon"))
-	if err := c.WriteFile(ctx, filepath.Join(dir, "new"), nil, FileAttrs{}); err != nil {
+	binary := make([]byte, 256<<10)
+	for i := range binary {
+		binary[i] = byte(i * 7)
+	}
+	if err := WriteFile(ctx, c, filepath.Join(dir, "blob"), binary, FileAttrs{}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, filepath.Join(dir, "blob"), string(binary), 0o644, 0, 0)
+	if err := WriteFile(ctx, c, filepath.Join(dir, "new"), nil, FileAttrs{}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, filepath.Join(dir, "new"), "", 0o644, 0, 0)
 	if l := litter(t, dir); len(l) != 0 {
 		t.Errorf("temporary files left behind: %v", l)
 	}
-	if n := env.srv.Stats().SFTPSessions; n != 1 {
-		t.Errorf("%d SFTP sessions for three writes, want 1 (reused)", n)
-	}
-	if n := env.srv.Stats().Execs; n != 2 {
-		t.Errorf("%d commands for three writes, want 2 (owner lookups; cached after)", n)
+	if n := env.srv.Stats().Execs - before; n != 4 {
+		t.Errorf("%d commands for four writes, want 4 (one each, whatever the owner)", n)
 	}
 
 	// A failing rename (the target is a directory) leaves it as it was.
@@ -561,8 +631,8 @@ func TestSSHWriteFile(t *testing.T) {
 	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	err := c.WriteFile(ctx, target, []byte("x"), FileAttrs{})
-	if err == nil || !strings.Contains(err.Error(), "web1: write "+target) {
+	err := WriteFile(ctx, c, target, []byte("x"), FileAttrs{})
+	if err == nil || !strings.HasPrefix(err.Error(), "write "+target+": rename:") || !errors.Is(err, ErrNotChanged) {
 		t.Fatalf("err = %v", err)
 	}
 	if fi, err := os.Stat(target); err != nil || !fi.IsDir() {
@@ -571,13 +641,16 @@ func TestSSHWriteFile(t *testing.T) {
 	if l := litter(t, dir); len(l) != 0 {
 		t.Errorf("temporary files left behind: %v", l)
 	}
-	// Unknown owner: refused before anything is written.
-	err = c.WriteFile(ctx, path, []byte("v3"), FileAttrs{Owner: "no-such-user-tend"})
-	if err == nil || !strings.Contains(err.Error(), `owner "no-such-user-tend" does not exist on web1`) {
+	// Unknown owner: nothing is changed.
+	err = WriteFile(ctx, c, path, []byte("v3"), FileAttrs{Owner: "no-such-user-tend"})
+	if err == nil || !strings.Contains(err.Error(), "owner:") || !strings.Contains(err.Error(), "no-such-user-tend") {
 		t.Fatalf("err = %v", err)
 	}
 	checkFile(t, path, "v2", 0o4750, 0, groupID(t, "daemon"))
-	if err := c.WriteFile(ctx, "relative", nil, FileAttrs{}); err == nil {
+	if l := litter(t, dir); len(l) != 0 {
+		t.Errorf("temporary files left behind: %v", l)
+	}
+	if err := WriteFile(ctx, c, "relative", nil, FileAttrs{}); err == nil {
 		t.Error("relative path accepted")
 	}
 }
@@ -596,7 +669,7 @@ func TestSSHDialUnix(t *testing.T) {
 	if env.srv.Stats().StreamLocals != 1 {
 		t.Errorf("server stats %+v, want one streamlocal channel", env.srv.Stats())
 	}
-	if _, err := c.DialUnix(context.Background(), filepath.Join(t.TempDir(), "nothing.sock")); err == nil || !strings.Contains(err.Error(), "web1: dial unix socket") {
+	if _, err := c.DialUnix(context.Background(), filepath.Join(t.TempDir(), "nothing.sock")); err == nil || !strings.Contains(err.Error(), "dial unix socket") {
 		t.Errorf("dial to a missing socket: %v", err)
 	}
 }
@@ -619,12 +692,12 @@ func TestSSHGatherOneRoundTrip(t *testing.T) {
 		Probe{Kind: ProbeUnit, Unit: "staffrota.service"},
 	)
 	before := env.srv.Stats()
-	st, err := Gather(context.Background(), c, probes, false)
+	st, err := Gather(context.Background(), c, Request{Probes: probes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	after := env.srv.Stats()
-	if after.Execs-before.Execs != 1 || after.Channels-before.Channels != 1 || after.SFTPSessions != before.SFTPSessions {
+	if after.Execs-before.Execs != 1 || after.Channels-before.Channels != 1 {
 		t.Errorf("Gather of 10 probes: server saw %+v -> %+v, want exactly one command", before, after)
 	}
 	if got := c.Stats(); got.Commands != 1 || got.RoundTrips != 1 {
@@ -678,7 +751,7 @@ func TestSSHBecomeWithPassword(t *testing.T) {
 	}()
 	res, err := c.Run(ctx, Command{
 		Script: "sleep 0.3; cat > " + ShellQuote(out) + "; id -un; echo done >&2",
-		Stdin:  strings.NewReader("payload line\n"),
+		Input:  []byte("payload line\n"),
 		Become: true,
 	})
 	close(stop)
@@ -719,14 +792,14 @@ func TestSSHBecomeWithPassword(t *testing.T) {
 		t.Error("a command without become ran sudo")
 	}
 
-	// A privileged write: staged in the login's home, installed with one
-	// sudo command, no litter anywhere.
+	// A privileged write: one sudo command, the data on its input straight
+	// into the target directory, no litter anywhere.
 	path := filepath.Join(dir, "app.conf")
 	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before := env.srv.Stats().Execs
-	if err := c.WriteFile(ctx, path, []byte("secret=1\n"), FileAttrs{Mode: 0o600, Owner: "daemon", Group: "daemon", Become: true}); err != nil {
+	if err := WriteFile(ctx, c, path, []byte("secret=1\n"), FileAttrs{Mode: 0o600, Owner: "daemon", Group: "daemon", Become: true}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, path, "secret=1\n", 0o600, userID(t, "daemon"), groupID(t, "daemon"))
@@ -738,14 +811,14 @@ func TestSSHBecomeWithPassword(t *testing.T) {
 	if err := os.Mkdir(target, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.WriteFile(ctx, target, []byte("x"), FileAttrs{Become: true}); err == nil {
+	if err := WriteFile(ctx, c, target, []byte("x"), FileAttrs{Become: true}); err == nil {
 		t.Fatal("privileged write over a directory succeeded")
 	}
 	if ents, _ := os.ReadDir(target); len(ents) != 0 {
 		t.Errorf("write put files into the directory: %v", ents)
 	}
-	// The login's home (the server's working directory) holds the staged
-	// uploads while they are in flight, and none afterwards.
+	// Nothing is staged anywhere else, in the login's home (the server's
+	// working directory) in particular.
 	for _, d := range []string{dir, env.loginHome} {
 		if l := litter(t, d); len(l) != 0 {
 			t.Errorf("%s: temporary files left behind: %v", d, l)

@@ -70,8 +70,8 @@ func WriteScript(dest string, data []byte, attrs FileAttrs) (Command, error) {
 	fmt.Fprintf(&b, "tend_dest=%s tend_mode=%s tend_owner=%s tend_group=%s tend_size=%d tend_sum=%s\n",
 		ShellQuote(dest), "0"+strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8), ShellQuote(attrs.Owner),
 		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]))
-	b.WriteString(trustScript)
 	b.WriteString(stateScript)
+	b.WriteString(trustScript)
 	b.WriteString(writeScript)
 	if data == nil {
 		data = []byte{}
@@ -109,7 +109,7 @@ func WriteFile(ctx context.Context, conn Conn, dest string, data []byte, attrs F
 // user to a file of their choosing. When the check fails the script exits
 // 1 and TrustRefusal explains why.
 func TrustedScript(dir, script string) string {
-	return trustScript + "if ! tend_trust " + ShellQuote(dir) + " '' || [ \"$tend_as\" != \"$(id -un)\" ]; then\n" +
+	return stateScript + trustScript + "if ! tend_trust " + ShellQuote(dir) + " '' || [ \"$tend_as\" != \"$tend_user\" ]; then\n" +
 		"\tprintf 'tend-write-error: trust: %s\\n' " + ShellQuote(dir) + " >&2\n\texit 1\nfi\n" + script
 }
 

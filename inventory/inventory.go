@@ -53,9 +53,18 @@ type Host struct {
 	// password; BecomePasswordPrompt asks on the terminal instead.
 	BecomePasswordEnv    string
 	BecomePasswordPrompt bool
-	// ConnectTimeout and CommandTimeout in seconds; zero means defaults.
+	// ConnectTimeout and CommandTimeout in seconds; zero means defaults
+	// (command_timeout: 600).
 	ConnectTimeout int
 	CommandTimeout int
+	// KeepAliveInterval is the keepalive and command heartbeat interval in
+	// seconds (nil: the default, 5; 0: off); KeepAliveCount the unanswered
+	// keepalives that end the connection (0: the default, 3).
+	KeepAliveInterval *int
+	KeepAliveCount    int
+	// StateDir is tend's state directory on the host; "" for the default
+	// (/var/lib/tend for root).
+	StateDir string
 	// Groups the host belongs to, in declaration order.
 	Groups []string
 	// Vars are the merged variables of the host.

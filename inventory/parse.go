@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"os"
 	"os/user"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -54,7 +55,11 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 // connection ("ssh" or "local"), identity_file, known_hosts_file (both "~"
 // expanded), become, become_user, become_password_env (the name of an
 // environment variable holding the sudo password), become_password_prompt,
-// connect_timeout and command_timeout (seconds). A host also has address
+// connect_timeout and command_timeout (seconds; commands default to 600),
+// keepalive_interval (seconds, default 5; 0 turns keepalives and command
+// heartbeats off) and keepalive_count (unanswered keepalives that end the
+// connection, default 3), state_dir (tend's directory on the host for the
+// run lock and pending records). A host also has address
 // (default: its name). Settings and vars (merged by key) apply in the order
 // defaults < groups, in declaration order < host. Expressions may call the
 // functions of Functions, among them env("NAME") and env("NAME", "default").
@@ -104,7 +109,9 @@ func Localhost() *Inventory {
 type settings struct {
 	user, identityFile, knownHostsFile, connection *string
 	becomeUser, becomePasswordEnv                  *string
+	stateDir                                       *string
 	port, connectTimeout, commandTimeout           *int
+	keepaliveInterval, keepaliveCount              *int
 	become, becomePasswordPrompt                   *bool
 	vars                                           map[string]cty.Value
 	// ranges holds where each connection attribute's value is written.
@@ -123,6 +130,9 @@ var settingAttrs = []hcl.AttributeSchema{
 	{Name: "become_password_prompt"},
 	{Name: "connect_timeout"},
 	{Name: "command_timeout"},
+	{Name: "keepalive_interval"},
+	{Name: "keepalive_count"},
+	{Name: "state_dir"},
 	{Name: "vars"},
 }
 
@@ -327,6 +337,30 @@ func (p *parser) settings(c *hcl.BodyContent) settings {
 					continue
 				}
 				s.port = &v
+			}
+		case "state_dir":
+			if v, ok := p.str(a); ok {
+				if !strings.HasPrefix(v, "/") || path.Clean(v) != v || v == "/" || strings.ContainsAny(v, "\n") {
+					p.errorf(a.Expr.Range(), "Invalid state_dir", "state_dir must be an absolute, clean path such as \"/var/lib/tend\", not %q.", v)
+					continue
+				}
+				s.stateDir = &v
+			}
+		case "keepalive_interval", "keepalive_count":
+			if v, ok := p.integer(a); ok {
+				if name == "keepalive_count" && (v < 1 || v > 100) {
+					p.errorf(a.Expr.Range(), "Invalid keepalive_count", "keepalive_count is how many unanswered keepalives end the connection, from 1 to 100, not %d.", v)
+					continue
+				}
+				if name == "keepalive_interval" && (v < 0 || v > 3600) {
+					p.errorf(a.Expr.Range(), "Invalid keepalive_interval", "keepalive_interval is a number of seconds from 1 to 3600 (0 turns keepalives and heartbeats off), not %d.", v)
+					continue
+				}
+				if name == "keepalive_count" {
+					s.keepaliveCount = &v
+				} else {
+					s.keepaliveInterval = &v
+				}
 			}
 		case "connect_timeout", "command_timeout":
 			if v, ok := p.integer(a); ok {
@@ -692,6 +726,11 @@ func apply(h *Host, s settings) {
 	setStr(&h.Connection, s.connection)
 	setStr(&h.BecomeUser, s.becomeUser)
 	setStr(&h.BecomePasswordEnv, s.becomePasswordEnv)
+	setStr(&h.StateDir, s.stateDir)
+	if s.keepaliveInterval != nil {
+		v := *s.keepaliveInterval
+		h.KeepAliveInterval = &v
+	}
 	for k, r := range s.ranges {
 		if h.SettingRanges == nil {
 			h.SettingRanges = map[string]hcl.Range{}
@@ -701,7 +740,8 @@ func apply(h *Host, s settings) {
 	for _, pair := range []struct {
 		dst *int
 		src *int
-	}{{&h.Port, s.port}, {&h.ConnectTimeout, s.connectTimeout}, {&h.CommandTimeout, s.commandTimeout}} {
+	}{{&h.Port, s.port}, {&h.ConnectTimeout, s.connectTimeout}, {&h.CommandTimeout, s.commandTimeout},
+		{&h.KeepAliveCount, s.keepaliveCount}} {
 		if pair.src != nil {
 			*pair.dst = *pair.src
 		}

@@ -3,7 +3,9 @@ package modules
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -66,9 +68,14 @@ type fakeRule struct {
 	result   executor.Result
 }
 
+// Run records the script, or, for executor.WriteFile's command, the write.
 func (c *fakeConn) Run(ctx context.Context, cmd executor.Command) (executor.Result, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if w, ok := parseWrite(cmd); ok {
+		c.writes = append(c.writes, w)
+		return executor.Result{}, nil
+	}
 	c.scripts = append(c.scripts, cmd.Script)
 	for _, r := range c.rules {
 		if strings.Contains(cmd.Script, r.contains) {
@@ -78,11 +85,72 @@ func (c *fakeConn) Run(ctx context.Context, cmd executor.Command) (executor.Resu
 	return executor.Result{}, nil
 }
 
-func (c *fakeConn) WriteFile(ctx context.Context, path string, data []byte, attrs executor.FileAttrs) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.writes = append(c.writes, fakeWrite{Path: path, Data: string(data), Attrs: attrs})
-	return nil
+// parseWrite recognises the command executor.WriteFile runs by comparing it
+// with the one executor.WriteScript makes for the same assignments.
+func parseWrite(cmd executor.Command) (fakeWrite, bool) {
+	first, _, _ := strings.Cut(cmd.Script, "\n")
+	if !strings.HasPrefix(first, "tend_dest=") {
+		return fakeWrite{}, false
+	}
+	var w fakeWrite
+	w.Data = string(cmd.Input)
+	w.Attrs.Become = cmd.Become
+	args, err := shellwords(first)
+	if err != nil {
+		return fakeWrite{}, false
+	}
+	for _, a := range args {
+		k, v, _ := strings.Cut(a, "=")
+		switch k {
+		case "tend_dest":
+			w.Path = v
+		case "tend_mode":
+			m, _ := strconv.ParseUint(v, 8, 32)
+			w.Attrs.Mode = fs.FileMode(m)
+		case "tend_owner":
+			w.Attrs.Owner = v
+		case "tend_group":
+			w.Attrs.Group = v
+		}
+	}
+	want, err := executor.WriteScript(w.Path, cmd.Input, w.Attrs)
+	if err != nil || want.Script != cmd.Script {
+		return fakeWrite{}, false
+	}
+	return w, true
+}
+
+// shellwords splits the assignments line of a write script (words quoted
+// by executor.ShellQuote).
+func shellwords(line string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	in := false
+	for i := 0; i < len(line); i++ {
+		ch := line[i]
+		switch {
+		case in && ch == '\'':
+			in = false
+		case !in && ch == '\'':
+			in = true
+		case !in && ch == '\\' && i+1 < len(line):
+			i++
+			cur.WriteByte(line[i])
+		case !in && ch == ' ':
+			words = append(words, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	if in {
+		return nil, fmt.Errorf("unterminated quote")
+	}
+	return append(words, cur.String()), nil
+}
+
+func (c *fakeConn) Hold(ctx context.Context, cmd executor.Command, ready string) (*executor.Held, []byte, error) {
+	return nil, nil, fmt.Errorf("fakeConn: no held commands")
 }
 
 func (c *fakeConn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
@@ -97,6 +165,9 @@ func (c *fakeConn) Stats() executor.Stats  { return executor.Stats{} }
 func (c *fakeConn) Close() error           { return nil }
 func (c *fakeConn) calls() int             { return len(c.scripts) + len(c.writes) }
 func (c *fakeConn) lastScript() (s string) { return c.scripts[len(c.scripts)-1] }
+
+// actions returns the display strings of a diff's effects and run.
+func actions(d *Diff) []string { return d.Actions() }
 
 // pos formats a diagnostic's subject start as "line:col".
 func pos(d *hcl.Diagnostic) string {

@@ -23,7 +23,7 @@ func gather(t *testing.T, conn executor.Conn, m Module) *Target {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := executor.Gather(ctx, conn, m.Probes(), false)
+	st, err := executor.Gather(ctx, conn, executor.Request{Probes: m.Probes()})
 	if err != nil {
 		t.Fatalf("gather: %v", err)
 	}
@@ -320,7 +320,7 @@ func TestCommandLocal(t *testing.T) {
 				}
 				return
 			}
-			if !d.Unpreviewable || len(d.Actions) != 1 || !strings.HasPrefix(d.Actions[0], "run: ") {
+			if !d.Unpreviewable || len(d.Actions()) != 1 || !strings.HasPrefix(d.Actions()[0], "run: ") {
 				t.Fatalf("want a run, got %+v", d)
 			}
 			if err := m.Apply(ctx, tgt, d); err != nil {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tend-sh/tend/executor"
 )
@@ -95,8 +96,8 @@ func TestSystemdUnitCheck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(d.Actions, tc.actions) {
-				t.Errorf("actions %q, want %q", d.Actions, tc.actions)
+			if !reflect.DeepEqual(actions(d), tc.actions) {
+				t.Errorf("actions %q, want %q", actions(d), tc.actions)
 			}
 			var changes []string
 			for _, c := range d.Changes {
@@ -197,9 +198,14 @@ func TestSystemdUnitApply(t *testing.T) {
 	if w.Path != "/etc/systemd/system/demo.service" || w.Data != unitText || w.Attrs != (executor.FileAttrs{Mode: 0o644, Owner: "root", Group: "root", Become: true}) {
 		t.Errorf("write %+v", w)
 	}
-	want := []string{"systemctl daemon-reload && systemctl enable demo.service && systemctl start demo.service"}
-	if !reflect.DeepEqual(conn.scripts, want) {
-		t.Errorf("scripts %q, want %q", conn.scripts, want)
+	// The unit actions are effects, run by the engine, not by Apply; a
+	// start is settle-checked for the default time.
+	if len(conn.scripts) != 0 {
+		t.Errorf("Apply ran %q; effects are the engine's", conn.scripts)
+	}
+	want := []executor.Effect{{Kind: executor.EffectDaemonReload}, {Kind: executor.EffectEnable, Unit: "demo.service", Settle: DefaultSettle}, {Kind: executor.EffectStart, Unit: "demo.service", Settle: DefaultSettle}}
+	if !reflect.DeepEqual(d.Effects, want) {
+		t.Errorf("effects %+v, want %+v", d.Effects, want)
 	}
 
 	// In sync: nothing is run.
@@ -210,38 +216,70 @@ func TestSystemdUnitApply(t *testing.T) {
 		t.Fatalf("in sync: %+v, %v", d, err)
 	}
 
-	// Mode only: chmod, no write, no reload.
+	// Mode only: chmod, where only root can change entries, no write, no
+	// reload.
 	conn = &fakeConn{}
 	tgt = &Target{Conn: conn, State: unitState(&executor.FileState{Exists: true, Type: "file", Mode: 0o600, Owner: "root", Group: "root", Content: []byte(unitText)}, active)}
 	d, _ = m.Check(context.Background(), tgt)
 	if err := m.Apply(context.Background(), tgt, d); err != nil {
 		t.Fatal(err)
 	}
-	if len(conn.writes) != 0 || !reflect.DeepEqual(conn.scripts, []string{"chmod -- 0644 /etc/systemd/system/demo.service"}) {
-		t.Errorf("mode only: writes %+v scripts %q", conn.writes, conn.scripts)
+	if len(conn.writes) != 0 || len(conn.scripts) != 1 || !strings.HasSuffix(conn.scripts[0], "\nchmod -- 0644 /etc/systemd/system/demo.service") ||
+		!strings.Contains(conn.scripts[0], "tend_trust /etc/systemd/system ''") || len(d.Effects) != 0 {
+		t.Errorf("mode only: writes %+v scripts %q effects %v", conn.writes, conn.scripts, d.Effects)
 	}
 }
 
-func TestSystemdUnitApplyFailureShowsJournal(t *testing.T) {
-	m := mustDecode(t, "systemd_unit", "demo", "content = "+quoteHCL(unitText)+"\nstate = \"started\"\n")
-	inactive := executor.UnitState{LoadState: "loaded", ActiveState: "inactive"}
-	conn := &fakeConn{rules: []fakeRule{
-		{"systemctl start", executor.Result{ExitCode: 1, Stderr: []byte("Job for demo.service failed because the control process exited with error code.\n")}},
-		{"journalctl", executor.Result{Stdout: []byte("demo.service - Demo\n  Active: failed (Result: exit-code)\ndemo[42]: ModuleNotFoundError: No module named 'rotasystems'\n")}},
-	}}
-	tgt := &Target{Conn: conn, State: unitState(&executor.FileState{Exists: true, Type: "file", Mode: 0o644, Owner: "root", Group: "root", Content: []byte(unitText)}, inactive)}
-	d, err := m.Check(context.Background(), tgt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = m.Apply(context.Background(), tgt, d)
-	if err == nil {
-		t.Fatal("no error")
-	}
-	for _, s := range []string{"start demo.service", "exit status 1", "control process exited", "ModuleNotFoundError"} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error lacks %q:\n%v", s, err)
+// TestSystemdUnitSettle: settle = "0s" turns the check off, another value
+// is carried on the effects that (re)start the unit.
+func TestSystemdUnitSettle(t *testing.T) {
+	active := executor.UnitState{LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled"}
+	changed := &executor.FileState{Exists: true, Type: "file", Mode: 0o644, Owner: "root", Group: "root", Content: []byte("old")}
+	for src, want := range map[string]time.Duration{"": DefaultSettle, "settle = \"0s\"\n": 0, "settle = \"7s\"\n": 7 * time.Second} {
+		m := mustDecode(t, "systemd_unit", "demo", "content = "+quoteHCL(unitText)+"\n"+src)
+		d, err := m.Check(context.Background(), &Target{State: unitState(changed, active)})
+		if err != nil {
+			t.Fatal(err)
 		}
+		if len(d.Effects) != 2 || d.Effects[1].Kind != executor.EffectRestart || d.Effects[1].Settle != want || d.Effects[1].Settles() != (want > 0) {
+			t.Errorf("%q: effects %+v, want a restart settling %s", src, d.Effects, want)
+		}
+	}
+	for _, bad := range []string{"settle = \"soon\"\n", "settle = \"-1s\"\n", "settle = \"11m\"\n"} {
+		if _, diags := decodeModule(t, "systemd_unit", "demo", "content = "+quoteHCL(unitText)+"\n"+bad, nil); !diags.HasErrors() {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestSystemdUnitDropIns: a drop-in that overrides a setting the task
+// declares fails the check (the hardening would be silently defeated), and
+// is accepted with a note under drop_ins = "allow"; a drop-in that only
+// adds settings is fine.
+func TestSystemdUnitDropIns(t *testing.T) {
+	same := &executor.FileState{Exists: true, Type: "file", Mode: 0o644, Owner: "root", Group: "root", Content: []byte(unitText)}
+	withDropIns := func(dropins ...executor.DropIn) executor.UnitState {
+		return executor.UnitState{LoadState: "loaded", ActiveState: "active", UnitFileState: "enabled", DropIns: dropins, DropInsRead: true}
+	}
+	override := executor.DropIn{Path: "/etc/systemd/system/demo.service.d/override.conf", Content: []byte("[Service]\nExecStart=\nExecStart=/bin/false\nRestart=no\n")}
+	adds := executor.DropIn{Path: "/etc/systemd/system/demo.service.d/10-limits.conf", Content: []byte("[Service]\nLimitNOFILE=4096\n")}
+	otherSection := executor.DropIn{Path: "/run/systemd/system/service.d/x.conf", Content: []byte("[Unit]\nExecStart=/bin/false\n")}
+
+	m := mustDecode(t, "systemd_unit", "demo", "content = "+quoteHCL(unitText))
+	_, err := m.Check(context.Background(), &Target{State: unitState(same, withDropIns(adds, override))})
+	if err == nil || !strings.Contains(err.Error(), override.Path) || !strings.Contains(err.Error(), "[Service] ExecStart=/bin/false") || strings.Contains(err.Error(), adds.Path) {
+		t.Fatalf("override: %v", err)
+	}
+	if d, err := m.Check(context.Background(), &Target{State: unitState(same, withDropIns(adds, otherSection))}); err != nil || !d.Empty() {
+		t.Fatalf("additions only: %+v, %v", d, err)
+	}
+	allow := mustDecode(t, "systemd_unit", "demo", "content = "+quoteHCL(unitText)+"\ndrop_ins = \"allow\"\n")
+	d, err := allow.Check(context.Background(), &Target{State: unitState(same, withDropIns(override))})
+	if err != nil || !d.Empty() || len(d.Notes) != 1 || !strings.Contains(d.Notes[0], override.Path) {
+		t.Fatalf("allowed: %+v, %v", d, err)
+	}
+	if _, diags := decodeModule(t, "systemd_unit", "demo", "content = "+quoteHCL(unitText)+"\ndrop_ins = \"ignore\"\n", nil); !diags.HasErrors() {
+		t.Error("drop_ins = ignore accepted")
 	}
 }
 
@@ -256,18 +294,14 @@ func TestServiceModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(d.Actions, []string{"restart demo.service"}) || d.Change("state") == nil || d.Change("state").New != "restarted" || d.Change("state").Old != "active" {
+	if !reflect.DeepEqual(actions(d), []string{"restart demo.service"}) || len(d.Changes) != 0 || d.Effects[0].Settle != DefaultSettle {
 		t.Fatalf("restarted: %+v", d)
 	}
 	if err := m.Apply(context.Background(), tgt, d); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(conn.scripts, []string{"systemctl restart demo.service"}) {
-		t.Errorf("scripts %q", conn.scripts)
-	}
-	// The re-check after apply: restarted once, and it runs.
-	if d, err := m.Check(context.Background(), tgt); err != nil || !d.Empty() {
-		t.Errorf("re-check after restart: %+v, %v", d, err)
+	if len(conn.scripts) != 0 {
+		t.Errorf("Apply ran %q; the restart is the engine's", conn.scripts)
 	}
 
 	m = mustDecode(t, "service", "demo", "state = \"stopped\"\nenabled = false\n")
@@ -275,8 +309,8 @@ func TestServiceModule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(d.Actions, []string{"disable demo.service", "stop demo.service"}) {
-		t.Errorf("stop+disable: %q", d.Actions)
+	if !reflect.DeepEqual(actions(d), []string{"disable demo.service", "stop demo.service"}) {
+		t.Errorf("stop+disable: %q", actions(d))
 	}
 
 	m = mustDecode(t, "service", "demo", "state = \"started\"\nenabled = true\n")
@@ -302,14 +336,6 @@ func TestServiceModuleErrors(t *testing.T) {
 		_, err := mustDecode(t, "service", "demo", tc.src).Check(context.Background(), &Target{State: st})
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s with %+v: %v, want %q", tc.src, tc.unit, err, tc.want)
-		}
-	}
-}
-
-func TestSystemctlScriptRejectsUnknownActions(t *testing.T) {
-	for _, a := range []string{"rm -rf /", "restart", "restart a;b", "frobnicate x.service"} {
-		if _, err := systemctlScript([]string{a}); err == nil {
-			t.Errorf("action %q accepted", a)
 		}
 	}
 }
@@ -347,40 +373,23 @@ func TestServiceDaemonReload(t *testing.T) {
 		src     string
 		unit    executor.UnitState
 		actions []string
-		script  string
 	}{
-		{"asked for", "state = \"restarted\"\ndaemon_reload = true\n", active,
-			[]string{"daemon-reload", "restart demo.service"}, "systemctl daemon-reload && systemctl restart demo.service"},
-		{"systemd says stale", "state = \"reloaded\"\n", stale,
-			[]string{"daemon-reload", "reload demo.service"}, "systemctl daemon-reload && systemctl reload demo.service"},
-		{"stale, running as declared", "state = \"started\"\n", stale,
-			[]string{"daemon-reload"}, "systemctl daemon-reload"},
-		{"not asked, not stale", "state = \"restarted\"\n", active,
-			[]string{"restart demo.service"}, "systemctl restart demo.service"},
+		{"asked for", "state = \"restarted\"\ndaemon_reload = true\n", active, []string{"daemon-reload", "restart demo.service"}},
+		{"systemd says stale", "state = \"reloaded\"\n", stale, []string{"daemon-reload", "reload demo.service"}},
+		{"stale, running as declared", "state = \"started\"\n", stale, []string{"daemon-reload"}},
+		{"not asked, not stale", "state = \"restarted\"\n", active, []string{"restart demo.service"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			unit := tc.unit
 			st := &executor.State{Units: map[string]*executor.UnitState{"demo.service": &unit}}
 			m := mustDecode(t, "service", "demo", tc.src)
-			conn := &fakeConn{}
-			tgt := &Target{Conn: conn, State: st}
-			d, err := m.Check(context.Background(), tgt)
+			d, err := m.Check(context.Background(), &Target{State: st})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(d.Actions, tc.actions) {
-				t.Fatalf("actions %q, want %q", d.Actions, tc.actions)
-			}
-			if err := m.Apply(context.Background(), tgt, d); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(conn.scripts, []string{tc.script}) {
-				t.Errorf("scripts %q", conn.scripts)
-			}
-			unit.NeedDaemonReload = false // what systemd says after the reload
-			if d, err := m.Check(context.Background(), tgt); err != nil || !d.Empty() {
-				t.Errorf("re-check: %+v, %v", d, err)
+			if !reflect.DeepEqual(actions(d), tc.actions) {
+				t.Fatalf("actions %q, want %q", actions(d), tc.actions)
 			}
 		})
 	}

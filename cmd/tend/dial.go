@@ -51,18 +51,30 @@ func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becomi
 	passphrases := &passphraseCache{}
 	return func(ctx context.Context, h *inventory.Host) (executor.Conn, error) {
 		cmdTimeout := time.Duration(h.CommandTimeout) * time.Second
+		// A play may become on a host whose inventory does not: the
+		// connection must allow it (each command still asks for it).
+		become := h.Become || becoming[h.Name]
 		if h.Connection == "local" {
 			return executor.NewLocal(executor.LocalOptions{
-				Host: h.Name, Become: h.Become, BecomeUser: h.BecomeUser,
+				Host: h.Name, Become: become, BecomeUser: h.BecomeUser,
 				BecomePassword: passwords[h.Name], CommandTimeout: cmdTimeout,
+				StateDir: h.StateDir,
 			}), nil
 		}
 		cfg := executor.SSHConfig{
 			Host: h.Name, Address: h.Address, Port: h.Port, User: h.User,
 			AcceptNewHostKeys: accept,
-			Become:            h.Become, BecomeUser: h.BecomeUser, BecomePassword: passwords[h.Name],
-			ConnectTimeout: time.Duration(h.ConnectTimeout) * time.Second,
-			CommandTimeout: cmdTimeout,
+			Become:            become, BecomeUser: h.BecomeUser, BecomePassword: passwords[h.Name],
+			ConnectTimeout:  time.Duration(h.ConnectTimeout) * time.Second,
+			CommandTimeout:  cmdTimeout,
+			StateDir:        h.StateDir,
+			KeepAliveMisses: h.KeepAliveCount,
+		}
+		if h.KeepAliveInterval != nil {
+			cfg.KeepAlive = time.Duration(*h.KeepAliveInterval) * time.Second
+			if *h.KeepAliveInterval == 0 {
+				cfg.KeepAlive = -1
+			}
 		}
 		if h.IdentityFile != "" {
 			cfg.IdentityFiles = []string{h.IdentityFile}

@@ -22,6 +22,10 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 	r.SetSink(g.sink(cmd.OutOrStdout()))
 	res := r.Execute(cmd.Context())
 	switch {
+	case res.Internal():
+		return &exitError{code: ExitInternal, msg: "internal error (a bug in tend): see the recap"}
+	case res.Interrupted():
+		return &exitError{code: ExitInterrupted}
 	case res.Failed() > 0:
 		return &exitError{code: ExitFailed}
 	case res.Unreachable() > 0:

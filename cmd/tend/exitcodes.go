@@ -4,9 +4,9 @@ import "fmt"
 
 // Exit codes. They are documented in the README and in `tend --help`; scripts
 // rely on them, so they never change meaning. When several apply, the most
-// severe wins: invalid input, then host failed, then unreachable, then
-// changes pending; output that could not be written (ExitInternal) wins
-// over all of them.
+// severe wins: internal error (a bug, output that could not be written),
+// invalid input, interrupted, then host failed, then unreachable, then
+// changes pending.
 const (
 	// ExitOK: success; for plan, every host is in sync.
 	ExitOK = 0
@@ -20,6 +20,9 @@ const (
 	ExitUnreachable = 4
 	// ExitInvalid: invalid input (playbook, inventory, flags); no connection was made.
 	ExitInvalid = 5
+	// ExitInterrupted: the run was interrupted (Ctrl-C, SIGTERM); the
+	// commands running on the hosts were stopped there.
+	ExitInterrupted = 130
 )
 
 const exitCodesHelp = `Exit codes:
@@ -28,7 +31,8 @@ const exitCodesHelp = `Exit codes:
   2  plan: changes pending
   3  a host failed
   4  a host was unreachable (none failed)
-  5  invalid input: nothing was connected to`
+  5  invalid input: nothing was connected to
+  130  interrupted (Ctrl-C, SIGTERM): running commands were stopped on the hosts`
 
 // exitError carries an exit code out of a command.
 type exitError struct {

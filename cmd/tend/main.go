@@ -16,9 +16,27 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	interrupts(cancel, os.Stderr)
 	os.Exit(runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// interrupts handles Ctrl-C and SIGTERM: the first one cancels the run
+// (no new work starts, running remote commands are stopped on their hosts
+// within about two seconds, then the recap is printed); a second one exits
+// at once.
+func interrupts(cancel context.CancelFunc, stderr io.Writer) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		fmt.Fprintln(stderr, "\ntend: interrupted: stopping the commands running on the hosts (press Ctrl-C again to exit at once)")
+		cancel()
+		<-sigs
+		fmt.Fprintln(stderr, "tend: interrupted twice: exiting now; commands still running on the hosts stop by themselves when the connection closes")
+		os.Exit(ExitInterrupted)
+	}()
 }
 
 // runCLI executes the command line and returns the process exit code.

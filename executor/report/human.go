@@ -86,12 +86,17 @@ func (s *HumanSink) Emit(e Event) {
 		fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "note"), e.Message)
 	case EventHostDone:
 		if r := first(e.Recap); r != nil && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
-			// Connection-level failures have no task line of their own.
+			// Connection-level failures have no task line of their own; a
+			// host that became unreachable during a task says so after it.
 			st := StatusFailed
 			if r.Unreachable {
 				st = StatusUnreachable
 			}
-			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(st), s.red.Sprint(e.Message))
+			msg := s.red.Sprint(e.Message)
+			if s.failedLine[e.Host] {
+				msg = s.dim.Sprint("(the failed task above lost the connection)")
+			}
+			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(st), msg)
 		}
 	case EventRecap:
 		s.flush(true)

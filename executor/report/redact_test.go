@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/modules"
 )
 
@@ -64,7 +65,7 @@ func TestRedactionTable(t *testing.T) {
 	for _, c := range changes {
 		for _, st := range statuses {
 			t.Run(c.name+"/"+string(st.status), func(t *testing.T) {
-				d := &modules.Diff{Changes: []modules.Change{c.change, visible}, Actions: []string{"restart app.service"}}
+				d := &modules.Diff{Changes: []modules.Change{c.change, visible}, Effects: []executor.Effect{{Kind: executor.EffectRestart, Unit: "app.service"}}}
 				events := hostEvents(st.mode, st.status, d)
 				human := renderHuman(events)
 				js := renderJSON(t, events)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/modules"
 )
 
@@ -52,7 +53,7 @@ func planEvents() []Event {
 		Changes: []modules.Change{
 			{Attr: "content", Path: "/etc/systemd/system/staffrota.service", OldContent: []byte(oldUnit), NewContent: []byte(newUnit)},
 		},
-		Actions: []string{"daemon-reload", "restart staffrota.service"},
+		Effects: []executor.Effect{{Kind: executor.EffectDaemonReload}, {Kind: executor.EffectRestart, Unit: "staffrota.service"}},
 	}
 	return []Event{
 		{Type: EventRunStart, Mode: "plan", Hosts: []string{"web1", "web2", "web-old"}},
@@ -62,7 +63,7 @@ func planEvents() []Event {
 			{Attr: "content", Path: "/etc/app.env", OldContent: []byte("A=1\n"), NewContent: []byte("A=2\n"), Sensitive: true},
 			{Attr: "mode", Old: "0644", New: "0600"},
 		}}},
-		{Type: EventTask, Mode: "plan", Host: "web1", Task: "command.migrate", Kind: "command", Status: StatusWillRun, Diff: &modules.Diff{Unpreviewable: true, Actions: []string{"run: ./manage.py migrate"}}},
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "command.migrate", Kind: "command", Status: StatusWillRun, Diff: &modules.Diff{Unpreviewable: true, Run: "./manage.py migrate"}},
 		{Type: EventTask, Mode: "plan", Host: "web1", Task: "health_check.staffrota", Kind: "health_check", Status: StatusSkipped, Message: "verified on apply: GET unix:/home/staff-rota-system/staffrota.sock /health/"},
 		{Type: EventHandler, Mode: "plan", Host: "web1", Task: "service.staffrota", Kind: "service", Name: "restart-app", Status: StatusWillRun, Message: "notified", NotifiedBy: []string{"file./etc/app.env"}},
 		{Type: EventHostDone, Mode: "plan", Host: "web1", Status: StatusChange, Recap: []HostRecap{{Host: "web1", Changed: 4, Skipped: 1}}},

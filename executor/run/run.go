@@ -336,7 +336,11 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 		st, err = executor.Gather(ctx, conn, req)
 	}
 	if err != nil {
-		return fail(fmt.Errorf("reading state: %w", err))
+		var locked *executor.LockedError
+		if !errors.As(err, &locked) {
+			err = fmt.Errorf("reading state: %w", err)
+		}
+		return fail(err)
 	}
 	if st.Lock.Held {
 		r.emit(report.Event{Type: report.EventHostNote, Host: h.Name, Message: "an apply is in progress on this host (" + st.Lock.Holder + "): this plan may be out of date when it ends"})

@@ -72,7 +72,13 @@ func (r *recorder) find(host, task string) *report.Event {
 // and a playbook, and prepares a run.
 func setup(t *testing.T, hosts []string, playbook string, mode Mode) (*Run, *recorder) {
 	t.Helper()
-	dir := t.TempDir()
+	return setupIn(t, t.TempDir(), hosts, playbook, mode)
+}
+
+// setupIn is setup in a given directory, so that a second run finds the
+// first one's hosts as it left them.
+func setupIn(t *testing.T, dir string, hosts []string, playbook string, mode Mode) (*Run, *recorder) {
+	t.Helper()
 	var inv strings.Builder
 	inv.WriteString("group \"all_local\" {\n")
 	for _, h := range hosts {
@@ -101,7 +107,9 @@ func setup(t *testing.T, hosts []string, playbook string, mode Mode) (*Run, *rec
 			if h.Name == "down" {
 				return nil, fmt.Errorf("%s: connect: refused: %w", h.Name, executor.ErrUnreachable)
 			}
-			return executor.NewLocal(executor.LocalOptions{Host: h.Name}), nil
+			// Each local "host" is this machine: each gets a state
+			// directory of its own, as a real host has.
+			return executor.NewLocal(executor.LocalOptions{Host: h.Name, StateDir: filepath.Join(dir, "state-"+h.Name)}), nil
 		},
 	})
 	if diags.HasErrors() {
@@ -184,11 +192,40 @@ play "p" {
 	if h == nil || h.Type != report.EventHandler || len(h.NotifiedBy) != 2 {
 		t.Errorf("handler event: %+v", h)
 	}
-	// On b the handler was notified, then the host failed: it says so.
+	// On b the handler was notified, then the host failed: it says so, and
+	// the notification stays recorded on the host for the next run.
 	hb := rec.find("b", "command.count")
-	if hb == nil || hb.Status != report.StatusSkipped || !strings.Contains(hb.Message, "NOT RUN") {
+	if hb == nil || hb.Status != report.StatusSkipped || !strings.Contains(hb.Message, "not run") || !strings.Contains(hb.Message, "next apply runs it") {
 		t.Errorf("b's pending handler must be reported as not run: %+v", hb)
 	}
+	if recs := pendingRecords(t, filepath.Join(dir, "state-b")); len(recs) != 1 || !strings.Contains(recs[0], `"handler":"h"`) {
+		t.Errorf("b's pending records: %q", recs)
+	}
+	if recs := pendingRecords(t, filepath.Join(dir, "state-a")); len(recs) != 0 {
+		t.Errorf("a's handler ran, yet records remain: %q", recs)
+	}
+}
+
+// pendingRecords returns the contents of the pending records in a state
+// directory.
+func pendingRecords(t *testing.T, stateDir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(stateDir, "pending"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(stateDir, "pending", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
 }
 
 func TestPlanChangesNothing(t *testing.T) {

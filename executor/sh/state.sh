@@ -3,13 +3,30 @@
 # not run yet. /var/lib/tend for root, ~/.local/state/tend for other users,
 # or the inventory's state_dir ($tend_state); private to its user (0700).
 
+# tend_whoami sets tend_uid and tend_user (one command for both).
+tend_whoami() {
+	[ -n "${tend_uid:-}" ] && return 0
+	tend_id=$(LC_ALL=C id)
+	tend_uid=${tend_id#uid=}
+	tend_uid=${tend_uid%%[!0-9]*}
+	case $tend_id in
+	"uid=$tend_uid("*)
+		tend_user=${tend_id#*\(}
+		tend_user=${tend_user%%\)*}
+		;;
+	*) tend_user=$tend_uid ;;
+	esac
+}
+
 # tend_state_dir sets tend_sd to the state directory. With "create" it
 # makes it when missing; it returns 1 (and says why) when the directory is
 # not a private directory of the current user.
 tend_state_dir() {
+	if [ -n "${tend_sd_ok:-}" ]; then return 0; fi
+	tend_whoami
 	if [ -n "${tend_state:-}" ]; then
 		tend_sd=$tend_state
-	elif [ "$(id -u)" = 0 ]; then
+	elif [ "$tend_uid" = 0 ]; then
 		tend_sd=/var/lib/tend
 	else
 		tend_sd=${XDG_STATE_HOME:-$HOME/.local/state}/tend
@@ -18,14 +35,15 @@ tend_state_dir() {
 		[ "${1:-}" = create ] || return 0
 		(umask 077 && mkdir -p -- "$tend_sd/pending") || return 1
 	fi
-	if [ -L "$tend_sd" ] || [ ! -d "$tend_sd" ] || [ "$(stat -c '%u %a' -- "$tend_sd")" != "$(id -u) 700" ]; then
-		printf 'tend: %s must be a directory of %s with mode 0700\n' "$tend_sd" "$(id -un)" >&2
+	if [ -L "$tend_sd" ] || [ ! -d "$tend_sd" ] || [ "$(stat -c '%u %a' -- "$tend_sd")" != "$tend_uid 700" ]; then
+		printf 'tend: %s must be a directory of %s with mode 0700\n' "$tend_sd" "$tend_user" >&2
 		return 1
 	fi
 	if [ ! -d "$tend_sd/pending" ]; then
 		[ "${1:-}" = create ] || return 0
 		mkdir -m 0700 -- "$tend_sd/pending" || return 1
 	fi
+	tend_sd_ok=1
 	return 0
 }
 

@@ -25,33 +25,32 @@
 # (exactly $4 bytes), then one "h" per heartbeat, until EOF.
 tend_tok=$1 tend_dl=$2 tend_hb=$3 tend_n=$4 tend_sc=$5
 printf 'tend-ok-%s\n' "$tend_tok" >&2
-for tend_tool in setsid mkfifo mktemp head timeout sleep; do
+for tend_tool in setsid mkfifo mktemp head timeout; do
 	if ! command -v "$tend_tool" >/dev/null 2>&1; then
 		printf 'tend: this host lacks %s, which tend needs (util-linux, coreutils)\n' "$tend_tool" >&2
 		exit 125
 	fi
 done
 exec 3<&0 </dev/null
-tend_child='' tend_dog='' tend_timer='' tend_tmp=''
+tend_child='' tend_dog='' tend_tmp=''
 
 # tend_quit ends the helpers and removes the private directory.
 tend_quit() {
 	if [ -n "$tend_dog" ]; then kill -KILL -"$tend_dog" 2>/dev/null; fi
-	if [ -n "$tend_timer" ]; then kill -KILL -"$tend_timer" 2>/dev/null; fi
 	if [ -n "$tend_tmp" ]; then rm -rf -- "$tend_tmp"; fi
 }
 
-# tend_end stops the command's session: SIGTERM, SIGKILL a second later.
+# tend_end stops the command's session: SIGTERM, then, once the command
+# has exited or a second has passed, SIGKILL for whatever is left of it.
 tend_end() {
 	trap '' TERM HUP ALRM INT
 	if [ -n "$tend_child" ]; then
 		kill -TERM -"$tend_child" 2>/dev/null
-		tend_i=0
-		while [ "$tend_i" -lt 10 ] && kill -0 -"$tend_child" 2>/dev/null; do
-			sleep 0.1
-			tend_i=$((tend_i + 1))
-		done
+		setsid /bin/sh -c 'sleep 1; kill -KILL -"$1"' tend-killer "$tend_child" </dev/null >/dev/null 2>&1 3<&- &
+		tend_killer=$!
+		wait "$tend_child" 2>/dev/null
 		kill -KILL -"$tend_child" 2>/dev/null
+		kill -KILL -"$tend_killer" 2>/dev/null
 	fi
 	tend_quit
 	printf '\ntend-stop-%s %s\n' "$tend_tok" "$1" >&2
@@ -61,11 +60,6 @@ trap 'tend_end stop' TERM
 trap 'tend_end heartbeat' HUP
 trap 'tend_end deadline' ALRM
 trap 'tend_end interrupt' INT
-
-if [ "$tend_dl" -gt 0 ]; then
-	setsid /bin/sh -c 'sleep "$1"; kill -ALRM "$2"' tend-timer "$tend_dl" "$$" </dev/null 3<&- >/dev/null 2>&1 &
-	tend_timer=$!
-fi
 
 tend_in=/dev/null
 if [ "$tend_n" -ge 0 ]; then
@@ -82,23 +76,47 @@ if [ "$tend_n" -ge 0 ]; then
 	fi
 fi
 
-# The watcher owns standard input: it passes the data on to the command
-# through a private FIFO, then reads heartbeats until EOF or silence, and
-# asks the supervisor to stop the command.
-setsid /bin/sh -c '
-n=$1 in=$2 hb=$3 p=$4
-if [ "$n" -ge 0 ]; then head -c "$n" >"$in"; fi
-while :; do
-	if [ "$hb" -gt 0 ]; then c=$(timeout "$hb" head -c 1); r=$?; else c=$(head -c 1); r=$?; fi
-	if [ "$r" -eq 0 ] && [ -n "$c" ]; then continue; fi
-	if [ "$r" -eq 124 ]; then kill -HUP "$p"; else kill -TERM "$p"; fi
-	exit 0
-done' tend-watch "$tend_n" "$tend_in" "$tend_hb" "$$" <&3 >/dev/null 2>&1 &
-tend_dog=$!
-
+# The command, in a session of its own; its input comes through a private
+# FIFO (or is /dev/null).
 setsid /bin/sh -c "$tend_sc" tend <"$tend_in" 3<&- &
 tend_child=$!
-wait "$tend_child"
+
+# The watcher owns standard input: it passes the data on to the command
+# through the FIFO, then reads heartbeats until EOF or silence and asks the
+# supervisor to stop the command — or stops it itself if the supervisor is
+# gone; it also keeps the deadline.
+setsid /bin/sh -c '
+n=$1 in=$2 hb=$3 p=$4 dl=$5 child=$6
+stop() {
+	if grep -qa tend-supervisor "/proc/$p/cmdline" 2>/dev/null && kill -"$1" "$p" 2>/dev/null; then exit 0; fi
+	kill -TERM -"$child" 2>/dev/null
+	sleep 1
+	kill -KILL -"$child" 2>/dev/null
+	exit 0
+}
+read -r t0 _ </proc/uptime
+t0=${t0%.*}
+if [ "$n" -ge 0 ]; then
+	if [ "$dl" -gt 0 ]; then timeout --foreground "$dl" head -c "$n" >"$in"; else head -c "$n" >"$in"; fi
+fi
+while :; do
+	w=$hb
+	if [ "$dl" -gt 0 ]; then
+		read -r now _ </proc/uptime
+		left=$((dl - ${now%.*} + t0))
+		if [ "$left" -le 0 ]; then stop ALRM; fi
+		if [ "$w" -eq 0 ] || [ "$left" -lt "$w" ]; then w=$left; fi
+	fi
+	if [ "$w" -gt 0 ]; then c=$(timeout --foreground "$w" head -c 1); r=$?; else c=$(head -c 1); r=$?; fi
+	if [ "$r" -eq 0 ] && [ -n "$c" ]; then continue; fi
+	if [ "$r" -eq 124 ]; then
+		if [ "$w" = "$hb" ]; then stop HUP; fi
+		continue
+	fi
+	stop TERM
+done' tend-watch "$tend_n" "$tend_in" "$tend_hb" "$$" "$tend_dl" "$tend_child" <&3 >/dev/null 2>&1 &
+tend_dog=$!
+wait "$tend_child" 2>/dev/null
 tend_rc=$?
 trap '' TERM HUP ALRM INT
 tend_quit

@@ -19,8 +19,11 @@
 # tend_as is the current user: it cannot harm anyone but itself.
 tend_trust() {
 	tend_owner=${2:-}
-	tend_as=$(id -un)
-	[ "$(id -u)" = 0 ] || return 0
+	tend_whoami
+	if [ "$tend_uid" != 0 ]; then
+		tend_as=$tend_user
+		return 0
+	fi
 	tend_as=root
 	# Directories still to be made (by root, so root's) are not checked:
 	# their nearest existing ancestor is.
@@ -30,33 +33,47 @@ tend_trust() {
 		[ -n "$tend_start" ] || tend_start=/
 	done
 	tend_real=$(readlink -f -- "$tend_start" 2>/dev/null) || tend_real=$tend_start
-	for tend_path in "$tend_start" "$tend_real"; do
-		tend_d=$tend_path
+	set --
+	for tend_d in "$tend_start" "$tend_real"; do
 		while :; do
-			if [ ! -d "$tend_d" ]; then
-				printf 'tend-trust: %s is not a directory (or does not exist)\n' "$tend_d" >&2
-				return 1
-			fi
-			# shellcheck disable=SC2046 # one line of four words
-			set -- $(stat -L -c '%u %g %a %U' -- "$tend_d")
-			tend_m=$((0$3))
-			if [ "$1" = 0 ] && [ $((tend_m & 01000)) -ne 0 ]; then
-				: # root's sticky directory: others cannot move what is not theirs
-			elif [ $((tend_m & 02)) -ne 0 ] || { [ $((tend_m & 020)) -ne 0 ] && [ "$2" != 0 ]; }; then
-				printf 'tend-trust: %s is writable by users other than its owner %s (mode %s)\n' "$tend_d" "$4" "$3" >&2
-				return 1
-			elif [ "$1" = 0 ]; then
-				:
-			elif [ -n "$tend_owner" ] && [ "$4" = "$tend_owner" ] && [ $((tend_m & 020)) -eq 0 ]; then
-				tend_as=$4
-			else
-				printf 'tend-trust: %s belongs to %s\n' "$tend_d" "$4" >&2
-				return 1
-			fi
+			set -- "$@" "$tend_d"
 			[ "$tend_d" = / ] && break
 			tend_d=${tend_d%/*}
 			[ -n "$tend_d" ] || tend_d=/
 		done
 	done
+	tend_n=$#
+	if ! tend_st=$(stat -L -c '%u|%g|%a|%U|%F|%n' -- "$@" 2>&1); then
+		printf 'tend-trust: cannot check the directories above %s: %s\n' "$tend_start" "$tend_st" >&2
+		return 1
+	fi
+	tend_seen=0
+	while IFS='|' read -r tend_u tend_g tend_p tend_name tend_type tend_d; do
+		tend_seen=$((tend_seen + 1))
+		if [ "$tend_type" != directory ]; then
+			printf 'tend-trust: %s is not a directory\n' "$tend_d" >&2
+			return 1
+		fi
+		tend_m=$((0$tend_p))
+		if [ "$tend_u" = 0 ] && [ $((tend_m & 01000)) -ne 0 ]; then
+			: # root's sticky directory: others cannot move what is not theirs
+		elif [ $((tend_m & 02)) -ne 0 ] || { [ $((tend_m & 020)) -ne 0 ] && [ "$tend_g" != 0 ]; }; then
+			printf 'tend-trust: %s is writable by users other than its owner %s (mode %s)\n' "$tend_d" "$tend_name" "$tend_p" >&2
+			return 1
+		elif [ "$tend_u" = 0 ]; then
+			:
+		elif [ -n "$tend_owner" ] && [ "$tend_name" = "$tend_owner" ] && [ $((tend_m & 020)) -eq 0 ]; then
+			tend_as=$tend_name
+		else
+			printf 'tend-trust: %s belongs to %s\n' "$tend_d" "$tend_name" >&2
+			return 1
+		fi
+	done <<EOF
+$tend_st
+EOF
+	if [ "$tend_seen" -ne "$tend_n" ]; then
+		printf 'tend-trust: cannot check the directories above %s\n' "$tend_start" >&2
+		return 1
+	fi
 	return 0
 }

@@ -39,10 +39,8 @@ tmp=$(mktemp "$dir/.tend-XXXXXXXXXXXX.tmp" 2>&1) || fail create "$tmp"
 trap '"'"'rm -f -- "$tmp"'"'"' EXIT
 trap '"'"'exit 143'"'"' TERM HUP INT
 err=$(head -c "$size" 2>&1 >"$tmp") || fail write "$err"
-got=$(wc -c <"$tmp") || fail write "cannot measure $tmp"
-[ "$got" -eq "$size" ] || fail short "$got of $size bytes arrived"
 got=$(sha256sum <"$tmp") || fail verify "sha256sum failed"
-[ "${got%% *}" = "$sum" ] || fail verify "the data arrived corrupted (SHA-256 mismatch)"
+[ "${got%% *}" = "$sum" ] || fail verify "the data did not arrive whole (its SHA-256 differs: $size bytes were sent)"
 if [ -n "$owner" ] && [ -n "$group" ]; then
 	err=$(chown -- "$owner:$group" "$tmp" 2>&1) || fail owner "$err"
 elif [ -n "$owner" ]; then
@@ -56,7 +54,7 @@ err=$(mv -f -T -- "$tmp" "$dest" 2>&1) || fail rename "$err"
 trap - EXIT
 sync -- "$dir" 2>/dev/null || :
 '
-if [ "$tend_as" = "$(id -un)" ]; then
+if [ "$tend_as" = "$tend_user" ]; then
 	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum"
 else
 	# The directory is the owner's own: write as the owner, who needs no

@@ -11,9 +11,10 @@
 //     sshd, the exit status is sent when the command exits, and the channel
 //     is closed only when its output reaches EOF, which a process it left
 //     running can delay),
-//     "signal" (the named signal goes to the command's process group, as
-//     OpenSSH does it) and "subsystem" sftp (github.com/pkg/sftp's server,
-//     or a program such as OpenSSH's sftp-server: Options.SFTPCommand);
+//     and nothing else: like OpenSSH for a root login (without privilege
+//     separation), "signal" requests are refused; and like OpenSSH, a
+//     closed channel or connection only closes the command's standard
+//     input, output and error — it kills nothing;
 //   - "direct-streamlocal@openssh.com" channels, dialling a local unix socket;
 //   - "keepalive@openssh.com" global requests.
 //
@@ -37,7 +38,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -53,16 +53,12 @@ type Options struct {
 	ExtraHostKeys []ssh.Signer
 	// Env is added to the environment of every command ("NAME=value").
 	Env []string
-	// Dir is the working directory of commands and of the SFTP server (the
-	// "home directory" of the login); the process's when empty.
+	// Dir is the working directory of commands (the "home directory" of
+	// the login); the process's when empty.
 	Dir string
 	// IgnoreKeepAlives makes the server swallow keepalive requests without
 	// answering, like a host that has gone away.
 	IgnoreKeepAlives bool
-	// SFTPCommand, if not empty, serves the sftp subsystem with this shell
-	// command line (speaking SFTP on its stdin and stdout, for example
-	// OpenSSH's /usr/lib/openssh/sftp-server) instead of pkg/sftp's server.
-	SFTPCommand string
 }
 
 // Stats counts what a Server served.
@@ -70,7 +66,6 @@ type Stats struct {
 	Connections  int // accepted TCP connections
 	Channels     int // channel open requests of any type
 	Execs        int // "exec" requests
-	SFTPSessions int // "subsystem" sftp requests
 	StreamLocals int // direct-streamlocal channel opens
 	KeepAlives   int // keepalive global requests received
 }
@@ -316,19 +311,9 @@ func (s *Server) session(newCh ssh.NewChannel) {
 	var (
 		env     []string
 		started bool
-		procMu  sync.Mutex
-		proc    *os.Process
 		done    = make(chan struct{})
 		gone    = make(chan struct{})
 	)
-	signal := func(sig syscall.Signal) {
-		procMu.Lock()
-		defer procMu.Unlock()
-		if proc != nil {
-			_ = syscall.Kill(-proc.Pid, sig)
-		}
-	}
-	kill := func() { signal(syscall.SIGKILL) }
 	for req := range reqs {
 		switch req.Type {
 		case "env":
@@ -353,45 +338,17 @@ func (s *Server) session(newCh ssh.NewChannel) {
 			req.Reply(true, nil)
 			go func() {
 				defer close(done)
-				s.exec(ch, msg.Command, env, gone, func(p *os.Process) {
-					procMu.Lock()
-					proc = p
-					procMu.Unlock()
-				})
+				s.exec(ch, msg.Command, env, gone)
 			}()
-		case "subsystem":
-			var msg struct{ Name string }
-			if started || ssh.Unmarshal(req.Payload, &msg) != nil || msg.Name != "sftp" {
-				req.Reply(false, nil)
-				continue
-			}
-			started = true
-			s.count(func(st *Stats) { st.SFTPSessions++ })
-			req.Reply(true, nil)
-			go func() {
-				defer close(done)
-				s.sftp(ch)
-			}()
-		case "signal":
-			// Like OpenSSH: the named signal goes to the command's
-			// process group; unknown names are ignored.
-			var msg struct{ Signal string }
-			ok := ssh.Unmarshal(req.Payload, &msg) == nil
-			if sig, known := signalNumbers[msg.Signal]; ok && known {
-				signal(sig)
-			}
-			if req.WantReply {
-				req.Reply(ok, nil)
-			}
 		default:
 			if req.WantReply {
 				req.Reply(false, nil)
 			}
 		}
 	}
-	// The client closed the channel: whatever still runs is killed.
+	// The client closed the channel: the command's pipes close (exec
+	// cuts its output off); like sshd, nothing is killed.
 	close(gone)
-	kill()
 	if started {
 		<-done
 	}
@@ -404,7 +361,7 @@ func (s *Server) session(newCh ssh.NewChannel) {
 // command exits, possibly before the last of its output. The channel is
 // closed after both; gone closing (the client closed the channel) cuts the
 // output off.
-func (s *Server) exec(ch ssh.Channel, command string, env []string, gone <-chan struct{}, setProc func(*os.Process)) {
+func (s *Server) exec(ch ssh.Channel, command string, env []string, gone <-chan struct{}) {
 	cmd := exec.Command("/bin/sh", "-c", command)
 	cmd.Env = append(append(os.Environ(), s.opts.Env...), env...)
 	cmd.Dir = s.opts.Dir
@@ -444,7 +401,6 @@ func (s *Server) exec(ch ssh.Channel, command string, env []string, gone <-chan 
 	s.mu.Lock()
 	s.procs[cmd.Process] = true
 	s.mu.Unlock()
-	setProc(cmd.Process)
 	go func() {
 		_, _ = io.Copy(stdin, ch)
 		stdin.Close()
@@ -487,56 +443,11 @@ func (s *Server) exec(ch ssh.Channel, command string, env []string, gone <-chan 
 		sendExitStatus(ch, 255)
 	}
 	<-copied
-	// The process group may outlive its leader: it stays the target of
-	// signals and of the kill when the client closes the channel until
-	// the output is done.
-	setProc(nil)
 	s.mu.Lock()
 	delete(s.procs, cmd.Process)
 	s.mu.Unlock()
 	ch.CloseWrite()
 	ch.Close()
-}
-
-func (s *Server) sftp(ch ssh.Channel) {
-	if s.opts.SFTPCommand != "" {
-		s.sftpCommand(ch)
-		return
-	}
-	var opts []sftp.ServerOption
-	if s.opts.Dir != "" {
-		opts = append(opts, sftp.WithServerWorkingDirectory(s.opts.Dir))
-	}
-	srv, err := sftp.NewServer(ch, opts...)
-	if err != nil {
-		ch.Close()
-		return
-	}
-	_ = srv.Serve()
-	srv.Close()
-}
-
-// sftpCommand serves SFTP with Options.SFTPCommand until the client
-// closes the channel.
-func (s *Server) sftpCommand(ch ssh.Channel) {
-	defer ch.Close()
-	cmd := exec.Command("/bin/sh", "-c", s.opts.SFTPCommand)
-	cmd.Env = append(os.Environ(), s.opts.Env...)
-	cmd.Dir = s.opts.Dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		fmt.Fprintf(ch.Stderr(), "sshtest: %v\n", err)
-		return
-	}
-	s.mu.Lock()
-	s.procs[cmd.Process] = true
-	s.mu.Unlock()
-	_ = cmd.Wait()
-	s.mu.Lock()
-	delete(s.procs, cmd.Process)
-	s.mu.Unlock()
 }
 
 func (s *Server) streamLocal(newCh ssh.NewChannel) {

@@ -1,0 +1,204 @@
+package run
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/tend-sh/tend/executor"
+	"github.com/tend-sh/tend/executor/report"
+	"github.com/tend-sh/tend/modules"
+)
+
+// A notification whose handler never ran (the host failed first) is
+// recorded on the host: the next plan shows the handler as due, the next
+// apply runs it, and the record is gone afterwards.
+func TestPendingHandlerRunsOnTheNextApply(t *testing.T) {
+	pb := func(fail bool) string {
+		run := "true"
+		if fail {
+			run = "false"
+		}
+		return `
+play "p" {
+  hosts = ["all"]
+  file "conf" {
+    path    = "${host.vars.dir}/conf"
+    content = "v=1\n"
+    notify  = ["h"]
+  }
+  command "later" {
+    run     = "` + run + `"
+    creates = "${host.vars.dir}/never"
+  }
+  handler "h" {
+    command "count" { run = "echo x >> ${host.vars.dir}/handled" }
+  }
+}
+`
+	}
+	r, _ := setup(t, []string{"a"}, pb(true), ModeApply)
+	dir := r.Hosts()[0].Vars["dir"].AsString()
+	state := filepath.Join(filepath.Dir(dir), "state-a")
+	if res := r.Execute(context.Background()); res.Failed() != 1 {
+		t.Fatalf("first apply: %+v", res.Recaps)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "handled")); !os.IsNotExist(err) {
+		t.Fatal("the handler ran although the host failed")
+	}
+	if recs := pendingRecords(t, state); len(recs) != 1 {
+		t.Fatalf("records after the failed run: %q", recs)
+	}
+
+	// Same directories, fixed playbook: plan shows the handler as due.
+	plan, rec := setupIn(t, filepath.Dir(dir), []string{"a"}, pb(false), ModePlan)
+	plan.Execute(context.Background())
+	h := rec.find("a", "command.count")
+	if h == nil || h.Status != report.StatusWillRun || len(h.NotifiedBy) != 1 || h.NotifiedBy[0] != earlierRun {
+		t.Fatalf("plan: pending handler %+v", h)
+	}
+	if e := rec.find("a", "file.conf"); e == nil || e.Status != report.StatusOK {
+		t.Fatalf("plan: the file is in sync, so nothing notifies the handler now: %+v", e)
+	}
+
+	apply, rec := setupIn(t, filepath.Dir(dir), []string{"a"}, pb(false), ModeApply)
+	if res := apply.Execute(context.Background()); res.Failed() != 0 {
+		t.Fatalf("second apply: %+v", res.Recaps)
+	}
+	if h := rec.find("a", "command.count"); h == nil || h.Status != report.StatusChanged {
+		t.Fatalf("apply: pending handler %+v", h)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "handled")); string(b) != "x\n" {
+		t.Fatalf("handler ran %q", b)
+	}
+	if recs := pendingRecords(t, state); len(recs) != 0 {
+		t.Fatalf("records after the handler ran: %q", recs)
+	}
+}
+
+// A change that is known to have changed nothing (a refused write) leaves
+// no promise behind.
+func TestRefusedWriteLeavesNoRecord(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the write refusal is root's")
+	}
+	r, _ := setup(t, []string{"a"}, `
+play "p" {
+  hosts = ["all"]
+  file "conf" {
+    path    = "${host.vars.dir}/theirs/conf"
+    content = "v=1\n"
+    notify  = ["h"]
+  }
+  handler "h" {
+    command "count" { run = "true" }
+  }
+}
+`, ModeApply)
+	dir := r.Hosts()[0].Vars["dir"].AsString()
+	// A directory another user owns: root must not write there.
+	if err := os.Mkdir(filepath.Join(dir, "theirs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(dir, "theirs"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	res := r.Execute(context.Background())
+	if res.Failed() != 1 || !strings.Contains(res.Recaps[0].Error, "refused") {
+		t.Fatalf("want the write refused: %+v", res.Recaps)
+	}
+	if recs := pendingRecords(t, filepath.Join(filepath.Dir(dir), "state-a")); len(recs) != 0 {
+		t.Fatalf("a refused write left records: %q", recs)
+	}
+}
+
+// An apply finds the run lock of another run taken: it is refused, names
+// the holder, and changes nothing; plan says an apply is in progress.
+func TestRunLockRefusesASecondApply(t *testing.T) {
+	pb := `
+play "p" {
+  hosts = ["all"]
+  file "conf" {
+    path    = "${host.vars.dir}/conf"
+    content = "v=1\n"
+  }
+}
+`
+	r, rec := setup(t, []string{"a"}, pb, ModeApply)
+	dir := r.Hosts()[0].Vars["dir"].AsString()
+	state := filepath.Join(filepath.Dir(dir), "state-a")
+	other := executor.NewLocal(executor.LocalOptions{StateDir: state})
+	held, _, err := executor.Lock(context.Background(), other, executor.Request{}, executor.LockHolder{Controller: "ctl9", User: "alice", PID: 4242, Started: time.Unix(1700000000, 0), Command: "tend apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := r.Execute(context.Background())
+	if res.Failed() != 1 {
+		t.Fatalf("second apply: %+v", res.Recaps)
+	}
+	msg := res.Recaps[0].Error
+	for _, want := range []string{"holds this host's run lock", "alice@ctl9", "pid 4242", "2023-11-14T22:13:20Z"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "conf")); !os.IsNotExist(err) {
+		t.Fatal("the refused apply wrote the file")
+	}
+	_ = rec
+
+	plan, prec := setupIn(t, filepath.Dir(dir), []string{"a"}, pb, ModePlan)
+	plan.Execute(context.Background())
+	note := false
+	for _, e := range prec.events {
+		if e.Type == report.EventHostNote && strings.Contains(e.Message, "an apply is in progress") && strings.Contains(e.Message, "alice@ctl9") {
+			note = true
+		}
+	}
+	if !note {
+		t.Error("plan did not say that an apply holds the lock")
+	}
+
+	// Released, the lock is free for the next apply.
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := setupIn(t, filepath.Dir(dir), []string{"a"}, pb, ModeApply)
+	if res := again.Execute(context.Background()); res.Failed() != 0 {
+		t.Fatalf("apply after release: %+v", res.Recaps)
+	}
+}
+
+// panicker is a test module whose Check panics: a bug in tend.
+type panicker struct{ liar }
+
+func init() {
+	modules.Register(modules.Info{Kind: "test_panic", Summary: "test only", New: func() modules.Module { return new(panicker) }})
+}
+
+func (p *panicker) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
+	return p.liar.Decode(label, body, ctx)
+}
+func (p *panicker) Check(ctx context.Context, t *modules.Target) (*modules.Diff, error) {
+	panic("boom")
+}
+
+// A panic in a module is an internal error of that host, with the stack,
+// not a failed task; the other hosts go on.
+func TestPanicIsAnInternalError(t *testing.T) {
+	r, _ := setup(t, []string{"a"}, `
+play "p" {
+  hosts = ["all"]
+  test_panic "x" { path = "${host.vars.dir}/x" }
+}
+`, ModeApply)
+	res := r.Execute(context.Background())
+	if !res.Internal() || !strings.Contains(res.Recaps[0].Error, "boom") || !strings.Contains(res.Recaps[0].Error, "goroutine") {
+		t.Fatalf("want an internal error with the stack: %+v", res.Recaps)
+	}
+}

@@ -1,0 +1,206 @@
+package executor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runSupervisor starts the supervisor with the shell sh (as /bin/sh -c
+// would), feeding it input and keeping its standard input open for hold,
+// and returns its exit code and standard error.
+func runSupervisor(t *testing.T, sh string, args supervisorArgs, input []byte, hold time.Duration) (int, string) {
+	t.Helper()
+	words := args.words()
+	cmd := exec.Command(sh, append([]string{"-c", words[2]}, words[3:]...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = io.Discard
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		in.Write(input)
+		time.Sleep(hold)
+		in.Close()
+	}()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the supervisor did not end")
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// gone reports whether no process runs a command line holding marker.
+func gone(t *testing.T, marker string) bool {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, []byte(marker)) && !bytes.Contains(b, []byte("tend-supervisor")) {
+			return false
+		}
+	}
+	return true
+}
+
+// The supervisor, under each shell a host may have as /bin/sh: it stops
+// the whole session of the command (children that ignore SIGTERM too) when
+// its input closes, when heartbeats stop, and at its deadline; it passes
+// the command exactly its data; and it reports how it stopped.
+func TestSupervisor(t *testing.T) {
+	shells := []string{"dash", "bash"}
+	for _, sh := range shells {
+		path := needTool(t, sh)
+		t.Run(sh, func(t *testing.T) {
+			dir := t.TempDir()
+			marker := func(name string) string { return filepath.Join(dir, name) }
+			tests := []struct {
+				name     string
+				args     supervisorArgs
+				input    []byte
+				hold     time.Duration
+				code     int
+				stop     string // the reason in the stop line, "" for none
+				finished string // a file the command creates only if it ran to its end
+				max      time.Duration
+			}{
+				{name: "exit code", args: supervisorArgs{script: "exit 7"}, hold: time.Second, code: 7, max: 3 * time.Second},
+				{name: "EOF stops the session", args: supervisorArgs{script: "(trap '' TERM; sleep 5; touch " + marker("a1") + ") & sleep 5; touch " + marker("a2")},
+					hold: 300 * time.Millisecond, code: 124, stop: "stop", finished: marker("a2"), max: 3 * time.Second},
+				{name: "no heartbeat", args: supervisorArgs{script: "sleep 5; touch " + marker("b"), heartbeat: time.Second},
+					hold: 10 * time.Second, code: 124, stop: "heartbeat", finished: marker("b"), max: 4 * time.Second},
+				{name: "deadline", args: supervisorArgs{script: "sleep 5; touch " + marker("c"), deadline: time.Second},
+					hold: 10 * time.Second, code: 124, stop: "deadline", finished: marker("c"), max: 4 * time.Second},
+				{name: "data passed exactly", args: supervisorArgs{script: "test \"$(wc -c)\" = 5 && touch " + marker("d"), input: 5},
+					input: []byte("12345more-bytes-after-the-data"), hold: 2 * time.Second, code: 0, max: 4 * time.Second},
+				{name: "EOF in the data", args: supervisorArgs{script: "cat >/dev/null; sleep 3; touch " + marker("e"), input: 100},
+					input: []byte("short"), hold: 0, code: 124, stop: "stop", finished: marker("e"), max: 3 * time.Second},
+			}
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					tc.args.token = "T" + fmt.Sprint(time.Now().UnixNano())
+					if tc.args.input == 0 {
+						tc.args.input = -1
+					}
+					start := time.Now()
+					code, stderr := runSupervisor(t, path, tc.args, tc.input, tc.hold)
+					if d := time.Since(start); d > tc.max+tc.hold && tc.stop == "" || tc.stop != "" && d > tc.max {
+						t.Errorf("took %s", d)
+					}
+					if code != tc.code {
+						t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, stderr)
+					}
+					if !strings.HasPrefix(stderr, "tend-ok-"+tc.args.token+"\n") {
+						t.Errorf("stderr %q lacks the ok line first", stderr)
+					}
+					stopLine := "\ntend-stop-" + tc.args.token + " " + tc.stop + "\n"
+					if (tc.stop != "") != strings.HasSuffix(stderr, stopLine) {
+						t.Errorf("stderr %q, want stop %q", stderr, tc.stop)
+					}
+					if tc.finished != "" {
+						time.Sleep(5500*time.Millisecond - time.Since(start))
+						if _, err := os.Stat(tc.finished); err == nil {
+							t.Errorf("the stopped command went on to its end")
+						}
+						if _, err := os.Stat(marker("a1")); err == nil {
+							t.Errorf("a child that ignored SIGTERM went on to its end")
+						}
+					}
+					if tc.name == "data passed exactly" {
+						if _, err := os.Stat(marker("d")); err != nil {
+							t.Errorf("the command did not get exactly its 5 bytes")
+						}
+					}
+					if left, _ := filepath.Glob(filepath.Join(os.TempDir(), ".tend-run.*")); len(left) > 0 {
+						for _, l := range left {
+							if pid, _ := os.ReadFile(filepath.Join(l, "pid")); len(pid) > 0 && !processAlive(string(bytes.TrimSpace(pid))) {
+								t.Errorf("private directory left behind: %s", l)
+							}
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+func processAlive(pid string) bool {
+	_, err := os.Stat("/proc/" + pid)
+	return err == nil
+}
+
+// The runner turns the supervisor's own stops into errors that say the
+// host stopped the command, and why.
+func TestRunnerReportsStopsByTheHost(t *testing.T) {
+	c := NewLocal(LocalOptions{}).(*localConn)
+	r := *c.runner
+	// A supervisor that expects a heartbeat every second, from a runner
+	// that sends none (as when the link is cut).
+	args := supervisorArgs{token: newToken(), heartbeat: time.Second, input: -1, script: "sleep 5"}
+	w := newStderrWatcher(args.token, "")
+	out := &notifyBuffer{}
+	p, err := startLocal(commandLine(args.words()), out, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := &task{r: &r, proc: p, stdout: out, stderr: w, stopReq: make(chan struct{}), exited: make(chan struct{}), fed: make(chan struct{})}
+	go func() { tk.exit, tk.waitErr = p.wait(); close(tk.exited) }()
+	close(tk.fed)
+	start := time.Now()
+	_, err = tk.finish(context.Background(), "")
+	var stop *StopError
+	if !errors.As(err, &stop) || !stop.ByHost || !stop.Confirmed || err.Error() != "stopped on the host: no heartbeat from tend" {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("stopped after %s", d)
+	}
+}
+
+// A supervisor killed on the host (SIGKILL by someone) leaves its command's
+// outcome unknown: never a success.
+func TestSupervisorKilledIsNotSuccess(t *testing.T) {
+	c := NewLocal(LocalOptions{})
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	go func() {
+		for i := 0; i < 100; i++ {
+			if b, err := os.ReadFile(pidFile); err == nil && len(b) > 0 {
+				var pid int
+				fmt.Sscan(string(b), &pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	// $PPID of the command is its supervisor.
+	marker := filepath.Join(t.TempDir(), "finished")
+	_, err := c.Run(context.Background(), Command{Script: "echo $PPID > " + ShellQuote(pidFile) + "; sleep 2; touch " + ShellQuote(marker)})
+	if err == nil || !strings.Contains(err.Error(), "outcome is unknown") {
+		t.Fatalf("err = %v, want the outcome unknown", err)
+	}
+	// Its input closed, the watcher stops the command the supervisor left.
+	time.Sleep(3 * time.Second)
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the command of a killed supervisor went on to its end")
+	}
+}

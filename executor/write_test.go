@@ -1,0 +1,155 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nobodyDir makes a directory owned by the user nobody (mode 0755).
+func nobodyDir(t *testing.T, parent, name string) string {
+	t.Helper()
+	d := filepath.Join(parent, name)
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(d, userID(t, "nobody"), groupID(t, "nogroup")); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// As root, tend writes only where nobody else can swap entries: a
+// directory another user owns (or can write) is refused before anything is
+// written, unless that user is the file's owner, who then writes it.
+func TestWriteFileTrust(t *testing.T) {
+	needRoot(t, "to write as root into other users' directories")
+	c := NewLocal(LocalOptions{})
+	ctx := context.Background()
+	base := t.TempDir()
+	// nobody must be able to reach its directory.
+	for d := base; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	theirs := nobodyDir(t, base, "theirs")
+	open := filepath.Join(base, "open")
+	if err := os.Mkdir(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o777)
+	linked := filepath.Join(base, "linked")
+	if err := os.Symlink(theirs, linked); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(theirs, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil { // root's, inside nobody's
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		path, why string
+	}{
+		{filepath.Join(theirs, "unit.service"), theirs + " belongs to nobody"},
+		{filepath.Join(open, "unit.service"), open + " is writable by users other than its owner root (mode 777)"},
+		{filepath.Join(linked, "unit.service"), linked + " belongs to nobody"},
+		{filepath.Join(sub, "unit.service"), theirs + " belongs to nobody"},
+	} {
+		err := WriteFile(ctx, c, tc.path, []byte("[Service]\n"), FileAttrs{Mode: 0o644})
+		if err == nil || !errors.Is(err, ErrNotChanged) || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%s: err = %v, want refused: %s", tc.path, err, tc.why)
+		}
+		if _, err := os.Lstat(tc.path); !os.IsNotExist(err) {
+			t.Errorf("%s was written", tc.path)
+		}
+	}
+	if l := litter(t, theirs); len(l) != 0 {
+		t.Errorf("litter in %s: %v", theirs, l)
+	}
+
+	// The directory's owner is the file's owner: written as that user.
+	p := filepath.Join(theirs, "app.conf")
+	if err := WriteFile(ctx, c, p, []byte("mine\n"), FileAttrs{Mode: 0o640, Owner: "nobody"}); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, p, "mine\n", 0o640, userID(t, "nobody"), groupID(t, "nogroup"))
+	// A root directory with the sticky bit (like /tmp) is fine.
+	sticky := filepath.Join(base, "sticky")
+
+	os.Mkdir(sticky, 0o777)
+	syscall.Chmod(sticky, 0o1777)
+	if err := WriteFile(ctx, c, filepath.Join(sticky, "f"), []byte("x"), FileAttrs{}); err != nil {
+		t.Errorf("sticky directory: %v", err)
+	}
+}
+
+// A full file system fails the write with a clear message; the old file is
+// untouched and no temporary file is left.
+func TestWriteFileNoSpace(t *testing.T) {
+	needRoot(t, "to mount a small tmpfs")
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tend-test", dir).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount tmpfs: %v: %s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	p := filepath.Join(dir, "big.bin")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := NewLocal(LocalOptions{})
+	err := WriteFile(context.Background(), c, p, make([]byte, 1<<20), FileAttrs{})
+	if !errors.Is(err, ErrNoSpace) || !errors.Is(err, ErrNotChanged) || !strings.Contains(err.Error(), "write "+p+": no space left on device in "+dir) || !strings.Contains(err.Error(), "the old file is untouched") {
+		t.Fatalf("err = %v", err)
+	}
+	checkFile(t, p, "old", 0o644, -1, -1)
+	if l := litter(t, dir); len(l) != 0 {
+		t.Errorf("litter: %v", l)
+	}
+}
+
+// tend's own temporary files that a run which died left in a directory are
+// removed by the next write there, under the lock: only those (exact name
+// pattern, owner) and only those older than the lock.
+func TestWriteFileRemovesStaleTemporaries(t *testing.T) {
+	needRoot(t, "for files of another owner")
+	state := filepath.Join(t.TempDir(), "state")
+	c := NewLocal(LocalOptions{StateDir: state})
+	dir := t.TempDir()
+	old := time.Now().Add(-time.Hour)
+	mk := func(name string, uid int) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(p, uid, -1)
+		os.Chtimes(p, old, old)
+		return p
+	}
+	stale := mk(".tend-AbCdEf012345.tmp", 0)
+	otherOwner := mk(".tend-ZZZZZZZZZZZZ.tmp", userID(t, "nobody"))
+	notOurs := mk(".tend-user-notes.tmp", 0)
+	held, _, err := Lock(context.Background(), c, Request{}, LockHolder{Command: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Release()
+	if err := WriteFile(context.Background(), c, filepath.Join(dir, "f"), []byte("x"), FileAttrs{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("the stale temporary file is still there")
+	}
+	for _, p := range []string{otherOwner, notOurs} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}
