@@ -393,7 +393,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	if cfg.RestartOnChange != nil {
 		spec.RestartOnChange = *cfg.RestartOnChange
 	}
-		var sd hcl.Diagnostics
+	var sd hcl.Diagnostics
 	spec.Settle, sd = decodeSettle(body, cfg.Settle)
 	diags = append(diags, sd...)
 	spec.AllowDropIns, sd = decodeDropIns(body, cfg.DropIns)
