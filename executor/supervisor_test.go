@@ -91,6 +91,8 @@ func TestSupervisor(t *testing.T) {
 					hold: 10 * time.Second, code: 124, stop: "deadline", finished: marker("c"), max: 4 * time.Second},
 				{name: "data passed exactly", args: supervisorArgs{script: "test \"$(wc -c)\" = 5 && touch " + marker("d"), input: 5},
 					input: []byte("12345more-bytes-after-the-data"), hold: 2 * time.Second, code: 0, max: 4 * time.Second},
+				{name: "stop lets the session clean up", args: supervisorArgs{script: "/bin/sh -c 'touch " + marker("f") + "; trap \"rm -f " + marker("f") + "; exit 1\" TERM; sleep 10 & wait' & sleep 10"},
+					hold: 500 * time.Millisecond, code: 124, stop: "stop", max: 3 * time.Second},
 				{name: "EOF in the data", args: supervisorArgs{script: "cat >/dev/null; sleep 3; touch " + marker("e"), input: 100},
 					input: []byte("short"), hold: 0, code: 124, stop: "stop", finished: marker("e"), max: 3 * time.Second},
 			}
@@ -123,6 +125,11 @@ func TestSupervisor(t *testing.T) {
 						}
 						if _, err := os.Stat(marker("a1")); err == nil {
 							t.Errorf("a child that ignored SIGTERM went on to its end")
+						}
+					}
+					if tc.name == "stop lets the session clean up" {
+						if _, err := os.Stat(marker("f")); err == nil {
+							t.Errorf("a process of the session was killed before its TERM trap cleaned up")
 						}
 					}
 					if tc.name == "data passed exactly" {

@@ -40,8 +40,9 @@ tend_quit() {
 	if [ -n "$tend_tmp" ]; then rm -rf -- "$tend_tmp"; fi
 }
 
-# tend_end stops the command's session: SIGTERM, then, once the command
-# has exited or a second has passed, SIGKILL for whatever is left of it.
+# tend_end stops the command's session: SIGTERM to all of it, then, once it
+# is gone (its processes may clean up after themselves) or a second has
+# passed, SIGKILL for whatever is left of it.
 tend_end() {
 	trap '' TERM HUP ALRM INT
 	if [ -n "$tend_child" ]; then
@@ -49,6 +50,11 @@ tend_end() {
 		setsid /bin/sh -c 'sleep 1; kill -KILL -"$1"' tend-killer "$tend_child" </dev/null >/dev/null 2>&1 3<&- &
 		tend_killer=$!
 		wait "$tend_child" 2>/dev/null
+		tend_i=0
+		while [ "$tend_i" -lt 20 ] && kill -0 -"$tend_child" 2>/dev/null; do
+			sleep 0.05
+			tend_i=$((tend_i + 1))
+		done
 		kill -KILL -"$tend_child" 2>/dev/null
 		kill -KILL -"$tend_killer" 2>/dev/null
 	fi
