@@ -20,11 +20,11 @@ type Conn interface {
 	// ran and exited non-zero is not an error: look at Result.ExitCode.
 	//
 	// Errors say what is known: a *StopError when tend stopped the command
-	// (timeout, interruption) or the host did (no heartbeat, deadline); an
-	// error wrapping ErrOutcomeUnknown (and so ErrUnreachable) when the
-	// connection was lost before the command's exit status arrived, so
-	// that nobody knows whether it ran to the end; escalation and start
-	// failures otherwise. A command tend gives up on is stopped on the host
+	// (timeout, interruption) or the host did (no heartbeat, deadline); a
+	// *LostError wrapping ErrOutcomeUnknown when the command's exit status
+	// never arrived, so that nobody knows whether it ran to the end (and
+	// ErrUnreachable too when the connection itself is gone); escalation
+	// and start failures otherwise. A command tend gives up on is stopped on the host
 	// (see the supervisor), whatever the login.
 	Run(ctx context.Context, cmd Command) (Result, error)
 
@@ -93,9 +93,8 @@ const DefaultCommandTimeout = 10 * time.Minute
 // unreachable, not failed.
 var ErrUnreachable = errors.New("host unreachable")
 
-// ErrOutcomeUnknown marks a command whose exit status never arrived: the
-// connection was lost while it ran. It wraps ErrUnreachable.
-var ErrOutcomeUnknown = fmt.Errorf("outcome unknown: %w", ErrUnreachable)
+// ErrOutcomeUnknown marks a command whose exit status never arrived.
+var ErrOutcomeUnknown = errors.New("outcome unknown")
 
 // ErrHostKey marks a host key that was refused (unknown or mismatched).
 // It wraps ErrUnreachable, so such hosts count as unreachable.

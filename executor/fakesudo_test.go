@@ -2,10 +2,11 @@ package executor
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tend-sh/tend/executor/testenv"
 )
 
 // fakeSudoScript is a stand-in for sudo(8) used where the tests run as root
@@ -155,30 +156,7 @@ func (f *fakeSudo) Argv(t *testing.T) [][]string {
 	return calls
 }
 
-// needRoot skips a test that needs root, outside CI; under CI=true (which
-// runs as root) it fails instead: nothing may be skipped there.
-func needRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but not root: this test needs root %s", why)
-	}
-	t.Skipf("needs root %s", why)
-}
+// needRoot and needTool: see testenv.
+func needRoot(t *testing.T, why string) { t.Helper(); testenv.NeedRoot(t, why) }
 
-// needTool skips a test whose tool is missing, outside CI; under CI=true
-// (where make deps installs everything) it fails instead.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("CI=true but %s is missing (make deps installs it): %v", name, err)
-	}
-	t.Skipf("needs %s: %v", name, err)
-	return ""
-}
+func needTool(t *testing.T, name string) string { t.Helper(); return testenv.NeedTool(t, name) }

@@ -418,8 +418,10 @@ if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; 
 	}
 	sb.WriteString("echo '@@tend end'\n} </dev/null\n")
 	if holder != nil {
-		// Hold the lock until stopped.
-		sb.WriteString("while :; do sleep 3600; done\n")
+		// Hold the lock until stopped — or until the supervisor is gone
+		// (killed on the host with its watcher): a lock must never outlive
+		// the run that holds it.
+		sb.WriteString("while kill -0 \"$PPID\" 2>/dev/null; do sleep 2; done\n")
 	}
 	return sb.String()
 }

@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -61,12 +64,34 @@ func TestLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	held.t.proc.abort()
-	deadline := time.Now().Add(5 * time.Second)
+	waitLockFree(t, c, holder)
+
+	// Even with its supervisor and its watcher killed on the host (SIGKILL:
+	// no trap runs), the holding command ends: a lock never outlives the
+	// run that holds it.
+	held, _, err = Lock(ctx, c, Request{}, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := held.t.proc.(*localProc).cmd.Process.Pid
+	out, _ := exec.Command("pgrep", "-f", "tend-watch .* "+strconv.Itoa(sup)+" ").Output()
+	for _, w := range strings.Fields(string(out)) {
+		pid, _ := strconv.Atoi(w)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	syscall.Kill(sup, syscall.SIGKILL)
+	waitLockFree(t, c, holder)
+}
+
+// waitLockFree waits (at most 8 s) until the lock can be taken.
+func waitLockFree(t *testing.T, c Conn, holder LockHolder) {
+	t.Helper()
+	deadline := time.Now().Add(8 * time.Second)
 	for {
-		h2, _, err := Lock(ctx, c, Request{}, holder)
+		h2, _, err := Lock(context.Background(), c, Request{}, holder)
 		if err == nil {
 			h2.Release()
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the lock of a holder that went away was never freed: %v", err)

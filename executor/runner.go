@@ -102,9 +102,11 @@ type runner struct {
 	// heartbeats (0: none).
 	timeout   time.Duration
 	heartbeat time.Duration
-	// lost, when set, says why the connection was dropped by tend (for
-	// messages), e.g. "no answer to 3 keepalives in 20s".
-	lost func() string
+	// lost, when set, says whether the connection is gone (waiting a little
+	// for it to be noticed) and why, if tend dropped it (for messages,
+	// e.g. "no answer to keepalives for 20s"). Nil: the transport cannot
+	// lose its connection (local).
+	lost func() (gone bool, why string)
 	// stateDir, when set, is the host's state directory (tend_state in
 	// every command; see sh/state.sh).
 	stateDir string
@@ -372,25 +374,42 @@ func (t *task) startError(pre string) error {
 
 // lostError is the error of a command whose exit status never came.
 func (r *runner) lostError(err error) error {
-	reason := err.Error()
+	e := &LostError{Reason: err.Error()}
 	if r.lost != nil {
-		if why := r.lost(); why != "" {
-			reason = why
+		gone, why := r.lost()
+		e.ConnectionLost = gone
+		if why != "" {
+			e.Reason = why
 		}
 	}
-	return &LostError{Reason: reason}
+	return e
 }
 
 // LostError is a command whose exit status never arrived: whether it ran to
-// its end is unknown. It wraps ErrOutcomeUnknown (and so ErrUnreachable).
-type LostError struct{ Reason string }
-
-func (e *LostError) Error() string {
-	return "outcome unknown: the connection was lost while it ran (" + e.Reason + ")"
+// its end is unknown. It wraps ErrOutcomeUnknown, and ErrUnreachable when
+// the connection is gone.
+type LostError struct {
+	Reason string
+	// ConnectionLost is set when the connection itself is gone (not only
+	// the command's channel).
+	ConnectionLost bool
 }
 
-// Unwrap returns ErrOutcomeUnknown.
-func (e *LostError) Unwrap() error { return ErrOutcomeUnknown }
+func (e *LostError) Error() string {
+	if e.ConnectionLost {
+		return "outcome unknown: the connection was lost while it ran (" + e.Reason + ")"
+	}
+	return "outcome unknown: its session on the host ended without an exit status (" + e.Reason + ")"
+}
+
+// Unwrap returns ErrOutcomeUnknown, and ErrUnreachable when the connection
+// is gone.
+func (e *LostError) Unwrap() []error {
+	if e.ConnectionLost {
+		return []error{ErrOutcomeUnknown, ErrUnreachable}
+	}
+	return []error{ErrOutcomeUnknown}
+}
 
 // run runs cmd to its end, within its timeout.
 func (r *runner) run(ctx context.Context, cmd Command) (Result, error) {

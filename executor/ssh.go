@@ -238,9 +238,15 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 		},
 		timeout:  cfg.CommandTimeout,
 		stateDir: cfg.StateDir,
-		lost: func() string {
+		lost: func() (bool, string) {
+			// A dropped connection closes its channels first: give it a
+			// moment to be noticed.
+			select {
+			case <-c.gone:
+			case <-time.After(500 * time.Millisecond):
+			}
 			why, _ := c.lost.Load().(string)
-			return why
+			return c.isClosed(), why
 		},
 	}
 	if cfg.KeepAlive > 0 {

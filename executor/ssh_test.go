@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -823,5 +824,21 @@ func TestSSHBecomeWithPassword(t *testing.T) {
 		if l := litter(t, d); len(l) != 0 {
 			t.Errorf("%s: temporary files left behind: %v", d, l)
 		}
+	}
+}
+
+// Without any timeout configured, a command is bounded all the same: by
+// DefaultCommandTimeout, which the host enforces too (with a margin), and
+// it gets heartbeats it must hear every four keepalive intervals.
+func TestDefaultCommandTimeout(t *testing.T) {
+	env := newSSHEnv(t, sshtest.Options{})
+	c := env.dial(t, env.config())
+	if _, err := c.Run(context.Background(), Command{Script: "true"}); err != nil {
+		t.Fatal(err)
+	}
+	cmds := env.srv.Commands()
+	want := fmt.Sprintf(" %d %d -1 true", int((DefaultCommandTimeout+deadlineMargin)/time.Second), int(DefaultKeepAlive*heartbeatMisses/time.Second))
+	if DefaultCommandTimeout != 10*time.Minute || len(cmds) != 1 || !strings.Contains(cmds[0], "tend-supervisor") || !strings.HasSuffix(cmds[0], want) {
+		t.Errorf("command line %q, want the supervisor with%q", cmds, want)
 	}
 }

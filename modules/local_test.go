@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tend-sh/tend/executor"
+	"github.com/tend-sh/tend/executor/testenv"
 )
 
 // These tests run the modules against this machine: the state comes from
@@ -390,9 +391,7 @@ func TestCommandLocalRunDetails(t *testing.T) {
 // chown clears set-id bits: an owner-only change must restore the declared
 // setuid mode, or the re-check fails.
 func TestFileOwnerChangeKeepsSetuid(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown")
-	}
+	testenv.NeedRoot(t, "to chown")
 	dir := t.TempDir()
 	p := filepath.Join(dir, "tool")
 	if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {

@@ -328,7 +328,20 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 	}
 	t := Totals(recaps)
 	fmt.Fprintln(b)
+	interrupted, internal := 0, 0
+	for _, r := range recaps {
+		if r.Interrupted {
+			interrupted++
+		}
+		if r.Internal {
+			internal++
+		}
+	}
 	switch {
+	case internal > 0:
+		fmt.Fprintf(b, "%s\n", s.red.Sprintf("Internal error (a bug in tend) on %d of %s: see the host's message above.", internal, plural(t.Hosts, "host")))
+	case interrupted > 0:
+		fmt.Fprintf(b, "%s\n", s.red.Sprintf("Interrupted: %d of %s stopped before they were done; the commands running on them were stopped there.", interrupted, plural(t.Hosts, "host")))
 	case t.Failed > 0 || t.Unreachable > 0:
 		failedHosts := 0
 		for _, r := range recaps {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/executor/report"
+	"github.com/tend-sh/tend/executor/testenv"
 	"github.com/tend-sh/tend/modules"
 )
 
@@ -84,9 +85,7 @@ play "p" {
 // A change that is known to have changed nothing (a refused write) leaves
 // no promise behind.
 func TestRefusedWriteLeavesNoRecord(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the write refusal is root's")
-	}
+	testenv.NeedRoot(t, "for root's write refusal")
 	r, _ := setup(t, []string{"a"}, `
 play "p" {
   hosts = ["all"]

@@ -344,6 +344,13 @@ func TestStaffrota(t *testing.T) {
 		r.wantExit(t, 0)
 		evs := r.events(t)
 		for _, h := range hosts {
+			// Lock + state, the unit's write, reload + restart + settle +
+			// state, the health dial.
+			if rt := recap(evs)[h.Name].RoundTrips; rt > 4 {
+				t.Errorf("%s: a cold converge cost %d round trips, want at most 4", h.Name, rt)
+			} else {
+				t.Logf("%s: cold converge cost %d round trips", h.Name, rt)
+			}
 			if e := task(t, evs, h.Name, unitTask); e.Status != "changed" {
 				t.Errorf("%s: unit task %s, want changed: %s", h.Name, e.Status, e.Message)
 			}
