@@ -99,31 +99,63 @@ func (c *localConn) Hold(ctx context.Context, cmd Command, ready string) (*Held,
 }
 
 // startLocal is the local starter: /bin/sh -c line in its own process
-// group. The supervisor stops the command when its standard input closes;
-// abort kills the whole group as well.
+// group. The supervisor stops the command when its standard input closes,
+// which wait does as soon as the supervisor exits; abort kills the whole
+// group as well.
 func startLocal(line string, stdout, stderr io.Writer) (proc, error) {
 	cmd := exec.Command("/bin/sh", "-c", line)
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Without this, Wait would wait for processes the command left running
-	// that keep the output pipes open.
-	cmd.WaitDelay = outputGrace
+	// The output goes through pipes of our own, not exec's copying: Wait
+	// then returns when the process exits, not when every process that
+	// inherited its output (what the command left running) closed it.
+	var readEnds, writeEnds []*os.File
+	for range 2 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			for _, f := range append(readEnds, writeEnds...) {
+				f.Close()
+			}
+			return nil, err
+		}
+		readEnds, writeEnds = append(readEnds, r), append(writeEnds, w)
+	}
+	cmd.Stdout, cmd.Stderr = writeEnds[0], writeEnds[1]
 	in, err := cmd.StdinPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	for _, w := range writeEnds {
+		w.Close()
+	}
 	if err != nil {
+		for _, r := range readEnds {
+			r.Close()
+		}
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
+	p := &localProc{cmd: cmd, in: in, outputDone: make(chan struct{}), readEnds: readEnds}
+	var copies sync.WaitGroup
+	for i, w := range []io.Writer{stdout, stderr} {
+		copies.Add(1)
+		go func() {
+			defer copies.Done()
+			_, _ = io.Copy(w, readEnds[i])
+		}()
 	}
-	return &localProc{cmd: cmd, in: in}, nil
+	go func() {
+		copies.Wait()
+		close(p.outputDone)
+	}()
+	return p, nil
 }
 
 // localProc is a command line running on this machine.
 type localProc struct {
-	cmd       *exec.Cmd
-	in        io.WriteCloser
-	closeOnce sync.Once
+	cmd        *exec.Cmd
+	in         io.WriteCloser
+	closeOnce  sync.Once
+	outputDone chan struct{}
+	readEnds   []*os.File
 }
 
 func (p *localProc) stdin() io.Writer { return p.in }
@@ -137,7 +169,18 @@ func (p *localProc) abort() {
 
 func (p *localProc) wait() (exitStatus, error) {
 	err := p.cmd.Wait()
+	// The supervisor is gone: its watcher must see EOF at once (it stops
+	// the command if the supervisor could not).
 	p.closeStdin()
+	grace := time.NewTimer(outputGrace)
+	select {
+	case <-p.outputDone:
+	case <-grace.C:
+	}
+	grace.Stop()
+	for _, r := range p.readEnds {
+		r.Close()
+	}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
@@ -147,9 +190,6 @@ func (p *localProc) wait() (exitStatus, error) {
 			return exitStatus{code: 128 + int(ws.Signal()), signal: signalName(int(ws.Signal()))}, nil
 		}
 		return exitStatus{code: exitErr.ExitCode()}, nil
-	case errors.Is(err, exec.ErrWaitDelay):
-		// The command exited; a leftover child held its output open.
-		return exitStatus{code: p.cmd.ProcessState.ExitCode()}, nil
 	}
 	return exitStatus{code: -1}, err
 }

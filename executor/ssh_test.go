@@ -518,8 +518,9 @@ func TestSSHInterruptStopsCommand(t *testing.T) {
 	if !errors.As(err, &stop) || !stop.Confirmed || !errors.Is(err, context.Canceled) || !strings.HasPrefix(err.Error(), "interrupted;") {
 		t.Fatalf("err = %v", err)
 	}
-	// SIGTERM is ignored: SIGKILL follows a second later.
-	if d := time.Since(start); d > 2*time.Second {
+	// SIGTERM is ignored: SIGKILL follows a second later (and the race
+	// detector slows everything down).
+	if d := time.Since(start); d > 4*time.Second {
 		t.Errorf("the stop took %s", d)
 	}
 	time.Sleep(3500 * time.Millisecond)

@@ -201,12 +201,12 @@ func TestSupervisorKilledIsNotSuccess(t *testing.T) {
 	}()
 	// $PPID of the command is its supervisor.
 	marker := filepath.Join(t.TempDir(), "finished")
-	_, err := c.Run(context.Background(), Command{Script: "echo $PPID > " + ShellQuote(pidFile) + "; sleep 2; touch " + ShellQuote(marker)})
+	_, err := c.Run(context.Background(), Command{Script: "echo $PPID > " + ShellQuote(pidFile) + "; sleep 3; touch " + ShellQuote(marker)})
 	if err == nil || !strings.Contains(err.Error(), "outcome is unknown") {
 		t.Fatalf("err = %v, want the outcome unknown", err)
 	}
 	// Its input closed, the watcher stops the command the supervisor left.
-	time.Sleep(3 * time.Second)
+	time.Sleep(4 * time.Second)
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the command of a killed supervisor went on to its end")
 	}
