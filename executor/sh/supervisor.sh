@@ -41,14 +41,19 @@ tend_quit() {
 }
 
 # tend_end stops the command's session: SIGTERM to all of it, then, once it
-# is gone (its processes may clean up after themselves) or a second has
-# passed, SIGKILL for whatever is left of it.
+# is gone (its processes may clean up after themselves), SIGKILL for
+# whatever is left of it. A stop the watcher asked for is bounded by the
+# watcher, which sends SIGKILL itself a second later; another one (SIGINT)
+# by a killer of its own.
 tend_end() {
 	trap '' TERM HUP ALRM INT
 	if [ -n "$tend_child" ]; then
 		kill -TERM -"$tend_child" 2>/dev/null
-		setsid /bin/sh -c 'sleep 1; kill -KILL -"$1"' tend-killer "$tend_child" </dev/null >/dev/null 2>&1 3<&- &
-		tend_killer=$!
+		tend_killer=
+		if [ "$1" = interrupt ]; then
+			setsid /bin/sh -c 'sleep 1; kill -KILL -"$1"' tend-killer "$tend_child" </dev/null >/dev/null 2>&1 3<&- &
+			tend_killer=$!
+		fi
 		wait "$tend_child" 2>/dev/null
 		tend_i=0
 		while [ "$tend_i" -lt 20 ] && kill -0 -"$tend_child" 2>/dev/null; do
@@ -56,7 +61,7 @@ tend_end() {
 			tend_i=$((tend_i + 1))
 		done
 		kill -KILL -"$tend_child" 2>/dev/null
-		kill -KILL -"$tend_killer" 2>/dev/null
+		if [ -n "$tend_killer" ]; then kill -KILL -"$tend_killer" 2>/dev/null; fi
 	fi
 	tend_quit
 	printf '\ntend-stop-%s %s\n' "$tend_tok" "$1" >&2
@@ -94,9 +99,15 @@ tend_child=$!
 setsid /bin/sh -c '
 n=$1 in=$2 hb=$3 p=$4 dl=$5 child=$6
 stop() {
-	if grep -qa tend-supervisor "/proc/$p/cmdline" 2>/dev/null && kill -"$1" "$p" 2>/dev/null; then exit 0; fi
-	kill -TERM -"$child" 2>/dev/null
-	sleep 1
+	# The supervisor stops the session (SIGTERM) and ends this watcher when
+	# it is done; if it is gone, or has not managed within a second, the
+	# watcher does it.
+	if grep -qa tend-supervisor "/proc/$p/cmdline" 2>/dev/null && kill -"$1" "$p" 2>/dev/null; then
+		sleep 1
+	else
+		kill -TERM -"$child" 2>/dev/null
+		sleep 1
+	fi
 	kill -KILL -"$child" 2>/dev/null
 	exit 0
 }

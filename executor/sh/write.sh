@@ -25,11 +25,15 @@ if ! tend_trust "$tend_dir" "$tend_owner"; then
 	exit 1
 fi
 # Temporary files of this primitive that a run which died left here: the
-# current run holds the lock (touched when taken), so ours that are older
-# than it are stale.
-if tend_state_dir && [ -f "$tend_sd/lock" ]; then
-	find "$tend_dir" -maxdepth 1 -type f -name '.tend-????????????.tmp' -user "$tend_as" ! -newer "$tend_sd/lock" -exec rm -f -- {} + 2>/dev/null
-fi
+# current run holds the lock (its holder file is written when it is taken),
+# so ours that are older than it are stale.
+for tend_f in "$tend_dir"/.tend-????????????.tmp; do
+	[ -e "$tend_f" ] || break
+	if tend_state_dir && [ -f "$tend_sd/lock.info" ]; then
+		find "$tend_dir" -maxdepth 1 -type f -name '.tend-????????????.tmp' -user "$tend_as" ! -newer "$tend_sd/lock.info" -exec rm -f -- {} + 2>/dev/null
+	fi
+	break
+done
 # shellcheck disable=SC2016 # expanded by the inner shell
 tend_body='
 dest=$1 dir=$2 mode=$3 owner=$4 group=$5 size=$6 sum=$7
