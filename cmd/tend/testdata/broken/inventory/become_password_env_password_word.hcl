@@ -1,0 +1,12 @@
+# The sudo password itself in become_password_env, a password that happens to look like a variable name.
+defaults {
+  become              = true
+  become_password_env = "Winter2024"
+}
+
+group "web" {
+  host "web1" {
+    address = "127.0.0.1"
+    port    = env("TEND_CORPUS_PORT", "22")
+  }
+}
