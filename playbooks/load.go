@@ -241,6 +241,9 @@ func (l *loader) variable(b *hcl.Block) {
 	if a, ok := content.Attributes["default"]; ok {
 		val, d := a.Expr.Value(ctx)
 		l.diags = append(l.diags, d...)
+		// A default that is reported as invalid is a default all the
+		// same: unknown, so that it is not reported as missing too.
+		v.Value = cty.DynamicVal
 		if !d.HasErrors() {
 			if cv, err := convertVar(val, v.Type, defaults); err != nil {
 				l.errorf(a.Expr.Range(), "Invalid default value for variable",

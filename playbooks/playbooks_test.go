@@ -919,3 +919,33 @@ play "p" {
 		t.Errorf("tasks = %+v, want none instantiated", plan.Tasks)
 	}
 }
+
+// TestInvalidDefaultIsOneError: a variable whose default is invalid has a
+// default all the same: one error at the default, not also "No value for
+// required variable" (which says it has none).
+func TestInvalidDefaultIsOneError(t *testing.T) {
+	for name, def := range map[string]string{
+		"wrong type":    `"two"`,
+		"failing value": `file("nope.txt")`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"main.hcl": `variable "workers" {
+  type    = number
+  default = ` + def + `
+}
+play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" { message = "${var.workers}" }
+}
+`})
+			_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+			if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
+				t.Errorf("diagnostics = %s, want one error at the default (line 3)", diagsString(diags))
+			}
+			// Given a value, the variable is fine.
+			if _, diags := Load([]string{filepath.Join(dir, "main.hcl")}, map[string]string{"workers": "3"}); len(diags) != 1 {
+				t.Errorf("with --var: %s, want the default's error only", diagsString(diags))
+			}
+		})
+	}
+}

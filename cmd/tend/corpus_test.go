@@ -105,8 +105,7 @@ var brokenCorpus = []brokenCase{
 		gap: `besides "must hold exactly one module block" at 12:5, the notify of the declared handler is reported as "Unknown handler ... The play has no handlers"`, gapExits: invalid},
 	{file: "playbook/handler_meta_argument.hcl", at: "13:7", phrase: "cannot use the meta-argument when"},
 	{file: "playbook/variable_attr_misspelt.hcl", at: "3:3", phrase: `Did you mean "default"?`},
-	{file: "playbook/variable_default_wrong_type.hcl", at: "2:1", phrase: `Variable "workers" has no default`,
-		gap: `besides "does not match its type" at 4:13, says the variable "has no default" when it has a wrong one`, gapExits: invalid},
+	{file: "playbook/variable_default_wrong_type.hcl", at: "4:13", phrase: "does not match its type: a number is required", not: "has no default"},
 
 	// Misspelt attributes, in every module kind.
 	{file: "playbook/file_attr_onwer.hcl", at: "7:5", phrase: `Did you mean "owner"?`},
