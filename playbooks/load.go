@@ -446,9 +446,14 @@ func (l *loader) play(b *hcl.Block) {
 	}
 
 	ids := map[string]*TaskSpec{}
+	// declared holds every handler name, also of handlers that are invalid
+	// (reported as such): notifying one is not a mistake of its own.
+	declared := map[string]bool{}
 	for _, blk := range body.Blocks {
 		if blk.Type == "handler" {
-			l.handler(play, blk)
+			if name := l.handler(play, blk); name != "" {
+				declared[name] = true
+			}
 			continue
 		}
 		t := l.task(blk, false)
@@ -468,7 +473,7 @@ func (l *loader) play(b *hcl.Block) {
 	handlerNames := mapKeys(play.Handlers)
 	for _, t := range play.Tasks {
 		for i, n := range t.Notify {
-			if _, ok := play.Handlers[n]; ok {
+			if _, ok := play.Handlers[n]; ok || declared[n] {
 				continue
 			}
 			hint := suggest(n, handlerNames)
@@ -667,15 +672,17 @@ func (l *loader) notify(t *TaskSpec, a *hcl.Attribute) {
 	}
 }
 
-func (l *loader) handler(play *Play, blk *hclsyntax.Block) {
+// handler reads a handler block into play.Handlers when it is valid, and
+// returns the name it declares ("" when it has no proper label).
+func (l *loader) handler(play *Play, blk *hclsyntax.Block) string {
 	if len(blk.Labels) != 1 {
 		l.errorf(blk.TypeRange, "Invalid handler label", "A handler takes exactly one label, its name: handler \"restart-app\" { ... }.")
-		return
+		return ""
 	}
 	name := blk.Labels[0]
 	if first, dup := play.Handlers[name]; dup {
 		l.errorf(blk.DefRange(), "Duplicate handler", "Play %q already has a handler %q, at %s.", play.Name, name, first.Range)
-		return
+		return name
 	}
 	for _, a := range sortedSyntaxAttrs(blk.Body.Attributes) {
 		l.errorf(a.NameRange, "Unsupported argument",
@@ -689,14 +696,15 @@ func (l *loader) handler(play *Play, blk *hclsyntax.Block) {
 		l.errorf(rng, "Invalid handler",
 			"Handler %q must hold exactly one module block, like service \"staffrota\" { state = \"restarted\" }; it holds %d.",
 			name, len(blk.Body.Blocks))
-		return
+		return name
 	}
 	inner := blk.Body.Blocks[0]
 	t := l.task(inner, true)
 	if t == nil {
-		return
+		return name
 	}
 	t.Handler = name
 	t.Range = blk.DefRange()
 	play.Handlers[name] = t
+	return name
 }

@@ -949,3 +949,48 @@ play "p" {
 		})
 	}
 }
+
+// TestInvalidHandlerIsNotUnknown: notifying a handler that is declared but
+// invalid is not a mistake of its own: the handler's error is the one
+// reported, not "Unknown handler ... The play has no handlers".
+func TestInvalidHandlerIsNotUnknown(t *testing.T) {
+	for name, handler := range map[string]string{
+		"unknown module kind": `tendtest_ecno "b" { message = "x" }`,
+		"two module blocks":   "tendtest_echo \"b\" { message = \"x\" }\n    tendtest_echo \"c\" { message = \"y\" }",
+		"no module block":     ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"main.hcl": `play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" {
+    message = "hi"
+    notify  = ["h"]
+  }
+  handler "h" {
+    ` + handler + `
+  }
+}
+`})
+			_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+			if len(diags) != 1 || diags[0].Summary == "Unknown handler" {
+				t.Errorf("diagnostics = %s, want the handler's error only", diagsString(diags))
+			}
+		})
+	}
+	// A handler that is not declared at all still is one.
+	dir := writeFiles(t, map[string]string{"main.hcl": `play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" {
+    message = "hi"
+    notify  = ["g"]
+  }
+  handler "h" {
+    tendtest_ecno "b" { message = "x" }
+  }
+}
+`})
+	_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+	if len(diags) != 2 || !strings.Contains(diagsString(diags), "Unknown handler") {
+		t.Errorf("diagnostics = %s, want the unknown handler g and the invalid handler h", diagsString(diags))
+	}
+}
