@@ -283,3 +283,13 @@ func TestUnitName(t *testing.T) {
 		}
 	}
 }
+
+// TestFileBadStateIsOneError: a file whose state is invalid gets that
+// error only, not also "Missing file content" (state = "deleted" meant a
+// file to remove, which needs none).
+func TestFileBadStateIsOneError(t *testing.T) {
+	_, diags := decodeModule(t, "file", "/etc/cron.d/old", "state = \"deleted\"\n", nil)
+	if len(diags) != 1 || diags[0].Summary != "Invalid state" || pos(diags[0]) != "1:1" {
+		t.Errorf("diagnostics = %v, want Invalid state at 1:1 only", diags)
+	}
+}

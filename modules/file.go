@@ -100,7 +100,9 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	case "absent":
 		m.absent = true
 	default:
-		diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
+		// Whether the file needs content depends on the state meant:
+		// a file meant to be deleted is not told to have content.
+		return append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
 	}
 	// Content read from a local file named by a sensitive value is as
 	// sensitive as file(var.secret_path) would be.
