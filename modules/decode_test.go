@@ -293,3 +293,19 @@ func TestFileBadStateIsOneError(t *testing.T) {
 		t.Errorf("diagnostics = %v, want Invalid state at 1:1 only", diags)
 	}
 }
+
+// TestGunicornBindNotAString: bind and the unit lists take a string or a
+// list of strings; a number or a bool is refused saying so, and a number
+// as bind (a port alone) with the address to write.
+func TestGunicornBindNotAString(t *testing.T) {
+	for _, tc := range []struct{ src, want, pos string }{
+		{strings.Replace(gunicornBase, `"unix:/run/app.sock"`, "8000", 1), `bind = 8000 is a number; an address is a string: write bind = "127.0.0.1:8000"`, "3:1"},
+		{strings.Replace(gunicornBase, `"unix:/run/app.sock"`, "true", 1), "a string or a list of strings is required, not bool", "3:1"},
+		{gunicornBase + "after = 42\n", "a string or a list of strings is required, not number", "4:1"},
+	} {
+		_, diags := decodeModule(t, "gunicorn_service", "app", tc.src, nil)
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, tc.want) || pos(diags[0]) != tc.pos {
+			t.Errorf("%q: diagnostics = %v, want one with %q at %s", tc.src, diags, tc.want, tc.pos)
+		}
+	}
+}
