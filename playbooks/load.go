@@ -1,11 +1,14 @@
 package playbooks
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -61,6 +64,9 @@ func LoadWith(filenames []string, in Inputs) (*Playbook, hcl.Diagnostics) {
 	var bodies []*hclsyntax.Body
 	for _, fn := range paths {
 		f, d := parser.ParseHCLFile(fn)
+		if f != nil {
+			pointAtUnclosedHeredoc(d, f.Bytes)
+		}
 		diags = append(diags, d...)
 		if f != nil {
 			p.Files[fn] = f
@@ -101,6 +107,53 @@ func LoadWith(filenames []string, in Inputs) (*Playbook, hcl.Diagnostics) {
 	}
 	sortDiags(l.diags, append(append([]string{}, in.Files...), paths...))
 	return p, l.diags
+}
+
+// heredocOpenRe matches a heredoc's opening marker at the end of a line.
+var heredocOpenRe = regexp.MustCompile(`<<-?([A-Za-z_][A-Za-z0-9_-]*)[ \t]*$`)
+
+// pointAtUnclosedHeredoc moves HCL's "Unterminated template string" at the
+// end of a file, where HCL ran out of file looking for a heredoc's closing
+// marker, to the heredoc that is never closed, and names the marker: a line
+// past the last one, with "No closing marker was found", does not say
+// which heredoc or what ends it.
+func pointAtUnclosedHeredoc(diags hcl.Diagnostics, src []byte) {
+	for _, d := range diags {
+		if d.Summary != "Unterminated template string" || d.Subject == nil ||
+			d.Subject.Start.Byte < len(bytes.TrimRight(src, " \t\r\n")) {
+			continue
+		}
+		lines := strings.SplitAfter(string(src), "\n")
+		offset := 0
+		for i := 0; i < len(lines); i++ {
+			line := lines[i]
+			m := heredocOpenRe.FindStringSubmatchIndex(strings.TrimRight(line, "\r\n"))
+			if m == nil {
+				offset += len(line)
+				continue
+			}
+			marker := line[m[2]:m[3]]
+			closed := false
+			for j := i + 1; j < len(lines); j++ {
+				if strings.TrimSpace(lines[j]) == marker {
+					for ; i < j; i++ {
+						offset += len(lines[i])
+					}
+					offset += len(lines[j])
+					closed = true
+					break
+				}
+			}
+			if closed {
+				continue
+			}
+			start := hcl.Pos{Line: i + 1, Column: utf8.RuneCountInString(line[:m[0]]) + 1, Byte: offset + m[0]}
+			end := hcl.Pos{Line: i + 1, Column: start.Column + (m[3] - m[0]), Byte: offset + m[3]}
+			d.Subject = &hcl.Range{Filename: d.Subject.Filename, Start: start, End: end}
+			d.Detail = fmt.Sprintf("The heredoc %s opened here is never closed: it ends with a line that holds only %s, and there is none.", line[m[0]:m[3]], marker)
+			break
+		}
+	}
 }
 
 // sortDiags orders diagnostics by place: those without a source first, then

@@ -404,6 +404,20 @@ func TestBadPlaybooks(t *testing.T) {
   }
 }
 `},
+		{name: "unclosed heredoc", stage: stageLoad, summary: "Unterminated template string", line: 9, col: 15, detail: "<<-EOT opened here is never closed: it ends with a line that holds only EOT", src: `play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" {
+    message = <<EOT
+hi
+EOT
+  }
+  tendtest_echo "b" {
+    message = <<-EOT
+      there
+    EOF
+  }
+}
+`},
 		{name: "unknown module attribute", stage: stageInstantiate, summary: "Unsupported argument", line: 5, col: 5, src: `play "p" {
   hosts = ["web"]
   tendtest_echo "a" {
