@@ -265,6 +265,11 @@ func (l *loader) variable(b *hcl.Block) {
 	l.p.Variables[name] = v
 	content, diags := b.Body.Content(variableSchema)
 	l.diags = append(l.diags, diags...)
+	if diags.HasErrors() {
+		// A misspelt argument (defualt = ...): the block is reported as
+		// invalid, not also as a variable without a value.
+		v.Value = cty.DynamicVal
+	}
 	ctx := l.constCtx(b.DefRange.Filename)
 
 	var defaults *typeexpr.Defaults

@@ -936,16 +936,18 @@ play "p" {
 
 // TestInvalidDefaultIsOneError: a variable whose default is invalid has a
 // default all the same: one error at the default, not also "No value for
-// required variable" (which says it has none).
+// required variable" (which says it has none); so has one whose block
+// holds a misspelt argument.
 func TestInvalidDefaultIsOneError(t *testing.T) {
-	for name, def := range map[string]string{
-		"wrong type":    `"two"`,
-		"failing value": `file("nope.txt")`,
+	for name, line := range map[string]string{
+		"wrong type":    `default = "two"`,
+		"failing value": `default = file("nope.txt")`,
+		"misspelt":      `defualt = 2`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"main.hcl": `variable "workers" {
   type    = number
-  default = ` + def + `
+  ` + line + `
 }
 play "p" {
   hosts = ["web"]

@@ -102,7 +102,7 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/module_unknown_template.hcl", at: "5:3", phrase: `There is no module kind "template".`},
 	{file: "playbook/handler_two_modules.hcl", at: "12:5", phrase: `Handler "reload-web" must hold exactly one module block`, not: "Unknown handler"},
 	{file: "playbook/handler_meta_argument.hcl", at: "13:7", phrase: "cannot use the meta-argument when"},
-	{file: "playbook/variable_attr_misspelt.hcl", at: "3:3", phrase: `Did you mean "default"?`},
+	{file: "playbook/variable_attr_misspelt.hcl", at: "3:3", phrase: `Did you mean "default"?`, not: "has no default"},
 	{file: "playbook/variable_default_wrong_type.hcl", at: "4:13", phrase: "does not match its type: a number is required", not: "has no default"},
 
 	// Misspelt attributes, in every module kind.
