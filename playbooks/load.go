@@ -493,9 +493,13 @@ func (l *loader) play(b *hcl.Block) {
 			become := bv.True()
 			play.Become = &become
 		default:
+			hint := suggest(a.Name, []string{"hosts", "become"})
+			// A misspelt hosts (host = [...]) is that one mistake, not
+			// also missing hosts.
+			hostsSeen = hostsSeen || strings.Contains(hint, `"hosts"`)
 			l.errorf(a.NameRange, "Unsupported argument",
 				"An argument named %q is not expected in a play.%s A play takes hosts and become; module settings go inside a task block.",
-				a.Name, suggest(a.Name, []string{"hosts", "become"}))
+				a.Name, hint)
 		}
 	}
 	if !hostsSeen {

@@ -1010,3 +1010,28 @@ func TestInvalidHandlerIsNotUnknown(t *testing.T) {
 		t.Errorf("diagnostics = %s, want the unknown handler g and the invalid handler h", diagsString(diags))
 	}
 }
+
+// TestMisspeltHostsIsOneError: a play with host = [...] gets "Did you
+// mean hosts?", not also "Missing required argument"; a play without
+// hosts at all still gets that.
+func TestMisspeltHostsIsOneError(t *testing.T) {
+	for src, want := range map[string]string{
+		"play \"p\" {\n  host = [\"web\"]\n}\n":  `Did you mean "hosts"?`,
+		"play \"p\" {\n  become = true\n}\n":     `needs hosts`,
+		"play \"p\" {\n  mode = \"0644\"\n}\n":   `is not expected in a play`,
+		"play \"p\" {\n  hostz = [\"web\"]\n}\n": `Did you mean "hosts"?`,
+	} {
+		dir := writeFiles(t, map[string]string{"main.hcl": src})
+		_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+		if want == `is not expected in a play` {
+			// Not a misspelt hosts: hosts is missing as well.
+			if len(diags) != 2 {
+				t.Errorf("%q: diagnostics = %s, want the argument and the missing hosts", src, diagsString(diags))
+			}
+			continue
+		}
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, want) {
+			t.Errorf("%q: diagnostics = %s, want one with %q", src, diagsString(diags), want)
+		}
+	}
+}

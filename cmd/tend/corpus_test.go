@@ -94,7 +94,7 @@ var brokenCorpus = []brokenCase{
 
 	// Blocks, plays, module kinds, handlers, variables.
 	{file: "playbook/block_unknown_toplevel.hcl", at: "6:1", phrase: `Blocks of type "task" are not expected here`},
-	{file: "playbook/play_hosts_misspelt.hcl", at: "3:3", phrase: `Did you mean "hosts"?`},
+	{file: "playbook/play_hosts_misspelt.hcl", at: "3:3", phrase: `Did you mean "hosts"?`, not: "needs hosts"},
 	{file: "playbook/play_become_yes.hcl", at: "4:12", phrase: "become must be true or false"},
 	{file: "playbook/play_hosts_unknown_group.hcl", at: "4:12", phrase: `host pattern "webservers" matches no host or group`, withInventoryOnly: true},
 	{file: "playbook/module_unknown_fiel.hcl", at: "5:3", phrase: `There is no module kind "fiel". Did you mean "file"?`},
