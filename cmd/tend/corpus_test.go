@@ -43,6 +43,10 @@ type brokenCase struct {
 	// phrase must appear in the output; not must not (a misleading
 	// diagnostic that used to come with the right one).
 	phrase, not string
+	// errs is how many errors are printed when there is a place (at): 1
+	// when 0. More only where HCL's parser goes on past a syntax error,
+	// or the file repeats its one mistake.
+	errs int
 	// args are extra command-line arguments; env extra environment.
 	args []string
 	env  map[string]string
@@ -83,12 +87,12 @@ var invalid = []int{ExitInvalid, ExitInvalid, ExitInvalid}
 var brokenCorpus = []brokenCase{
 	// Playbook syntax.
 	{file: "playbook/syntax_unclosed_play.hcl", at: "2:13", phrase: "Unclosed configuration block"},
-	{file: "playbook/syntax_unterminated_string.hcl", at: "6:31", phrase: "Unterminated template string"},
-	{file: "playbook/syntax_single_quotes.hcl", at: "6:15", phrase: "Invalid character"},
+	{file: "playbook/syntax_unterminated_string.hcl", at: "6:31", phrase: "Unterminated template string", errs: 5},
+	{file: "playbook/syntax_single_quotes.hcl", at: "6:15", phrase: "Invalid character", errs: 2},
 	{file: "playbook/syntax_heredoc_unterminated.hcl", at: "6:15", phrase: "The heredoc <<-EOT opened here is never closed: it ends with a line that holds only EOT"},
 	{file: "playbook/syntax_stray_token.hcl", at: "6:33", phrase: "Missing newline after argument"},
 	{file: "playbook/syntax_colon_assignment.hcl", at: "6:5", phrase: "Argument or block definition required"},
-	{file: "playbook/syntax_unclosed_interpolation.hcl", at: "8:16", phrase: "Unclosed template interpolation sequence"},
+	{file: "playbook/syntax_unclosed_interpolation.hcl", at: "8:16", phrase: "Unclosed template interpolation sequence", errs: 6},
 	{file: "playbook/syntax_bad_escape.hcl", at: "6:26", phrase: "Invalid escape sequence"},
 	{file: "playbook/syntax_yaml_list.hcl", at: "2:1", phrase: "Argument or block definition required"},
 
@@ -160,7 +164,7 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/missing_source_file.hcl", at: "6:5", phrase: "Cannot read source"},
 	{file: "playbook/missing_template_file.hcl", at: "6:5", phrase: "Cannot read template"},
 	{file: "playbook/missing_file_function.hcl", at: "6:15", phrase: `Call to function "file" failed`},
-	{file: "playbook/template_unclosed_interpolation.hcl", in: "playbook/templates/site_unclosed_interp.tpl", at: "4:34", phrase: "Extra characters after interpolation expression"},
+	{file: "playbook/template_unclosed_interpolation.hcl", in: "playbook/templates/site_unclosed_interp.tpl", at: "4:34", phrase: "Extra characters after interpolation expression", errs: 2},
 	{file: "playbook/template_undeclared_var.hcl", in: "playbook/templates/site_undeclared_var.tpl", at: "3:17", phrase: `There is no variable named "server_name".`},
 	{file: "playbook/templatefile_missing_var.hcl", at: "6:15", phrase: `vars has no key "server_name"`},
 
@@ -196,7 +200,7 @@ var brokenCorpus = []brokenCase{
 	// Inventories.
 	{file: "inventory/syntax_unclosed_group.hcl", at: "2:13", phrase: "Unclosed configuration block"},
 	{file: "inventory/attr_adress.hcl", at: "4:5", phrase: `Did you mean "address"?`},
-	{file: "inventory/attr_ansible_host.hcl", at: "4:5", phrase: `An argument named "ansible_host" is not expected here.`},
+	{file: "inventory/attr_ansible_host.hcl", at: "4:5", phrase: `An argument named "ansible_host" is not expected here.`, errs: 2},
 	{file: "inventory/block_hosts.hcl", at: "3:3", phrase: `Did you mean "host"?`},
 	{file: "inventory/port_out_of_range.hcl", at: "5:15", phrase: "between 1 and 65535, not 70000"},
 	{file: "inventory/address_empty.hcl", at: "4:15", phrase: "The address must not be empty"},
@@ -398,6 +402,12 @@ func (c brokenCase) check(t *testing.T, i int, args []string, r cli) bool {
 	}
 	if c.not != "" && strings.Contains(r.stderr, c.not) {
 		return fail("stderr has the misleading %q", c.not)
+	}
+	if c.gap == "" && c.at != "" {
+		want := max(c.errs, 1)
+		if n := strings.Count(r.stderr, ": error: "); n != want {
+			return fail("%d errors printed, want %d: each mistake once", n, want)
+		}
 	}
 	if want == ExitInvalid && r.stdout != "" {
 		return fail("refused input, yet something on stdout")
