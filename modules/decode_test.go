@@ -309,3 +309,18 @@ func TestGunicornBindNotAString(t *testing.T) {
 		}
 	}
 }
+
+// TestFilePathLikeADirectory: a file path ending in "/" (Ansible's copy
+// into a directory) is refused, with the full path to write.
+func TestFilePathLikeADirectory(t *testing.T) {
+	for _, tc := range []struct{ label, src, want, pos string }{
+		{"nginx", "path = \"/etc/nginx/conf.d/\"\nsource = \"testdata/gunicorn_seed.golden\"\n", `such as "/etc/nginx/conf.d/gunicorn_seed.golden"`, "1:1"},
+		{"/etc/motd/", "content = \"hi\"\n", `"/etc/motd/" ends with "/", like a directory`, "1:1"},
+	} {
+		_, diags := decodeModule(t, "file", tc.label, tc.src, nil)
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, tc.want) || pos(diags[0]) != tc.pos {
+			t.Errorf("%s: diagnostics = %v, want one with %q at %s", tc.label, diags, tc.want, tc.pos)
+		}
+	}
+	mustDecode(t, "directory", "/srv/app/", "mode = \"0755\"\n")
+}

@@ -134,6 +134,7 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/value_file_mode_0999.hcl", at: "7:5", phrase: `"0999" is not an octal file mode`},
 	{file: "playbook/value_file_relative_path.hcl", at: "5:27", phrase: `"etc/app/app.conf" is not an absolute path`,
 		gap: "the path comes from the label (5:8), but the caret is under the block's opening brace", gapExits: invalid},
+	{file: "playbook/value_file_path_directory.hcl", at: "6:5", phrase: `such as "/etc/nginx/conf.d/app.conf"`},
 	{file: "playbook/value_file_state_deleted.hcl", at: "6:5", phrase: `state must be "present" or "absent", not "deleted".`, not: "Missing file content"},
 	{file: "playbook/value_systemd_unit_bad_name.hcl", at: "5:29", phrase: "is not a valid systemd unit name",
 		gap: "the name is the label (5:16), but the caret is under the block's opening brace", gapExits: invalid},
