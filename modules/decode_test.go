@@ -324,3 +324,31 @@ func TestFilePathLikeADirectory(t *testing.T) {
 	}
 	mustDecode(t, "directory", "/srv/app/", "mode = \"0755\"\n")
 }
+
+// TestUnitNameMisspeltType: a unit name whose suffix is a misspelt unit
+// type is refused, saying what to write; names that merely have a dot
+// keep getting ".service", and the full name is the way out.
+func TestUnitNameMisspeltType(t *testing.T) {
+	for name, want := range map[string]string{
+		"app.servcie":   `write "app.service", or "app.servcie.service"`,
+		"app.Service":   `looks like a misspelt ".service"`,
+		"app.sevice":    `".service"`,
+		"app.sock":      `".socket"`,
+		"backup.timmer": `".timer"`,
+		"data.mnt":      "",
+	} {
+		got, err := unitName(name)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: %q, %v; want an error with %q", name, got, err, want)
+		}
+	}
+	for _, name := range []string{"php8.2-fpm", "node.js", "celery.beat", "app.worker", "app.wsgi", "app.main", "app.live",
+		"app.task", "app.web", "app.daemon", "app.dev", "app.prod", "app.stage", "app.api", "redis.server.service"} {
+		if _, err := unitName(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

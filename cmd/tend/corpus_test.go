@@ -138,6 +138,8 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/value_file_state_deleted.hcl", at: "6:5", phrase: `state must be "present" or "absent", not "deleted".`, not: "Missing file content"},
 	{file: "playbook/value_systemd_unit_bad_name.hcl", at: "5:29", phrase: "is not a valid systemd unit name",
 		gap: "the name is the label (5:16), but the caret is under the block's opening brace", gapExits: invalid},
+	{file: "playbook/value_systemd_unit_suffix_typo.hcl", at: "5:30", phrase: `write "app.service", or "app.servcie.service"`,
+		gap: "the name is the label (5:16), but the caret is under the block's opening brace", gapExits: invalid},
 	{file: "playbook/value_systemd_unit_settle_soon.hcl", at: "10:5", phrase: `"soon" is not a duration`},
 	{file: "playbook/value_systemd_unit_drop_ins_maybe.hcl", at: "9:5", phrase: `not "maybe"`},
 	{file: "playbook/value_gunicorn_bind_nowhere.hcl", at: "8:5", phrase: `bind "nowhere" is not an address`},
