@@ -352,3 +352,27 @@ func TestUnitNameMisspeltType(t *testing.T) {
 		}
 	}
 }
+
+// TestLabelDiagnostics: mistakes in a path or unit name given as the label
+// are marked for the playbook to point at the label; the same mistake in
+// an attribute is not.
+func TestLabelDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		kind, label, src string
+		inLabel          bool
+	}{
+		{"file", "etc/motd", "content = \"x\"\n", true},
+		{"file", "motd", "path = \"etc/motd\"\ncontent = \"x\"\n", false},
+		{"directory", "srv", "", true},
+		{"directory", "/", "", true},
+		{"systemd_unit", "a b", "content = \"x\"\n", true},
+		{"service", "a b", "state = \"started\"\n", true},
+		{"gunicorn_service", "a b", gunicornBase, true},
+		{"service", "nginx", "state = \"up\"\n", false},
+	} {
+		_, diags := decodeModule(t, tc.kind, tc.label, tc.src, nil)
+		if len(diags) != 1 || IsLabelDiagnostic(diags[0]) != tc.inLabel {
+			t.Errorf("%s %q: diagnostics = %v, want one, about the label: %v", tc.kind, tc.label, diags, tc.inLabel)
+		}
+	}
+}

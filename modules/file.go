@@ -91,7 +91,7 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 			err = fmt.Errorf("%q ends with \"/\", like a directory: a file task manages one file, at its full path, such as %q", p, path.Join(clean, name))
 		}
 		if err != nil {
-			diags = append(diags, errAt(body, pathAttr, "Invalid file path", err.Error()))
+			diags = append(diags, pathErrAt(body, pathAttr, "Invalid file path", err.Error()))
 		}
 		m.spec.Path = clean
 	}

@@ -160,7 +160,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	}
 	name, err := unitName(label)
 	if err != nil {
-		bad("", "Invalid service name", err.Error())
+		diags = append(diags, labelErrAt(body, "Invalid service name", err.Error()))
 	}
 	g.Unit = name
 

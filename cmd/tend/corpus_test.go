@@ -132,14 +132,11 @@ var brokenCorpus = []brokenCase{
 
 	// Invalid values.
 	{file: "playbook/value_file_mode_0999.hcl", at: "7:5", phrase: `"0999" is not an octal file mode`},
-	{file: "playbook/value_file_relative_path.hcl", at: "5:27", phrase: `"etc/app/app.conf" is not an absolute path`,
-		gap: "the path comes from the label (5:8), but the caret is under the block's opening brace", gapExits: invalid},
+	{file: "playbook/value_file_relative_path.hcl", at: "5:8", phrase: `"etc/app/app.conf" is not an absolute path`},
 	{file: "playbook/value_file_path_directory.hcl", at: "6:5", phrase: `such as "/etc/nginx/conf.d/app.conf"`},
 	{file: "playbook/value_file_state_deleted.hcl", at: "6:5", phrase: `state must be "present" or "absent", not "deleted".`, not: "Missing file content"},
-	{file: "playbook/value_systemd_unit_bad_name.hcl", at: "5:29", phrase: "is not a valid systemd unit name",
-		gap: "the name is the label (5:16), but the caret is under the block's opening brace", gapExits: invalid},
-	{file: "playbook/value_systemd_unit_suffix_typo.hcl", at: "5:30", phrase: `write "app.service", or "app.servcie.service"`,
-		gap: "the name is the label (5:16), but the caret is under the block's opening brace", gapExits: invalid},
+	{file: "playbook/value_systemd_unit_bad_name.hcl", at: "5:16", phrase: "is not a valid systemd unit name"},
+	{file: "playbook/value_systemd_unit_suffix_typo.hcl", at: "5:16", phrase: `write "app.service", or "app.servcie.service"`},
 	{file: "playbook/value_systemd_unit_settle_soon.hcl", at: "10:5", phrase: `"soon" is not a duration`},
 	{file: "playbook/value_systemd_unit_drop_ins_maybe.hcl", at: "9:5", phrase: `not "maybe"`},
 	{file: "playbook/value_gunicorn_bind_nowhere.hcl", at: "8:5", phrase: `bind "nowhere" is not an address`},
