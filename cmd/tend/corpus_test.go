@@ -60,6 +60,9 @@ type brokenCase struct {
 	// are today) and the test reports it.
 	gap      string
 	gapExits []int
+	// gapConnects: the gap is not refused at all, and plan goes on to
+	// connect (here, to be refused for the server's unknown host key).
+	gapConnects bool
 }
 
 // kind is "playbook", "inventory" or "flags".
@@ -166,6 +169,8 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/missing_file_function.hcl", at: "6:15", phrase: `Call to function "file" failed`},
 	{file: "playbook/template_unclosed_interpolation.hcl", in: "playbook/templates/site_unclosed_interp.tpl", at: "4:34", phrase: "Extra characters after interpolation expression", errs: 2},
 	{file: "playbook/template_undeclared_var.hcl", in: "playbook/templates/site_undeclared_var.tpl", at: "3:17", phrase: `There is no variable named "server_name".`},
+	{file: "playbook/template_jinja_syntax.hcl", in: "playbook/templates/site_jinja.tpl", gapExits: []int{ExitOK, ExitUnreachable, ExitOK}, gapConnects: true,
+		gap: "Jinja syntax in a template ({{ sock }}) is not HCL's: it is rendered as it is, and nothing says so (a warning at the template would)"},
 	{file: "playbook/templatefile_missing_var.hcl", at: "6:15", phrase: `vars has no key "server_name"`},
 
 	// References.
@@ -329,7 +334,10 @@ func TestBrokenInputCorpus(t *testing.T) {
 			for i, args := range runs {
 				held[i] = c.check(t, i, args, tend(t, append(args, "--no-color")...))
 			}
-			if n := srv.Stats().Connections - before; n != 0 {
+			switch n := srv.Stats().Connections - before; {
+			case c.gapConnects && n == 0:
+				t.Errorf("known gap (%s): plan made no connection; if the gap is fixed, update the case", c.gap)
+			case !c.gapConnects && n != 0:
 				t.Errorf("%d connections were made", n)
 				return
 			}
