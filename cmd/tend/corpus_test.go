@@ -214,7 +214,7 @@ var brokenCorpus = []brokenCase{
 	{file: "inventory/state_dir_relative.hcl", at: "3:15", phrase: "state_dir must be an absolute, clean path"},
 	{file: "inventory/connection_paramiko.hcl", at: "3:16", phrase: `not "paramiko"`},
 	{file: "inventory/become_password_env_password.hcl", at: "4:25", phrase: "Never write the password itself here."},
-	{file: "inventory/become_password_env_password_word.hcl", at: "4:25", phrase: "Sudo password variable not set"},
+	{file: "inventory/become_password_env_password_word.hcl", at: "5:25", phrase: "Sudo password variable not set"},
 	{file: "inventory/become_password_env_unset.hcl", at: "4:25", phrase: "TEND_CORPUS_UNSET_SUDO_PASSWORD, which is not set"},
 	{file: "inventory/identity_file_missing.hcl", at: "3:19", phrase: "/nonexistent/tend-corpus/id_ed25519 does not exist"},
 	{file: "inventory/identity_file_public_key.hcl", at: "4:19", phrase: "deploy_ed25519.pub is a public key; identity_file names the private key"},

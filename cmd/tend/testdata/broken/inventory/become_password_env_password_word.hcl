@@ -1,4 +1,5 @@
 # The sudo password itself in become_password_env, a password that happens to look like a variable name.
+# (It is refused only because no variable of that name is set, and the message repeats the value.)
 defaults {
   become              = true
   become_password_env = "Winter2024"
