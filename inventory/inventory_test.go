@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -240,6 +241,12 @@ func TestBadInventories(t *testing.T) {
 		{"env unset", "host \"a\" {\n  address = env(\"TEND_TEST_UNSET_VARIABLE\")\n}\n", "Error in function call", 2, 13, "is not set"},
 		{"variables not allowed", "host \"a\" {\n  address = var.x\n}\n", "Variables not allowed", 2, 13, ""},
 		{"empty address", "host \"a\" {\n  address = \"\"\n}\n", "Invalid address", 2, 13, ""},
+		{"address with port", "host \"a\" {\n  address = \"203.0.113.10:2222\"\n}\n", "Invalid address", 2, 13, `write address = "203.0.113.10" and port = 2222.`},
+		{"address with v6 port", "host \"a\" {\n  address = \"[2001:db8::1]:2222\"\n}\n", "Invalid address", 2, 13, `write address = "2001:db8::1" and port = 2222.`},
+		{"address with login", "host \"a\" {\n  address = \"deploy@web1.example.com\"\n}\n", "Invalid address", 2, 13, `write address = "web1.example.com" and user = "deploy".`},
+		{"address as URL", "host \"a\" {\n  address = \"ssh://web1.example.com\"\n}\n", "Invalid address", 2, 13, "is a URL"},
+		{"address in brackets", "host \"a\" {\n  address = \"[2001:db8::1]\"\n}\n", "Invalid address", 2, 13, `without brackets: address = "2001:db8::1"`},
+		{"address with a space", "host \"a\" {\n  address = \"web1 web2\"\n}\n", "Invalid address", 2, 13, "neither a host name nor an IP address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,6 +272,17 @@ func TestBadInventories(t *testing.T) {
 				t.Errorf("detail %q does not contain %q", d.Detail, tt.detail)
 			}
 		})
+	}
+}
+
+// TestAddressesAccepted: host names and IP addresses, IPv6 bare and with a
+// zone, are addresses.
+func TestAddressesAccepted(t *testing.T) {
+	for _, a := range []string{"web1", "web1.example.com", "203.0.113.10", "2001:db8::1", "::1", "fe80::1%eth0", "xn--bcher-kva.example"} {
+		inv := mustParse(t, fmt.Sprintf("host \"a\" {\n  address = %q\n}\n", a))
+		if got := inv.Hosts[0].Address; got != a {
+			t.Errorf("address %q became %q", a, got)
+		}
 	}
 }
 

@@ -3,12 +3,14 @@ package inventory
 import (
 	"fmt"
 	"math/big"
+	"net"
 	"os"
 	"os/user"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -252,14 +254,49 @@ func (p *parser) host(b *hcl.Block, group string) {
 	h.set = p.settings(c)
 	if a, ok := c.Attributes["address"]; ok {
 		if s, ok := p.str(a); ok {
-			if strings.TrimSpace(s) == "" {
+			switch problem := addressProblem(s); {
+			case strings.TrimSpace(s) == "":
 				p.errorf(a.Expr.Range(), "Invalid address", "The address must not be empty; leave it out to use the host name.")
-			} else {
+			case problem != "":
+				p.errorf(a.Expr.Range(), "Invalid address", "%s", problem)
+			default:
 				h.address = s
 			}
 		}
 	}
 	p.hosts = append(p.hosts, h)
+}
+
+// addressProblem says what is wrong with a host's address, or "" when it
+// is a host name or an IP address: the login and the port, which people
+// write into it as for ssh, have attributes of their own.
+func addressProblem(s string) string {
+	ip := s
+	if i := strings.IndexByte(ip, '%'); i >= 0 {
+		ip = ip[:i] // an IPv6 zone, fe80::1%eth0
+	}
+	if net.ParseIP(ip) != nil {
+		return ""
+	}
+	if user, host, ok := strings.Cut(s, "@"); ok && !strings.Contains(host, "@") {
+		return fmt.Sprintf("The address %q holds a login: write address = %q and user = %q.", s, host, user)
+	}
+	if strings.Contains(s, "://") {
+		return fmt.Sprintf("The address %q is a URL: write the host name or IP address alone, and the port, if not 22, in port.", s)
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if _, err := strconv.Atoi(port); err == nil {
+			return fmt.Sprintf("The address %q holds a port: write address = %q and port = %s.", s, host, port)
+		}
+		return fmt.Sprintf("The address %q holds a port: write address = %q and the port number in port.", s, host)
+	}
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") && net.ParseIP(s[1:len(s)-1]) != nil {
+		return fmt.Sprintf("Write an IPv6 address without brackets: address = %q.", s[1:len(s)-1])
+	}
+	if strings.ContainsAny(s, ":/@[] \t\r\n") {
+		return fmt.Sprintf("The address %q is neither a host name nor an IP address.", s)
+	}
+	return ""
 }
 
 // checkName rejects names that host patterns could not address.

@@ -201,6 +201,35 @@ func errAt(body hcl.Body, attr, summary, detail string) *hcl.Diagnostic {
 	return diagAt(body, hcl.DiagError, attr, summary, detail)
 }
 
+// labelExtra marks a diagnostic about the task's label: a path or unit
+// name given as the block's label. Decode does not know where the label is
+// written; such a diagnostic's subject is the body, and the playbook, which
+// knows, points it at the label (see IsLabelDiagnostic).
+type labelExtra struct{}
+
+// labelErrAt is errAt for a mistake in the label.
+func labelErrAt(body hcl.Body, summary, detail string) *hcl.Diagnostic {
+	d := errAt(body, "", summary, detail)
+	d.Extra = labelExtra{}
+	return d
+}
+
+// pathErrAt is errAt for a path given by attr, or by the label when attr
+// is "".
+func pathErrAt(body hcl.Body, attr, summary, detail string) *hcl.Diagnostic {
+	if attr == "" {
+		return labelErrAt(body, summary, detail)
+	}
+	return errAt(body, attr, summary, detail)
+}
+
+// IsLabelDiagnostic reports whether d, from a module's Decode, is about the
+// task's label rather than its body.
+func IsLabelDiagnostic(d *hcl.Diagnostic) bool {
+	_, ok := hcl.DiagnosticExtra[labelExtra](d)
+	return ok
+}
+
 // warnAt is diagAt for warnings.
 func warnAt(body hcl.Body, attr, summary, detail string) *hcl.Diagnostic {
 	return diagAt(body, hcl.DiagWarning, attr, summary, detail)

@@ -283,3 +283,96 @@ func TestUnitName(t *testing.T) {
 		}
 	}
 }
+
+// TestFileBadStateIsOneError: a file whose state is invalid gets that
+// error only, not also "Missing file content" (state = "deleted" meant a
+// file to remove, which needs none).
+func TestFileBadStateIsOneError(t *testing.T) {
+	_, diags := decodeModule(t, "file", "/etc/cron.d/old", "state = \"deleted\"\n", nil)
+	if len(diags) != 1 || diags[0].Summary != "Invalid state" || pos(diags[0]) != "1:1" {
+		t.Errorf("diagnostics = %v, want Invalid state at 1:1 only", diags)
+	}
+}
+
+// TestGunicornBindNotAString: bind and the unit lists take a string or a
+// list of strings; a number or a bool is refused saying so, and a number
+// as bind (a port alone) with the address to write.
+func TestGunicornBindNotAString(t *testing.T) {
+	for _, tc := range []struct{ src, want, pos string }{
+		{strings.Replace(gunicornBase, `"unix:/run/app.sock"`, "8000", 1), `bind = 8000 is a number; an address is a string: write bind = "127.0.0.1:8000"`, "3:1"},
+		{strings.Replace(gunicornBase, `"unix:/run/app.sock"`, "true", 1), "a string or a list of strings is required, not bool", "3:1"},
+		{gunicornBase + "after = 42\n", "a string or a list of strings is required, not number", "4:1"},
+	} {
+		_, diags := decodeModule(t, "gunicorn_service", "app", tc.src, nil)
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, tc.want) || pos(diags[0]) != tc.pos {
+			t.Errorf("%q: diagnostics = %v, want one with %q at %s", tc.src, diags, tc.want, tc.pos)
+		}
+	}
+}
+
+// TestFilePathLikeADirectory: a file path ending in "/" (Ansible's copy
+// into a directory) is refused, with the full path to write.
+func TestFilePathLikeADirectory(t *testing.T) {
+	for _, tc := range []struct{ label, src, want, pos string }{
+		{"nginx", "path = \"/etc/nginx/conf.d/\"\nsource = \"testdata/gunicorn_seed.golden\"\n", `such as "/etc/nginx/conf.d/gunicorn_seed.golden"`, "1:1"},
+		{"/etc/motd/", "content = \"hi\"\n", `"/etc/motd/" ends with "/", like a directory`, "1:1"},
+	} {
+		_, diags := decodeModule(t, "file", tc.label, tc.src, nil)
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, tc.want) || pos(diags[0]) != tc.pos {
+			t.Errorf("%s: diagnostics = %v, want one with %q at %s", tc.label, diags, tc.want, tc.pos)
+		}
+	}
+	mustDecode(t, "directory", "/srv/app/", "mode = \"0755\"\n")
+}
+
+// TestUnitNameMisspeltType: a unit name whose suffix is a misspelt unit
+// type is refused, saying what to write; names that merely have a dot
+// keep getting ".service", and the full name is the way out.
+func TestUnitNameMisspeltType(t *testing.T) {
+	for name, want := range map[string]string{
+		"app.servcie":   `write "app.service", or "app.servcie.service"`,
+		"app.Service":   `looks like a misspelt ".service"`,
+		"app.sevice":    `".service"`,
+		"app.sock":      `".socket"`,
+		"backup.timmer": `".timer"`,
+		"data.mnt":      "",
+	} {
+		got, err := unitName(name)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%s: %q, %v; want an error with %q", name, got, err, want)
+		}
+	}
+	for _, name := range []string{"php8.2-fpm", "node.js", "celery.beat", "app.worker", "app.wsgi", "app.main", "app.live",
+		"app.task", "app.web", "app.daemon", "app.dev", "app.prod", "app.stage", "app.api", "redis.server.service"} {
+		if _, err := unitName(name); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestLabelDiagnostics: mistakes in a path or unit name given as the label
+// are marked for the playbook to point at the label; the same mistake in
+// an attribute is not.
+func TestLabelDiagnostics(t *testing.T) {
+	for _, tc := range []struct {
+		kind, label, src string
+		inLabel          bool
+	}{
+		{"file", "etc/motd", "content = \"x\"\n", true},
+		{"file", "motd", "path = \"etc/motd\"\ncontent = \"x\"\n", false},
+		{"directory", "srv", "", true},
+		{"directory", "/", "", true},
+		{"systemd_unit", "a b", "content = \"x\"\n", true},
+		{"service", "a b", "state = \"started\"\n", true},
+		{"gunicorn_service", "a b", gunicornBase, true},
+		{"service", "nginx", "state = \"up\"\n", false},
+	} {
+		_, diags := decodeModule(t, tc.kind, tc.label, tc.src, nil)
+		if len(diags) != 1 || IsLabelDiagnostic(diags[0]) != tc.inLabel {
+			t.Errorf("%s %q: diagnostics = %v, want one, about the label: %v", tc.kind, tc.label, diags, tc.inLabel)
+		}
+	}
+}

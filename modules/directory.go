@@ -62,9 +62,9 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 	if !dec.unknown["path"] {
 		clean, err := cleanAbsPath(p)
 		if err != nil {
-			diags = append(diags, errAt(body, pathAttr, "Invalid directory path", err.Error()))
+			diags = append(diags, pathErrAt(body, pathAttr, "Invalid directory path", err.Error()))
 		} else if clean == "/" {
-			diags = append(diags, errAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
+			diags = append(diags, pathErrAt(body, pathAttr, "Invalid directory path", "tend does not manage the root directory."))
 		}
 		m.path = clean
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -79,8 +81,17 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	}
 	if !dec.unknown["path"] {
 		clean, err := cleanAbsPath(p)
+		if err == nil && strings.HasSuffix(p, "/") {
+			// Ansible's copy to "dir/" copies into the directory; a
+			// file task is the file itself.
+			name := "app.conf"
+			if cfg.Source != nil && !dec.unknown["source"] {
+				name = filepath.Base(*cfg.Source)
+			}
+			err = fmt.Errorf("%q ends with \"/\", like a directory: a file task manages one file, at its full path, such as %q", p, path.Join(clean, name))
+		}
 		if err != nil {
-			diags = append(diags, errAt(body, pathAttr, "Invalid file path", err.Error()))
+			diags = append(diags, pathErrAt(body, pathAttr, "Invalid file path", err.Error()))
 		}
 		m.spec.Path = clean
 	}
@@ -100,7 +111,9 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	case "absent":
 		m.absent = true
 	default:
-		diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
+		// Whether the file needs content depends on the state meant:
+		// a file meant to be deleted is not told to have content.
+		return append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
 	}
 	// Content read from a local file named by a sensitive value is as
 	// sensitive as file(var.secret_path) would be.

@@ -160,7 +160,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	}
 	name, err := unitName(label)
 	if err != nil {
-		bad("", "Invalid service name", err.Error())
+		diags = append(diags, labelErrAt(body, "Invalid service name", err.Error()))
 	}
 	g.Unit = name
 
@@ -189,6 +189,11 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 	binds, err := stringOrList(cfg.Bind)
 	if err == nil && len(binds) == 0 && !dec.unknown["bind"] {
 		err = fmt.Errorf("at least one address is required")
+	}
+	if err != nil && isSet(cfg.Bind) && cfg.Bind.Type() == cty.Number {
+		// bind = 8000: a port alone.
+		n := cfg.Bind.AsBigFloat().Text('f', -1)
+		err = fmt.Errorf("bind = %s is a number; an address is a string: write bind = \"127.0.0.1:%s\" (or \"0.0.0.0:%s\" for every interface)", n, n, n)
 	}
 	if err != nil {
 		bad("bind", "Invalid bind", err.Error())
@@ -526,6 +531,9 @@ func stringOrList(v cty.Value) ([]string, error) {
 	}
 	if v.IsKnown() && v.Type() == cty.String {
 		return []string{v.AsString()}, nil
+	}
+	if v.Type().IsPrimitiveType() {
+		return nil, fmt.Errorf("a string or a list of strings is required, not %s", v.Type().FriendlyName())
 	}
 	return stringList(v)
 }

@@ -54,7 +54,7 @@ func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 	}
 	name, err := unitName(label)
 	if err != nil {
-		diags = append(diags, errAt(body, "", "Invalid unit name", err.Error()))
+		diags = append(diags, labelErrAt(body, "Invalid unit name", err.Error()))
 	}
 	m.name = name
 	m.enabled = cfg.Enabled

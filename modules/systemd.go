@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tend-sh/tend/executor"
@@ -37,8 +38,31 @@ func unitName(s string) (string, error) {
 				return s, nil
 			}
 		}
+		if t := misspeltUnitType(suffix); t != "" {
+			return "", fmt.Errorf("%q ends in %q, which looks like a misspelt %q: write %q, or %q if the unit is really called that", s, "."+suffix, "."+t, s[:i]+"."+t, s+".service")
+		}
 	}
 	return s + ".service", nil
+}
+
+// misspeltUnitType returns the unit type suffix looks like a misspelling
+// of ("servcie", "Service", "sock"), or "". A name whose last part merely
+// resembles a type can be written with its type in full
+// ("redis.server.service").
+func misspeltUnitType(suffix string) string {
+	if len(suffix) < 3 {
+		return ""
+	}
+	for _, t := range unitTypes {
+		allowed := 1
+		if len(t) > 5 {
+			allowed = 2
+		}
+		if levenshtein.Distance(strings.ToLower(suffix), t, nil) <= allowed {
+			return t
+		}
+	}
+	return ""
 }
 
 // installKeys are the [Install] settings that make a unit enable-able.

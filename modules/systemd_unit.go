@@ -78,7 +78,7 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	}
 	name, err := unitName(label)
 	if err != nil {
-		return append(diags, errAt(body, "", "Invalid unit name", err.Error()))
+		return append(diags, labelErrAt(body, "Invalid unit name", err.Error()))
 	}
 	path := "/etc/systemd/system/" + name
 	if cfg.Path != nil {

@@ -95,7 +95,7 @@ func (p *Playbook) checkSpec(spec *TaskSpec, hostCtx *hcl.EvalContext) hcl.Diagn
 				continue
 			}
 		}
-		diags = append(diags, info.New().Decode(spec.Label, spec.body, ictx)...)
+		diags = append(diags, spec.atLabel(info.New().Decode(spec.Label, spec.body, ictx))...)
 	}
 	return diags
 }

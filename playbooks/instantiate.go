@@ -279,7 +279,7 @@ func (p *Playbook) instantiate(spec *TaskSpec, hostCtx *hcl.EvalContext, host *i
 			continue
 		}
 		m := info.New()
-		d := m.Decode(spec.Label, spec.body, ictx)
+		d := spec.atLabel(m.Decode(spec.Label, spec.body, ictx))
 		diags = append(diags, d...)
 		if d.HasErrors() {
 			continue
@@ -288,11 +288,28 @@ func (p *Playbook) instantiate(spec *TaskSpec, hostCtx *hcl.EvalContext, host *i
 		label, body := spec.Label, spec.body
 		t.renew = func() (modules.Module, hcl.Diagnostics) {
 			fresh := info.New()
-			return fresh, fresh.Decode(label, body, ictx)
+			return fresh, spec.atLabel(fresh.Decode(label, body, ictx))
 		}
 		tasks = append(tasks, t)
 	}
 	return tasks, diags
+}
+
+// atLabel points the diagnostics a module's Decode found in the task's
+// label (a path or unit name written as the label) at the label.
+func (spec *TaskSpec) atLabel(diags hcl.Diagnostics) hcl.Diagnostics {
+	if spec.block == nil || len(spec.block.LabelRanges) == 0 {
+		return diags
+	}
+	for i, d := range diags {
+		if modules.IsLabelDiagnostic(d) {
+			c := *d
+			rng := spec.block.LabelRanges[0]
+			c.Subject = &rng
+			diags[i] = &c
+		}
+	}
+	return diags
 }
 
 func exprDiag(expr hcl.Expression, ctx *hcl.EvalContext, summary, format string, args ...any) *hcl.Diagnostic {

@@ -1,11 +1,14 @@
 package playbooks
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
@@ -61,6 +64,9 @@ func LoadWith(filenames []string, in Inputs) (*Playbook, hcl.Diagnostics) {
 	var bodies []*hclsyntax.Body
 	for _, fn := range paths {
 		f, d := parser.ParseHCLFile(fn)
+		if f != nil {
+			pointAtUnclosedHeredoc(d, f.Bytes)
+		}
 		diags = append(diags, d...)
 		if f != nil {
 			p.Files[fn] = f
@@ -101,6 +107,53 @@ func LoadWith(filenames []string, in Inputs) (*Playbook, hcl.Diagnostics) {
 	}
 	sortDiags(l.diags, append(append([]string{}, in.Files...), paths...))
 	return p, l.diags
+}
+
+// heredocOpenRe matches a heredoc's opening marker at the end of a line.
+var heredocOpenRe = regexp.MustCompile(`<<-?([A-Za-z_][A-Za-z0-9_-]*)[ \t]*$`)
+
+// pointAtUnclosedHeredoc moves HCL's "Unterminated template string" at the
+// end of a file, where HCL ran out of file looking for a heredoc's closing
+// marker, to the heredoc that is never closed, and names the marker: a line
+// past the last one, with "No closing marker was found", does not say
+// which heredoc or what ends it.
+func pointAtUnclosedHeredoc(diags hcl.Diagnostics, src []byte) {
+	for _, d := range diags {
+		if d.Summary != "Unterminated template string" || d.Subject == nil ||
+			d.Subject.Start.Byte < len(bytes.TrimRight(src, " \t\r\n")) {
+			continue
+		}
+		lines := strings.SplitAfter(string(src), "\n")
+		offset := 0
+		for i := 0; i < len(lines); i++ {
+			line := lines[i]
+			m := heredocOpenRe.FindStringSubmatchIndex(strings.TrimRight(line, "\r\n"))
+			if m == nil {
+				offset += len(line)
+				continue
+			}
+			marker := line[m[2]:m[3]]
+			closed := false
+			for j := i + 1; j < len(lines); j++ {
+				if strings.TrimSpace(lines[j]) == marker {
+					for ; i < j; i++ {
+						offset += len(lines[i])
+					}
+					offset += len(lines[j])
+					closed = true
+					break
+				}
+			}
+			if closed {
+				continue
+			}
+			start := hcl.Pos{Line: i + 1, Column: utf8.RuneCountInString(line[:m[0]]) + 1, Byte: offset + m[0]}
+			end := hcl.Pos{Line: i + 1, Column: start.Column + (m[3] - m[0]), Byte: offset + m[3]}
+			d.Subject = &hcl.Range{Filename: d.Subject.Filename, Start: start, End: end}
+			d.Detail = fmt.Sprintf("The heredoc %s opened here is never closed: it ends with a line that holds only %s, and there is none.", line[m[0]:m[3]], marker)
+			break
+		}
+	}
 }
 
 // sortDiags orders diagnostics by place: those without a source first, then
@@ -212,6 +265,11 @@ func (l *loader) variable(b *hcl.Block) {
 	l.p.Variables[name] = v
 	content, diags := b.Body.Content(variableSchema)
 	l.diags = append(l.diags, diags...)
+	if diags.HasErrors() {
+		// A misspelt argument (defualt = ...): the block is reported as
+		// invalid, not also as a variable without a value.
+		v.Value = cty.DynamicVal
+	}
 	ctx := l.constCtx(b.DefRange.Filename)
 
 	var defaults *typeexpr.Defaults
@@ -241,6 +299,9 @@ func (l *loader) variable(b *hcl.Block) {
 	if a, ok := content.Attributes["default"]; ok {
 		val, d := a.Expr.Value(ctx)
 		l.diags = append(l.diags, d...)
+		// A default that is reported as invalid is a default all the
+		// same: unknown, so that it is not reported as missing too.
+		v.Value = cty.DynamicVal
 		if !d.HasErrors() {
 			if cv, err := convertVar(val, v.Type, defaults); err != nil {
 				l.errorf(a.Expr.Range(), "Invalid default value for variable",
@@ -432,9 +493,13 @@ func (l *loader) play(b *hcl.Block) {
 			become := bv.True()
 			play.Become = &become
 		default:
+			hint := suggest(a.Name, []string{"hosts", "become"})
+			// A misspelt hosts (host = [...]) is that one mistake, not
+			// also missing hosts.
+			hostsSeen = hostsSeen || strings.Contains(hint, `"hosts"`)
 			l.errorf(a.NameRange, "Unsupported argument",
 				"An argument named %q is not expected in a play.%s A play takes hosts and become; module settings go inside a task block.",
-				a.Name, suggest(a.Name, []string{"hosts", "become"}))
+				a.Name, hint)
 		}
 	}
 	if !hostsSeen {
@@ -443,9 +508,14 @@ func (l *loader) play(b *hcl.Block) {
 	}
 
 	ids := map[string]*TaskSpec{}
+	// declared holds every handler name, also of handlers that are invalid
+	// (reported as such): notifying one is not a mistake of its own.
+	declared := map[string]bool{}
 	for _, blk := range body.Blocks {
 		if blk.Type == "handler" {
-			l.handler(play, blk)
+			if name := l.handler(play, blk); name != "" {
+				declared[name] = true
+			}
 			continue
 		}
 		t := l.task(blk, false)
@@ -465,7 +535,7 @@ func (l *loader) play(b *hcl.Block) {
 	handlerNames := mapKeys(play.Handlers)
 	for _, t := range play.Tasks {
 		for i, n := range t.Notify {
-			if _, ok := play.Handlers[n]; ok {
+			if _, ok := play.Handlers[n]; ok || declared[n] {
 				continue
 			}
 			hint := suggest(n, handlerNames)
@@ -664,15 +734,17 @@ func (l *loader) notify(t *TaskSpec, a *hcl.Attribute) {
 	}
 }
 
-func (l *loader) handler(play *Play, blk *hclsyntax.Block) {
+// handler reads a handler block into play.Handlers when it is valid, and
+// returns the name it declares ("" when it has no proper label).
+func (l *loader) handler(play *Play, blk *hclsyntax.Block) string {
 	if len(blk.Labels) != 1 {
 		l.errorf(blk.TypeRange, "Invalid handler label", "A handler takes exactly one label, its name: handler \"restart-app\" { ... }.")
-		return
+		return ""
 	}
 	name := blk.Labels[0]
 	if first, dup := play.Handlers[name]; dup {
 		l.errorf(blk.DefRange(), "Duplicate handler", "Play %q already has a handler %q, at %s.", play.Name, name, first.Range)
-		return
+		return name
 	}
 	for _, a := range sortedSyntaxAttrs(blk.Body.Attributes) {
 		l.errorf(a.NameRange, "Unsupported argument",
@@ -686,14 +758,15 @@ func (l *loader) handler(play *Play, blk *hclsyntax.Block) {
 		l.errorf(rng, "Invalid handler",
 			"Handler %q must hold exactly one module block, like service \"staffrota\" { state = \"restarted\" }; it holds %d.",
 			name, len(blk.Body.Blocks))
-		return
+		return name
 	}
 	inner := blk.Body.Blocks[0]
 	t := l.task(inner, true)
 	if t == nil {
-		return
+		return name
 	}
 	t.Handler = name
 	t.Range = blk.DefRange()
 	play.Handlers[name] = t
+	return name
 }

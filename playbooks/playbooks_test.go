@@ -404,6 +404,20 @@ func TestBadPlaybooks(t *testing.T) {
   }
 }
 `},
+		{name: "unclosed heredoc", stage: stageLoad, summary: "Unterminated template string", line: 9, col: 15, detail: "<<-EOT opened here is never closed: it ends with a line that holds only EOT", src: `play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" {
+    message = <<EOT
+hi
+EOT
+  }
+  tendtest_echo "b" {
+    message = <<-EOT
+      there
+    EOF
+  }
+}
+`},
 		{name: "unknown module attribute", stage: stageInstantiate, summary: "Unsupported argument", line: 5, col: 5, src: `play "p" {
   hosts = ["web"]
   tendtest_echo "a" {
@@ -917,5 +931,107 @@ play "p" {
 	}
 	if len(plan.Tasks) != 0 {
 		t.Errorf("tasks = %+v, want none instantiated", plan.Tasks)
+	}
+}
+
+// TestInvalidDefaultIsOneError: a variable whose default is invalid has a
+// default all the same: one error at the default, not also "No value for
+// required variable" (which says it has none); so has one whose block
+// holds a misspelt argument.
+func TestInvalidDefaultIsOneError(t *testing.T) {
+	for name, line := range map[string]string{
+		"wrong type":    `default = "two"`,
+		"failing value": `default = file("nope.txt")`,
+		"misspelt":      `defualt = 2`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"main.hcl": `variable "workers" {
+  type    = number
+  ` + line + `
+}
+play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" { message = "${var.workers}" }
+}
+`})
+			_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+			if len(diags) != 1 || diags[0].Subject == nil || diags[0].Subject.Start.Line != 3 {
+				t.Errorf("diagnostics = %s, want one error at the default (line 3)", diagsString(diags))
+			}
+			// Given a value, the variable is fine.
+			if _, diags := Load([]string{filepath.Join(dir, "main.hcl")}, map[string]string{"workers": "3"}); len(diags) != 1 {
+				t.Errorf("with --var: %s, want the default's error only", diagsString(diags))
+			}
+		})
+	}
+}
+
+// TestInvalidHandlerIsNotUnknown: notifying a handler that is declared but
+// invalid is not a mistake of its own: the handler's error is the one
+// reported, not "Unknown handler ... The play has no handlers".
+func TestInvalidHandlerIsNotUnknown(t *testing.T) {
+	for name, handler := range map[string]string{
+		"unknown module kind": `tendtest_ecno "b" { message = "x" }`,
+		"two module blocks":   "tendtest_echo \"b\" { message = \"x\" }\n    tendtest_echo \"c\" { message = \"y\" }",
+		"no module block":     ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := writeFiles(t, map[string]string{"main.hcl": `play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" {
+    message = "hi"
+    notify  = ["h"]
+  }
+  handler "h" {
+    ` + handler + `
+  }
+}
+`})
+			_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+			if len(diags) != 1 || diags[0].Summary == "Unknown handler" {
+				t.Errorf("diagnostics = %s, want the handler's error only", diagsString(diags))
+			}
+		})
+	}
+	// A handler that is not declared at all still is one.
+	dir := writeFiles(t, map[string]string{"main.hcl": `play "p" {
+  hosts = ["web"]
+  tendtest_echo "a" {
+    message = "hi"
+    notify  = ["g"]
+  }
+  handler "h" {
+    tendtest_ecno "b" { message = "x" }
+  }
+}
+`})
+	_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+	if len(diags) != 2 || !strings.Contains(diagsString(diags), "Unknown handler") {
+		t.Errorf("diagnostics = %s, want the unknown handler g and the invalid handler h", diagsString(diags))
+	}
+}
+
+// TestMisspeltHostsIsOneError: a play with host = [...] gets "Did you
+// mean hosts?", not also "Missing required argument"; a play without
+// hosts at all still gets that.
+func TestMisspeltHostsIsOneError(t *testing.T) {
+	for src, want := range map[string]string{
+		"play \"p\" {\n  host = [\"web\"]\n}\n":  `Did you mean "hosts"?`,
+		"play \"p\" {\n  become = true\n}\n":     `needs hosts`,
+		"play \"p\" {\n  mode = \"0644\"\n}\n":   `is not expected in a play`,
+		"play \"p\" {\n  hostz = [\"web\"]\n}\n": `Did you mean "hosts"?`,
+	} {
+		dir := writeFiles(t, map[string]string{"main.hcl": src})
+		_, diags := Load([]string{filepath.Join(dir, "main.hcl")}, nil)
+		if want == `is not expected in a play` {
+			// Not a misspelt hosts: hosts is missing as well.
+			if len(diags) != 2 {
+				t.Errorf("%q: diagnostics = %s, want the argument and the missing hosts", src, diagsString(diags))
+			}
+			continue
+		}
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail, want) {
+			t.Errorf("%q: diagnostics = %s, want one with %q", src, diagsString(diags), want)
+		}
 	}
 }

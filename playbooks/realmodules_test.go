@@ -1,10 +1,13 @@
 package playbooks
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/inventory"
@@ -223,6 +226,58 @@ play "p" {
 	for _, d := range diags {
 		if strings.Contains(d.Summary+d.Detail, "hunter3") {
 			t.Errorf("sensitive value in a diagnostic: %s: %s", d.Summary, d.Detail)
+		}
+	}
+}
+
+// TestLabelMistakesAtTheLabel: a path or unit name written as a task's
+// label and refused by its module is reported at the label, for no
+// particular host (CheckTasks) and for each host (Instantiate), also in a
+// handler; a mistake in the body stays at its attribute.
+func TestLabelMistakesAtTheLabel(t *testing.T) {
+	needKinds(t, "file", "directory", "systemd_unit", "service", "gunicorn_service")
+	dir := writeFiles(t, map[string]string{"main.hcl": `play "p" {
+  hosts = ["web1"]
+  file "etc/motd" { content = "hi" }
+  directory "srv/app" {}
+  systemd_unit "app.servcie" { content = "[Service]\nExecStart=/bin/true\n" }
+  gunicorn_service "my app" {
+    gunicorn = "/venv/bin/gunicorn"
+    app      = "a.wsgi:application"
+    bind     = "unix:/run/a.sock"
+  }
+  file "motd" {
+    path    = "etc/motd"
+    content = "hi"
+    notify  = ["h"]
+  }
+  handler "h" {
+    service "ng inx" { state = "reloaded" }
+  }
+}
+`})
+	pb := mustLoad(t, []string{filepath.Join(dir, "main.hcl")}, nil)
+	want := map[string]bool{ // summary@line:col
+		"Invalid file path@3:8":       true,
+		"Invalid directory path@4:13": true,
+		"Invalid unit name@5:16":      true,
+		"Invalid service name@6:20":   true,
+		"Invalid file path@12:5":      true,
+		"Invalid unit name@17:13":     true,
+	}
+	_, idiags := pb.Instantiate(pb.Plays[0], testInv(t).Host("web1"))
+	for name, diags := range map[string][]*hcl.Diagnostic{"CheckTasks": pb.CheckTasks(), "Instantiate": idiags} {
+		got := map[string]bool{}
+		for _, d := range diags {
+			got[fmt.Sprintf("%s@%d:%d", d.Summary, d.Subject.Start.Line, d.Subject.Start.Column)] = true
+		}
+		for w := range want {
+			if !got[w] {
+				t.Errorf("%s: no %s; got %s", name, w, diagsString(diags))
+			}
+		}
+		if len(diags) != len(want) {
+			t.Errorf("%s: %d diagnostics, want %d: %s", name, len(diags), len(want), diagsString(diags))
 		}
 	}
 }

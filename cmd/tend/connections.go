@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/playbooks"
@@ -56,7 +59,11 @@ func checkConnections(hosts []*inventory.Host, becoming map[string]bool) hcl.Dia
 	}
 	for _, h := range hosts {
 		if h.Connection != "local" && h.IdentityFile != "" {
-			if err := readableFile(h.IdentityFile); err != nil {
+			err := readableFile(h.IdentityFile)
+			if err == nil {
+				err = privateKeyProblem(h.IdentityFile)
+			}
+			if err != nil {
 				add(h, "identity_file", "Unusable identity file", fmt.Sprintf(
 					"identity_file: %v. tend would fail to log in with it; fix the path, or remove identity_file to use the keys of ssh-agent and ~/.ssh.", err))
 			}
@@ -89,4 +96,27 @@ func readableFile(p string) error {
 		return fmt.Errorf("%s is not a regular file", p)
 	}
 	return nil
+}
+
+// privateKeyProblem says why the readable file p holds no private key the
+// SSH login could use, parsed as the login parses it (an encrypted key is
+// fine: its passphrase is asked for when connecting), or returns nil.
+func privateKeyProblem(p string) error {
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if _, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+		hint := ""
+		if priv := strings.TrimSuffix(p, ".pub"); priv != p {
+			hint = fmt.Sprintf(" (probably %s)", priv)
+		}
+		return fmt.Errorf("%s is a public key; identity_file names the private key%s", p, hint)
+	}
+	_, err = ssh.ParsePrivateKey(data)
+	var encrypted *ssh.PassphraseMissingError
+	if err == nil || errors.As(err, &encrypted) {
+		return nil
+	}
+	return fmt.Errorf("%s holds no private key: %v", p, err)
 }

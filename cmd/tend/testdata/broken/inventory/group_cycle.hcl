@@ -1,0 +1,12 @@
+# Two groups that contain each other.
+group "web" {
+  host "web1" {
+    address = "127.0.0.1"
+    port    = env("TEND_CORPUS_PORT", "22")
+  }
+  children = ["prod"]
+}
+
+group "prod" {
+  children = ["web"]
+}

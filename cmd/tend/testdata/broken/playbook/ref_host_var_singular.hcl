@@ -1,0 +1,8 @@
+# host.var.workers: the host object's attribute is "vars", not "var".
+play "site" {
+  hosts = ["web"]
+
+  file "/etc/app/workers" {
+    content = "${host.var.workers}\n"
+  }
+}

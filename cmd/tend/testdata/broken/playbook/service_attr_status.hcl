@@ -1,0 +1,8 @@
+# service: "status" instead of "state".
+play "site" {
+  hosts = ["web"]
+
+  service "nginx" {
+    status = "started"
+  }
+}

@@ -1,0 +1,6 @@
+server {
+  listen 80;
+  location / {
+    proxy_pass http://unix:${sock:/;
+  }
+}

@@ -1,0 +1,8 @@
+# service: neither state nor enabled: the task manages nothing.
+play "site" {
+  hosts = ["web"]
+
+  service "nginx" {
+    daemon_reload = true
+  }
+}
