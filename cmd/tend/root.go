@@ -201,6 +201,11 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 		Mode: runMode, Inventory: inv, Playbook: pb.WithoutPlays(unmatched...), Limit: g.limit, Forks: g.forks,
 	})
 	diags = append(diags, rdiags...)
+	if r != nil && len(g.limit) > 0 && len(r.Hosts()) == 0 && !rdiags.HasErrors() {
+		// A plan that checks nothing must not read as "in sync".
+		diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --limit",
+			Detail: fmt.Sprintf("--limit %s selects no host that a play of the playbook runs on.", strings.Join(g.limit, ","))})
+	}
 	var becoming map[string]bool
 	if r != nil {
 		becoming = becomingHosts(pb, inv, r.Hosts())
