@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/tend
-APT_PACKAGES := debootstrap systemd-container openssh-client iproute2 sudo shellcheck
+APT_PACKAGES := debootstrap systemd-container openssh-client iproute2 sudo shellcheck acl
 BENCH_APT_PACKAGES := ansible sshpass
 
 .PHONY: all build test unit e2e vet demo bench deps bench-deps clean fleet-cleanup

@@ -41,7 +41,7 @@ func TestShellcheck(t *testing.T) {
 		"write.sh":      write.Script,
 		"gather.sh":     gather.script(nil),
 		"lock.sh":       gather.script(&LockHolder{Command: "tend apply"}),
-		"trusted.sh":    TrustedScript("/etc/tend", "chmod 0640 /etc/tend/app.conf"),
+		"trusted.sh":    TrustedScript("/etc/tend", "/etc/tend/app.conf", "chmod 0640 /etc/tend/app.conf"),
 		"records.sh":    recorded.Script,
 	}
 	dir := t.TempDir()

@@ -97,19 +97,18 @@ func WriteFile(ctx context.Context, conn Conn, dest string, data []byte, attrs F
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
-	if err := WriteResult(dest, attrs, res); err != nil {
-		return NotChanged(err)
-	}
-	return nil
+	return WriteResult(dest, attrs, res)
 }
 
 // TrustedScript returns script prefixed with the check that, as root, only
 // root can change entries in dir and above it (see sh/trust.sh): run as
-// root, a chmod or chown there could otherwise be redirected by another
-// user to a file of their choosing. When the check fails the script exits
-// 1 and TrustRefusal explains why.
-func TrustedScript(dir, script string) string {
-	return stateScript + trustScript + "if ! tend_trust " + ShellQuote(dir) + " '' || [ \"$tend_as\" != \"$tend_user\" ]; then\n" +
+// root, a mkdir, rm or rename there could otherwise be redirected by
+// another user to a place of their choosing. When entry is not empty, it is
+// the file or directory the script changes in place (chmod, chown): it must
+// not be a symbolic link, nor, in a sticky directory, anyone else's. When
+// the check fails the script exits 1 and TrustRefusal explains why.
+func TrustedScript(dir, entry, script string) string {
+	return stateScript + trustScript + "if ! tend_trust " + ShellQuote(dir) + " '' " + ShellQuote(entry) + " || [ \"$tend_as\" != \"$tend_user\" ]; then\n" +
 		"\tprintf 'tend-write-error: trust: %s\\n' " + ShellQuote(dir) + " >&2\n\texit 1\nfi\n" + script
 }
 
@@ -148,12 +147,39 @@ func (e notChanged) Unwrap() []error { return []error{e.err, ErrNotChanged} }
 // NotChanged marks err as a failure that changed nothing.
 func NotChanged(err error) error { return notChanged{err} }
 
+// preRename are the steps of the write primitive that fail before the
+// rename (the rename itself failing leaves the old file too): such a
+// failure is known to have changed nothing.
+var preRename = map[string]bool{"trust": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
+
 // WriteResult turns the result of a WriteScript command into an error
-// that says what went wrong, or nil.
+// that says what went wrong, or nil. A failure the primitive reported
+// before its rename wraps ErrNotChanged; any other failure (a signal, no
+// error line) leaves the write's outcome unknown.
 func WriteResult(dest string, attrs FileAttrs, res Result) error {
 	if res.ExitCode == 0 {
 		return nil
 	}
+	err := writeError(dest, attrs, res)
+	if res.ExitCode == 1 && preRename[writeStep(res)] {
+		return NotChanged(err)
+	}
+	return fmt.Errorf("%w; the write's outcome is unknown: %w", err, ErrOutcomeUnknown)
+}
+
+// writeStep is the step a write primitive reported failing, or "".
+func writeStep(res Result) string {
+	for _, l := range strings.Split(string(res.Stderr), "\n") {
+		if e, ok := strings.CutPrefix(l, "tend-write-error: "); ok {
+			step, _, _ := strings.Cut(e, ": ")
+			return step
+		}
+	}
+	return ""
+}
+
+// writeError says what went wrong in a write.
+func writeError(dest string, attrs FileAttrs, res Result) error {
 	stderr := string(res.Stderr)
 	var trust []string
 	step, detail := "", ""

@@ -57,7 +57,7 @@ func TestWriteFileTrust(t *testing.T) {
 	}{
 		{filepath.Join(theirs, "unit.service"), theirs + " belongs to nobody"},
 		{filepath.Join(open, "unit.service"), open + " is writable by users other than its owner root (mode 777)"},
-		{filepath.Join(linked, "unit.service"), linked + " belongs to nobody"},
+		{filepath.Join(linked, "unit.service"), theirs + " belongs to nobody"},
 		{filepath.Join(sub, "unit.service"), theirs + " belongs to nobody"},
 	} {
 		err := WriteFile(ctx, c, tc.path, []byte("[Service]\n"), FileAttrs{Mode: 0o644})
@@ -78,6 +78,43 @@ func TestWriteFileTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkFile(t, p, "mine\n", 0o640, userID(t, "nobody"), groupID(t, "nogroup"))
+	// A symbolic link of another user on the way (in a sticky directory,
+	// where anyone can make one) is refused, wherever it points.
+	sticky0 := filepath.Join(base, "sticky0")
+	os.Mkdir(sticky0, 0o777)
+	syscall.Chmod(sticky0, 0o1777)
+	etc := filepath.Join(base, "etc")
+	os.Mkdir(etc, 0o755)
+	link := filepath.Join(sticky0, "app")
+	os.Symlink(etc, link)
+	os.Lchown(link, userID(t, "nobody"), -1)
+	if err := WriteFile(ctx, c, filepath.Join(link, "f"), []byte("x"), FileAttrs{}); err == nil || !strings.Contains(err.Error(), link+" is a symbolic link of nobody") {
+		t.Errorf("through another user's symlink: %v", err)
+	}
+	// The same as a chmod in place (TrustedScript with an entry): an entry
+	// of another user in a sticky directory, or a symlink, is refused.
+	theirFile := filepath.Join(sticky0, "conf")
+	os.WriteFile(theirFile, []byte("x"), 0o600)
+	os.Chown(theirFile, userID(t, "nobody"), -1)
+	for entry, why := range map[string]string{theirFile: "in a sticky directory where its owner can swap it", link: "is a symbolic link: tend changes no mode"} {
+		res, err := c.Run(ctx, Command{Script: TrustedScript(sticky0, entry, "chmod 0644 "+ShellQuote(entry))})
+		if err != nil || !strings.Contains(TrustRefusal(res), why) {
+			t.Errorf("chmod of %s: %+v %v, want refused: %s", entry, res, err, why)
+		}
+	}
+	if fi, _ := os.Stat(theirFile); fi.Mode().Perm() != 0o600 {
+		t.Errorf("the refused chmod changed %s", theirFile)
+	}
+	// A directory with an access control list: its mode says nothing.
+	acl := filepath.Join(base, "acl")
+	os.Mkdir(acl, 0o755)
+	if out, err := exec.Command(needTool(t, "setfacl"), "-m", "u:nobody:rwx", acl).CombinedOutput(); err != nil {
+		t.Fatalf("setfacl: %v %s", err, out)
+	}
+	if err := WriteFile(ctx, c, filepath.Join(acl, "f"), []byte("x"), FileAttrs{}); err == nil || !strings.Contains(err.Error(), "access control list") {
+		t.Errorf("a directory with an ACL: %v", err)
+	}
+
 	// A root directory with the sticky bit (like /tmp) is fine.
 	sticky := filepath.Join(base, "sticky")
 
@@ -150,6 +187,28 @@ func TestWriteFileRemovesStaleTemporaries(t *testing.T) {
 	for _, p := range []string{otherOwner, notOurs} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s was removed: %v", p, err)
+		}
+	}
+}
+
+// Only a failure the write primitive reported before its rename is known
+// to have changed nothing; a write killed (or ended without saying why)
+// may have renamed the file into place: its outcome is unknown.
+func TestWriteResultOutcomes(t *testing.T) {
+	for _, tc := range []struct {
+		res       Result
+		unchanged bool
+	}{
+		{Result{ExitCode: 1, Stderr: []byte("tend-write-error: verify: the data did not arrive whole\n")}, true},
+		{Result{ExitCode: 1, Stderr: []byte("tend-write-error: rename: mv: cannot overwrite directory\n")}, true},
+		{Result{ExitCode: 1, Stderr: []byte("tend-trust: /x belongs to nobody\ntend-write-error: trust: /x\n")}, true},
+		{Result{ExitCode: 137}, false},
+		{Result{ExitCode: 143, Stderr: []byte("tend-write-error: write: head: error\n")}, false},
+		{Result{ExitCode: 1, Stderr: []byte("something else\n")}, false},
+	} {
+		err := WriteResult("/etc/x", FileAttrs{}, tc.res)
+		if err == nil || errors.Is(err, ErrNotChanged) != tc.unchanged || errors.Is(err, ErrOutcomeUnknown) == tc.unchanged {
+			t.Errorf("%+v: %v (unchanged %v)", tc.res, err, tc.unchanged)
 		}
 	}
 }

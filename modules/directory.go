@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -123,14 +124,11 @@ func (m *Directory) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	q := executor.ShellQuote(m.path)
 	if c := d.Change("exists"); c != nil && c.New == "absent" {
-		res, err := t.Conn.Run(ctx, executor.Command{Script: "rmdir -- " + q, Become: t.Become})
-		if err != nil {
-			return fmt.Errorf("remove directory %s: %w", m.path, err)
+		err := runTrusted(ctx, t, "remove directory "+m.path, path.Dir(m.path), "", "rmdir -- "+q)
+		if err != nil && strings.Contains(err.Error(), "exit status") {
+			return fmt.Errorf("%w (tend removes only empty directories)", err)
 		}
-		if res.ExitCode != 0 {
-			return fmt.Errorf("remove directory %s: rmdir exit status %d (tend removes only empty directories)%s", m.path, res.ExitCode, outputTail(res))
-		}
-		return nil
+		return err
 	}
 	var script string
 	if c := d.Change("exists"); c != nil && c.New == "present" {
@@ -149,5 +147,5 @@ func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if script == "" {
 		return nil
 	}
-	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), script)
+	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), m.path, script)
 }

@@ -152,10 +152,11 @@ func runScript(ctx context.Context, t *Target, what, script string, become bool)
 	return res, nil
 }
 
-// runTrusted runs script, which changes entries of dir as root, only where
-// nobody but root can swap them (executor.TrustedScript).
-func runTrusted(ctx context.Context, t *Target, what, dir, script string) error {
-	res, err := t.Conn.Run(ctx, executor.Command{Script: executor.TrustedScript(dir, script), Become: t.Become})
+// runTrusted runs script, which changes entries of dir as root (entry in
+// place, when not empty), only where nobody but root can swap them
+// (executor.TrustedScript).
+func runTrusted(ctx context.Context, t *Target, what, dir, entry, script string) error {
+	res, err := t.Conn.Run(ctx, executor.Command{Script: executor.TrustedScript(dir, entry, script), Become: t.Become})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
@@ -259,7 +260,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		if err != nil || script == "" {
 			return err
 		}
-		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), script)
+		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, script)
 	}
 	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become}
 	if cur != nil && cur.Exists {

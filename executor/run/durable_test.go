@@ -201,3 +201,71 @@ play "p" {
 		t.Fatalf("want an internal error with the stack: %+v", res.Recaps)
 	}
 }
+
+// A refused change clears only what it would itself have promised: a record
+// of the same name an earlier run left (the same handler, still owed)
+// stays, and the next apply runs the handler.
+func TestRefusedWriteKeepsEarlierRecords(t *testing.T) {
+	testenv.NeedRoot(t, "for root's write refusal")
+	pb := func(second bool) string {
+		extra := `
+  command "later" {
+    run     = "false"
+    creates = "${host.vars.dir}/never"
+  }`
+		if second {
+			extra = `
+  file "refused" {
+    path    = "${host.vars.dir}/theirs/b"
+    content = "b\n"
+    notify  = ["h"]
+  }`
+		}
+		return `
+play "p" {
+  hosts = ["all"]
+  file "a" {
+    path    = "${host.vars.dir}/a"
+    content = "a\n"
+    notify  = ["h"]
+  }` + extra + `
+  handler "h" {
+    command "count" { run = "echo x >> ${host.vars.dir}/handled" }
+  }
+}
+`
+	}
+	r, _ := setup(t, []string{"a"}, pb(false), ModeApply)
+	dir := r.Hosts()[0].Vars["dir"].AsString()
+	state := filepath.Join(filepath.Dir(dir), "state-a")
+	if res := r.Execute(context.Background()); res.Failed() != 1 {
+		t.Fatalf("first apply: %+v", res.Recaps)
+	}
+	if recs := pendingRecords(t, state); len(recs) != 1 {
+		t.Fatalf("records after the first run: %q", recs)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "theirs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(dir, "theirs"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	second, rec := setupIn(t, filepath.Dir(dir), []string{"a"}, pb(true), ModeApply)
+	if res := second.Execute(context.Background()); res.Failed() != 1 || !strings.Contains(res.Recaps[0].Error, "refused") {
+		t.Fatalf("second apply: %+v", res.Recaps)
+	}
+	if h := rec.find("a", "command.count"); h == nil || h.Status != report.StatusSkipped {
+		t.Fatalf("the handler is reported pending: %+v", h)
+	}
+	if recs := pendingRecords(t, state); len(recs) != 1 || !strings.Contains(recs[0], `"handler":"h"`) {
+		t.Fatalf("the earlier run's record must stay: %q", recs)
+	}
+	os.Remove(filepath.Join(dir, "theirs"))
+	third, _ := setupIn(t, filepath.Dir(dir), []string{"a"}, pb(false)[:strings.Index(pb(false), "  command \"later\"")]+"  handler \"h\" {\n    command \"count\" { run = \"echo x >> ${host.vars.dir}/handled\" }\n  }\n}\n", ModeApply)
+	if res := third.Execute(context.Background()); res.Failed() != 0 {
+		t.Fatalf("third apply: %+v", res.Recaps)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "handled")); string(b) != "x\n" {
+		t.Fatalf("the owed handler ran %q", b)
+	}
+}

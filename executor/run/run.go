@@ -705,13 +705,18 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	if d.Changed() {
 		if err := t.Module.Apply(ctx, w.target(rc, w.state), d); err != nil {
 			if rc.stored && errors.Is(err, executor.ErrNotChanged) {
-				// Nothing changed: nothing is owed.
-				names := make([]string, len(records))
-				for i, r := range records {
-					names[i] = r.Name
+				// Nothing changed: nothing is owed by this change — but a
+				// record of the same name an earlier run left stays.
+				var names []string
+				for _, r := range records {
+					if !w.hadRecord(r.Name) {
+						names = append(names, r.Name)
+					}
 				}
-				if _, cerr := w.gather(ctx, executor.Request{Clear: names}); cerr != nil {
-					err = fmt.Errorf("%w (and clearing what it would have promised failed: %v)", err, cerr)
+				if len(names) > 0 {
+					if _, cerr := w.gather(ctx, executor.Request{Clear: names}); cerr != nil {
+						err = fmt.Errorf("%w (and clearing what it would have promised failed: %v)", err, cerr)
+					}
 				}
 			}
 			return fail(d, fmt.Errorf("apply: %w", err))
@@ -758,6 +763,17 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	w.notify(t, t.Notify...)
 	w.emitTask(report.EventTask, t, report.StatusChanged, d, noteLine(d), time.Since(start))
 	return nil
+}
+
+// hadRecord reports whether the host held a record of that name when the
+// run began.
+func (w *hostWork) hadRecord(name string) bool {
+	for _, r := range w.records {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // withoutDone returns effects minus those in done.
