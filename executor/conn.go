@@ -65,6 +65,9 @@ type Command struct {
 	// Timeout bounds the command; zero means the connection's default
 	// (DefaultCommandTimeout unless configured).
 	Timeout time.Duration
+	// Extra is added to the timeout: time the command is known to spend
+	// waiting on purpose (settle checks).
+	Extra time.Duration
 }
 
 // Result is what a finished command left behind.
@@ -113,6 +116,9 @@ type StopError struct {
 	Confirmed bool
 	// ByHost is set when the host stopped the command without tend asking.
 	ByHost bool
+	// NotStarted is set when the command was never started: the stop came
+	// first.
+	NotStarted bool
 	// Cause is the context error (context.DeadlineExceeded, Canceled) or,
 	// for an unconfirmed stop, the transport's error.
 	Cause error
@@ -120,6 +126,8 @@ type StopError struct {
 
 func (e *StopError) Error() string {
 	switch {
+	case e.NotStarted:
+		return e.Why + " before it started"
 	case e.ByHost:
 		return "stopped on the host: " + e.Why
 	case e.Confirmed:

@@ -16,7 +16,11 @@ import (
 )
 
 //go:embed sh/state.sh
-var stateScript string
+var stateOnly string
+
+// stateScript holds the state directory's functions (and the trust check
+// they use).
+var stateScript = trustScript + stateOnly
 
 // unitProperties are the properties Gather reads for each unit.
 var unitProperties = []string{
@@ -219,8 +223,14 @@ const maxScriptArg = 64 << 10
 // arrived whole.
 func (b *batch) command(holder *LockHolder) Command {
 	script := b.script(holder)
+	var settle time.Duration
+	for _, e := range b.req.Effects {
+		if e.Settles() {
+			settle += e.Settle
+		}
+	}
 	if len(script) <= maxScriptArg {
-		return Command{Script: script, Become: b.req.Become}
+		return Command{Script: script, Become: b.req.Become, Extra: settle}
 	}
 	end := "# tend-end-" + b.token
 	loader := `tend_s=$(cat) || exit 99
@@ -230,7 +240,7 @@ case $tend_s in
 esac
 eval "$tend_s"
 `
-	return Command{Script: loader, Input: []byte(script + end + "\n"), Become: b.req.Become}
+	return Command{Script: loader, Input: []byte(script + end + "\n"), Become: b.req.Become, Extra: settle}
 }
 
 // scriptHead defines the helpers. The script runs its work in one brace
@@ -258,27 +268,41 @@ tend_file() {
 		tend_absent "$1"
 		return
 	fi
-	if ! s=$(stat -c '%F|%a|%U|%G|%s' -- "$1"); then
+	if ! s=$(stat -c '%F|%a|%U|%G|%s|%d:%i' -- "$1"); then
 		echo 'error stat failed'
 		return
 	fi
+	id=${s##*|}
+	s=${s%|*}
 	printf 'stat %s\n' "$s"
 	case $s in
 	'regular file|'* | 'regular empty file|'*) ;;
 	*) return ;;
 	esac
+	# Read the file that was stat'ed, not one swapped in since: open it
+	# once, check that it is the same file, read from the descriptor.
+	if ! command exec 4<"$1" 2>/dev/null; then
+		echo 'error cannot read the file'
+		return
+	fi
+	if [ "$(stat -L -c '%d:%i' "/proc/$$/fd/4" 2>/dev/null)" != "$id" ]; then
+		exec 4<&-
+		echo 'error the file changed while tend read it'
+		return
+	fi
 	if [ "${s##*|}" -le MAXCONTENT ]; then
 		printf 'content '
-		if base64 -w0 < "$1"; then
+		if base64 -w0 <&4; then
 			echo
 		else
 			echo
 			echo 'error cannot read the file'
 		fi
 	else
-		h=$(sha256sum < "$1" | cut -d' ' -f1)
+		h=$(sha256sum <&4 | cut -d' ' -f1)
 		printf 'sha256 %s\n' "$h"
 	fi
+	exec 4<&-
 }
 tend_dropins() {
 	# $1 unit name; the drop-in directories follow. Prints each effective
@@ -288,6 +312,7 @@ tend_dropins() {
 	t=${u##*.}
 	p=${u%.*}
 	names="$u.d"
+	case $p in *@*) names="$names ${p%%@*}@.$t.d" ;; esac
 	while case $p in *-*) true ;; *) false ;; esac; do
 		p=${p%-*}
 		names="$names $p-.$t.d"
@@ -399,7 +424,9 @@ if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; 
 			if b.req.Become && !p.Become {
 				run = `if [ -n "${SUDO_USER:-}" ] && [ "$tend_uid" = 0 ] && [ "$SUDO_USER" != root ]; then runuser -u "$SUDO_USER" -- ` + run + "; else " + run + "; fi"
 			}
-			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n{ %s; } </dev/null >/dev/null 2>&1\necho \"rc $?\"\n", i, run)
+			// 9>&-: a process the guard leaves behind must not inherit the
+			// run lock's descriptor.
+			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n{ %s; } </dev/null >/dev/null 2>&1 9>&-\necho \"rc $?\"\n", i, run)
 		}
 	}
 	if len(b.units) > 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -280,5 +281,47 @@ NeedDaemonReload=no`, "\n")
 	}
 	if _, err := parseUnits([]string{"a.service"}, []string{"ActiveState=active"}); err == nil {
 		t.Error("block without LoadState parsed")
+	}
+}
+
+// The drop-ins of a unit: its own, its template's (foo@.service.d), the
+// dash-prefix ones (foo-.service.d) and the type's (service.d); a name in
+// a higher-priority directory masks the same name further down.
+func TestDropInsScan(t *testing.T) {
+	hi, lo := t.TempDir(), t.TempDir()
+	put := func(dir, sub, name, content string) {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, sub, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(hi, "app-web@1.service.d", "a.conf", "A")
+	put(hi, "app-web@.service.d", "override.conf", "T")
+	put(lo, "app-web@.service.d", "override.conf", "masked")
+	put(lo, "app-.service.d", "p.conf", "P")
+	put(lo, "service.d", "s.conf", "S")
+	put(lo, "other.service.d", "x.conf", "X")
+	out, err := exec.Command("sh", "-c", scriptHead+`tend_dropins "$@"`, "sh", "app-web@1.service", hi, lo).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropins, err := parseDropIns(strings.Split(strings.TrimSpace(string(out)), "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range dropins {
+		got[d.Path] = string(d.Content)
+	}
+	want := map[string]string{
+		filepath.Join(hi, "app-web@1.service.d/a.conf"):       "A",
+		filepath.Join(hi, "app-web@.service.d/override.conf"): "T",
+		filepath.Join(lo, "app-.service.d/p.conf"):            "P",
+		filepath.Join(lo, "service.d/s.conf"):                 "S",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("drop-ins %v, want %v", got, want)
 	}
 }

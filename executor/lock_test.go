@@ -180,3 +180,68 @@ func b64(s string) string {
 }
 
 func base64Std(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+// The state read of a held command is bounded like any command: a guard
+// that hangs makes Lock fail after the command timeout, and the lock is
+// free again; a guard's leftover process does not keep the lock.
+func TestLockStateReadTimeoutAndGuardLeftovers(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	c := NewLocal(LocalOptions{StateDir: state, CommandTimeout: time.Second})
+	holder := LockHolder{Command: "tend apply"}
+	start := time.Now()
+	_, _, err := Lock(context.Background(), c, Request{Probes: []Probe{{Kind: ProbeGuard, Script: "sleep 30"}}}, holder)
+	var stop *StopError
+	if !errors.As(err, &stop) || !strings.Contains(err.Error(), "timed out after 1s") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
+	}
+	waitLockFree(t, c, holder)
+
+	// A guard that leaves a process behind (which would inherit the lock's
+	// file descriptor).
+	held, _, err := Lock(context.Background(), c, Request{Probes: []Probe{{Kind: ProbeGuard, Script: "setsid sleep 20 >/dev/null 2>&1 & exit 1"}}}, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Lock(context.Background(), c, Request{}, holder); err != nil {
+		t.Fatalf("a guard's leftover kept the lock: %v", err)
+	}
+	exec.Command("pkill", "-f", "^sleep 20$").Run()
+}
+
+// Once the run is interrupted, no command starts any more.
+func TestNoCommandStartsAfterInterrupt(t *testing.T) {
+	c := NewLocal(LocalOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	marker := filepath.Join(t.TempDir(), "ran")
+	_, err := c.Run(ctx, Command{Script: "touch " + ShellQuote(marker)})
+	var stop *StopError
+	if !errors.As(err, &stop) || !stop.NotStarted || err.Error() != "interrupted before it started" {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the command ran")
+	}
+}
+
+// A state directory of the inventory's choosing under a directory another
+// user can change is refused (they could swap in records of their own).
+func TestStateDirUnderAnotherUsersDirectory(t *testing.T) {
+	needRoot(t, "for root's state directory")
+	base := t.TempDir()
+	theirs := nobodyDir(t, base, "theirs")
+	c := NewLocal(LocalOptions{StateDir: filepath.Join(theirs, "state")})
+	_, _, err := Lock(context.Background(), c, Request{}, LockHolder{})
+	if err == nil || !strings.Contains(err.Error(), "state_dir "+filepath.Join(theirs, "state")+" is refused") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(theirs, "state")); !os.IsNotExist(err) {
+		t.Error("the state directory was made")
+	}
+}

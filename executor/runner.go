@@ -191,11 +191,11 @@ func (r *runner) launch(cmd Command, held bool) (*task, error) {
 func (r *runner) commandTimeout(cmd Command) time.Duration {
 	switch {
 	case cmd.Timeout > 0:
-		return cmd.Timeout
+		return cmd.Timeout + cmd.Extra
 	case r.timeout > 0:
-		return r.timeout
+		return r.timeout + cmd.Extra
 	}
-	return DefaultCommandTimeout
+	return DefaultCommandTimeout + cmd.Extra
 }
 
 // feed is the only writer of the command's standard input: it answers
@@ -411,8 +411,12 @@ func (e *LostError) Unwrap() []error {
 	return []error{ErrOutcomeUnknown}
 }
 
-// run runs cmd to its end, within its timeout.
+// run runs cmd to its end, within its timeout. Once ctx has ended, no
+// command is started any more.
 func (r *runner) run(ctx context.Context, cmd Command) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, &StopError{Why: "interrupted", NotStarted: true, Cause: err}
+	}
 	timeout := r.commandTimeout(cmd)
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -439,13 +443,33 @@ type Held struct {
 	err     error
 }
 
-// hold starts cmd and returns once its standard output holds ready.
+// hold starts cmd and returns once its standard output holds ready, which
+// must come within the command's timeout (what it does before it is ready
+// is bounded like any command: a slow guard in the state read, say).
 func (r *runner) hold(ctx context.Context, cmd Command, ready string) (*Held, []byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, &StopError{Why: "interrupted", NotStarted: true, Cause: err}
+	}
 	t, err := r.launch(cmd, true)
 	if err != nil {
 		return nil, nil, err
 	}
+	timeout := r.commandTimeout(cmd)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
 	select {
+	case <-timer.C:
+		tctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := t.finish(tctx, "")
+		var se *StopError
+		if errors.As(err, &se) {
+			se.Why = fmt.Sprintf("timed out after %s", timeout)
+			se.Cause = context.DeadlineExceeded
+		} else if err == nil {
+			err = fmt.Errorf("not ready after %s", timeout)
+		}
+		return nil, t.stdout.Bytes(), err
 	case <-t.stdout.waitFor([]byte(ready)):
 		return &Held{t: t}, t.stdout.Bytes(), nil
 	case <-t.exited:

@@ -211,3 +211,19 @@ func TestSupervisorKilledIsNotSuccess(t *testing.T) {
 		t.Error("the command of a killed supervisor went on to its end")
 	}
 }
+
+// While the data flows it is the heartbeat: data that stops coming (tend
+// stopped, the link dead) stops the command after the heartbeat timeout,
+// not only at the deadline.
+func TestSupervisorDataStall(t *testing.T) {
+	args := supervisorArgs{token: "TSTALL", heartbeat: time.Second, deadline: time.Minute, input: 3 << 20, script: "cat >/dev/null"}
+	start := time.Now()
+	// 1 MiB and a half, then silence with the input still open.
+	code, stderr := runSupervisor(t, needTool(t, "dash"), args, make([]byte, 3<<19), 8*time.Second)
+	if code != 124 || !strings.HasSuffix(stderr, "\ntend-stop-TSTALL heartbeat\n") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s: the stall was not noticed within the heartbeat timeout", d)
+	}
+}

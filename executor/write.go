@@ -71,7 +71,6 @@ func WriteScript(dest string, data []byte, attrs FileAttrs) (Command, error) {
 		ShellQuote(dest), "0"+strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8), ShellQuote(attrs.Owner),
 		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]))
 	b.WriteString(stateScript)
-	b.WriteString(trustScript)
 	b.WriteString(writeScript)
 	if data == nil {
 		data = []byte{}
@@ -108,7 +107,7 @@ func WriteFile(ctx context.Context, conn Conn, dest string, data []byte, attrs F
 // not be a symbolic link, nor, in a sticky directory, anyone else's. When
 // the check fails the script exits 1 and TrustRefusal explains why.
 func TrustedScript(dir, entry, script string) string {
-	return stateScript + trustScript + "if ! tend_trust " + ShellQuote(dir) + " '' " + ShellQuote(entry) + " || [ \"$tend_as\" != \"$tend_user\" ]; then\n" +
+	return stateScript + "if ! tend_trust " + ShellQuote(dir) + " '' " + ShellQuote(entry) + " || [ \"$tend_as\" != \"$tend_user\" ]; then\n" +
 		"\tprintf 'tend-write-error: trust: %s\\n' " + ShellQuote(dir) + " >&2\n\texit 1\nfi\n" + script
 }
 

@@ -269,3 +269,44 @@ play "p" {
 		t.Fatalf("the owed handler ran %q", b)
 	}
 }
+
+// Pending effects are refreshes only (a pending start or stop is decided
+// afresh from the state), and those of a task that is skipped now are
+// carried out (here: shown in plan) all the same.
+func TestPendingEffectsOfASkippedTask(t *testing.T) {
+	pb := `
+play "p" {
+  hosts = ["all"]
+  file "x" {
+    path    = "${host.vars.dir}/x"
+    content = "x\n"
+    when    = false
+  }
+}
+`
+	r, rec := setup(t, []string{"a"}, pb, ModePlan)
+	dir := r.Hosts()[0].Vars["dir"].AsString()
+	state := filepath.Join(filepath.Dir(dir), "state-a")
+	c := executor.NewLocal(executor.LocalOptions{StateDir: state})
+	owed := executor.EffectsRecord("p", "file.x", []executor.Effect{{Kind: executor.EffectStart, Unit: "x.service"}, {Kind: executor.EffectRestart, Unit: "x.service"}}, time.Unix(0, 0))
+	cmd, err := executor.WithRecords(executor.Command{Script: "true"}, []executor.Record{owed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Run(context.Background(), cmd); err != nil || res.ExitCode != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	res := r.Execute(context.Background())
+	if !res.Pending() {
+		t.Fatalf("plan must show the owed restart: %+v", res.Recaps)
+	}
+	var e *report.Event
+	for i := range rec.events {
+		if rec.events[i].Kind == "pending" {
+			e = &rec.events[i]
+		}
+	}
+	if e == nil || e.Task != "file.x" || strings.Join(e.Diff.Actions(), ",") != "restart x.service" {
+		t.Fatalf("pending event %+v", e)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"runtime/debug"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -569,16 +570,31 @@ func (w *hostWork) dropHandlers(apply bool) {
 
 // pendingEffects returns the effects an earlier run of this play promised
 // for task id and did not carry out, with the records that hold them.
+// Only refreshes are owed: daemon-reload, restart, reload — what the state
+// cannot show. Whether a unit should run or be enabled is decided afresh
+// from the state by the task's Check.
 func (w *hostWork) pendingEffects(id string) ([]executor.Effect, []string) {
 	var effects []executor.Effect
 	var names []string
 	for _, rec := range w.records {
 		if rec.Play == w.play.Name && rec.Kind == "effects" && rec.Task == id {
-			effects = append(effects, rec.Effects...)
+			effects = append(effects, refreshes(rec.Effects)...)
 			names = append(names, rec.Name)
 		}
 	}
 	return effects, names
+}
+
+// refreshes keeps the effects a state read cannot show to be owed.
+func refreshes(effects []executor.Effect) []executor.Effect {
+	var out []executor.Effect
+	for _, e := range effects {
+		switch e.Kind {
+		case executor.EffectDaemonReload, executor.EffectRestart, executor.EffectReload:
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // withPending adds to d the effects an earlier run left pending for the
@@ -680,10 +696,8 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		w.emitTask(report.EventTask, t, status, d, noteLine(d), time.Since(start))
 		return nil
 	}
-	if w.lock != nil {
-		if err := w.lock.Err(); err != nil {
-			return fail(d, fmt.Errorf("the run lock was lost (%v): not changing anything more on this host", err))
-		}
+	if err := w.lockLost(); err != nil {
+		return fail(d, err)
 	}
 
 	// What the change promises is recorded on the host in the change's own
@@ -728,6 +742,9 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	if d.Unpreviewable && len(d.Effects) == 0 {
 		// A command: nothing to re-check. Its notifications were recorded
 		// by its own command.
+		if err := w.lockLost(); err != nil {
+			return fail(d, err)
+		}
 		w.recap.Changed++
 		w.notify(t, t.Notify...)
 		w.emitTask(report.EventTask, t, report.StatusChanged, d, noteLine(d), time.Since(start))
@@ -743,6 +760,10 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	}
 	st, err := w.gather(ctx, req, t)
 	if err != nil {
+		var stop *executor.StopError
+		if errors.As(err, &stop) && len(req.Effects) > 0 && !stop.NotStarted {
+			err = fmt.Errorf("%w (systemd may still carry out the unit actions it had queued; they stay recorded as pending for the next run)", err)
+		}
 		return fail(d, err)
 	}
 	w.state = st
@@ -759,9 +780,25 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	if !again.Empty() {
 		return fail(again, fmt.Errorf("host still differs after apply: %s", summarize(again)))
 	}
+	if err := w.lockLost(); err != nil {
+		return fail(d, err)
+	}
 	w.recap.Changed++
 	w.notify(t, t.Notify...)
 	w.emitTask(report.EventTask, t, report.StatusChanged, d, noteLine(d), time.Since(start))
+	return nil
+}
+
+// lockLost says whether the run lock ended while the host was being
+// changed (the host stopped its holder: tend's heartbeats did not come):
+// another run may then have changed the host meanwhile.
+func (w *hostWork) lockLost() error {
+	if w.lock == nil {
+		return nil
+	}
+	if err := w.lock.Err(); err != nil {
+		return fmt.Errorf("the run lock was lost during this change (%v): another run may have changed the host meanwhile; not changing anything more on this host", err)
+	}
 	return nil
 }
 
@@ -797,15 +834,24 @@ func withoutDone(effects, done []executor.Effect) []executor.Effect {
 // promised for tasks the play no longer has (renamed, removed): the unit
 // actions themselves stand alone.
 func (w *hostWork) runOrphanEffects(ctx context.Context, apply bool) error {
+	// Tasks that run now carry their own pending effects; those of a task
+	// the play no longer has, or skips now, are carried out here.
 	ids := map[string]bool{}
 	for _, t := range w.plan.Tasks {
-		ids[t.ID] = true
+		if !t.Skip {
+			ids[t.ID] = true
+		}
 	}
 	for _, rec := range w.records {
 		if rec.Play != w.play.Name || rec.Kind != "effects" || ids[rec.Task] {
 			continue
 		}
-		d := &modules.Diff{Effects: rec.Effects, Notes: []string{"pending from an earlier run of task " + rec.Task + ", which the play no longer has"}}
+		effects := refreshes(rec.Effects)
+		why := "pending from an earlier run of task " + rec.Task + ", which the play no longer runs"
+		if strings.HasPrefix(rec.Task, "handler:") {
+			why = "pending from an earlier run of " + strings.Replace(rec.Task, ":", " ", 1)
+		}
+		d := &modules.Diff{Effects: effects, Notes: []string{why}}
 		ev := func(status report.Status, msg string) {
 			w.run.emit(report.Event{Type: report.EventTask, Play: w.play.Name, Host: w.host.Name, Task: rec.Task, Kind: "pending", Status: status, Diff: d, Message: msg})
 		}
@@ -814,7 +860,7 @@ func (w *hostWork) runOrphanEffects(ctx context.Context, apply bool) error {
 			ev(report.StatusChange, d.Notes[0])
 			continue
 		}
-		st, err := w.gather(ctx, executor.Request{Effects: rec.Effects, Clear: []string{rec.Name}})
+		st, err := w.gather(ctx, executor.Request{Effects: effects, Clear: []string{rec.Name}})
 		if err == nil {
 			if fe := st.FailedEffect(); fe != nil {
 				err = errors.New(fe.Error())
@@ -884,7 +930,8 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 		if err == nil && d.Changed() {
 			rec := []executor.Record(nil)
 			if len(d.Effects) > 0 {
-				rec = append(rec, executor.EffectsRecord(w.play.Name, h.ID, d.Effects, w.run.opts.Now()))
+				// "handler:NAME" is no task's ID.
+				rec = append(rec, executor.EffectsRecord(w.play.Name, "handler:"+name, d.Effects, w.run.opts.Now()))
 			}
 			rc := &recordingConn{Conn: w.conn, records: rec, become: w.become()}
 			err = m.Apply(ctx, w.target(rc, st), d)

@@ -26,6 +26,13 @@ tend_state_dir() {
 	tend_whoami
 	if [ -n "${tend_state:-}" ]; then
 		tend_sd=$tend_state
+		# A state directory of the inventory's choosing: as root, nobody
+		# else may be able to change entries above it (they could swap in
+		# records of their own).
+		if [ "$tend_uid" = 0 ] && { ! tend_trust "${tend_sd%/*}" '' || [ "$tend_as" != root ]; }; then
+			printf 'tend: state_dir %s is refused: another user could change a directory above it\n' "$tend_sd" >&2
+			return 1
+		fi
 	elif [ "$tend_uid" = 0 ]; then
 		tend_sd=/var/lib/tend
 	else

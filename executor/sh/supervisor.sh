@@ -114,7 +114,22 @@ stop() {
 read -r t0 _ </proc/uptime
 t0=${t0%.*}
 if [ "$n" -ge 0 ]; then
-	if [ "$dl" -gt 0 ]; then timeout --foreground "$dl" head -c "$n" >"$in"; else head -c "$n" >"$in"; fi
+	# The data, a mebibyte at a time: each must come within the heartbeat
+	# timeout (the data is the heartbeat while it flows).
+	w=$hb
+	if [ "$w" -eq 0 ]; then w=$dl; fi
+	left=$n
+	while [ "$left" -gt 0 ]; do
+		c=1048576
+		if [ "$left" -lt "$c" ]; then c=$left; fi
+		if [ "$w" -gt 0 ]; then timeout --foreground "$w" head -c "$c"; r=$?; else head -c "$c"; r=$?; fi
+		if [ "$r" -eq 124 ]; then
+			if [ "$w" = "$hb" ]; then stop HUP; fi
+			stop ALRM
+		fi
+		[ "$r" -eq 0 ] || break
+		left=$((left - c))
+	done >"$in"
 fi
 while :; do
 	w=$hb
