@@ -537,32 +537,43 @@ func removeBlock(t *testing.T, src, kind string) string {
 	return src[:i] + src[i+j+len("\n  }"):]
 }
 
-// An unprivileged user on the host (deploy, the login user itself) races
-// every path it can write while tend installs a root unit through sudo:
-// nothing of tend's passes through those paths, the unit is what was
-// declared, and nothing of the attacker's is installed or exposed. A
-// target directory that user owns is refused for root's files, and a
-// file owned by that user is written as that user.
+// Unprivileged users on the host attack while tend works as root: the login
+// user's own processes (ops, whose sudo needs a password they do not have)
+// race every path they can write while tend installs a root unit and a
+// secret through sudo — nothing of tend's passes through those paths, the
+// files are what was declared, nothing of theirs is installed or exposed;
+// and another user (mallory) plants symlinks in sticky /tmp and in their
+// home for tend's directory, chmod and removal tasks — all refused, nothing
+// outside is touched. A target directory a user owns is refused for root's
+// files, and a file owned by that user is written as that user.
 func TestFaultNoPathToRoot(t *testing.T) {
-	f, dir, inv := fleetWithInventory(t, "fattack", 1, "deploy")
+	f := bootFleet(t, "fattack", 1)
 	h := f.Hosts[0]
-	// The attacker: for 25 s, as deploy, replace every tend-looking entry
-	// it can reach with a symlink to /etc/shadow or a unit of its own.
+	dir := t.TempDir()
+	inv := mixedInventory(t, f, dir, "")
+	inv = writeFile(t, inv, strings.Replace(readFile(t, inv), `user = "root"`, `user = "ops"`+"\n    become_password_env = \"TEND_E2E_SUDO_PASSWORD\"", 1))
+	env := sudoEnv(f)
+	// The attacker: for 25 s, as ops, replace every tend-looking entry it
+	// can reach with a symlink to /etc/shadow or a unit of its own; it logs
+	// only what it managed to do.
 	attacker := `
 end=$(( $(date +%s) + 25 ))
-printf '[Service]\nExecStart=/bin/sh -c "id > /tmp/pwned"\n[Install]\nWantedBy=multi-user.target\n' > /home/deploy/evil.unit
+printf '[Service]\nExecStart=/bin/sh -c "id > /tmp/pwned"\n[Install]\nWantedBy=multi-user.target\n' > /home/ops/evil.unit
 while [ "$(date +%s)" -lt "$end" ]; do
-	for f in /home/deploy/.tend-* /tmp/.tend-* /var/tmp/.tend-* /home/deploy/app/.tend-*; do
+	for f in /home/ops/.tend-* /tmp/.tend-* /var/tmp/.tend-* /home/ops/app/.tend-* /home/ops/app/.tend-*/*; do
 		[ -e "$f" ] || [ -L "$f" ] || continue
-		rm -rf "$f" 2>/dev/null
-		ln -s /etc/shadow "$f" 2>/dev/null || cp /home/deploy/evil.unit "$f" 2>/dev/null
-		echo "swapped $f" >> /home/deploy/attack.log
+		o=$(stat -c %U -- "$f" 2>/dev/null) || continue
+		# rm -r without -f fails when the entry is already gone: only what
+		# the attacker itself removed counts.
+		if rm -r "$f" </dev/null 2>/dev/null && { ln -s /etc/shadow "$f" 2>/dev/null || cp /home/ops/evil.unit "$f" 2>/dev/null; }; then
+			echo "swapped $f of $o" >> /home/ops/attack.log
+		fi
 	done
 done
 `
-	sh(t, h, "mkdir -p /home/deploy/app && chown deploy: /home/deploy/app && printf 'old\\n' > /home/deploy/app/owned.conf && chown deploy: /home/deploy/app/owned.conf")
-	writeFile(t, filepath.Join(f.Hosts[0].Root, "home/deploy/attack.sh"), attacker)
-	sh(t, h, "chown deploy: /home/deploy/attack.sh && su deploy -s /bin/sh -c 'nohup sh /home/deploy/attack.sh >/dev/null 2>&1 &'")
+	sh(t, h, "mkdir -p /home/ops/app && chown ops: /home/ops/app && printf 'old\\n' > /home/ops/app/owned.conf && chown ops: /home/ops/app/owned.conf")
+	writeFile(t, filepath.Join(h.Root, "home/ops/attack.sh"), attacker)
+	sh(t, h, "chown ops: /home/ops/attack.sh && su ops -s /bin/sh -c 'nohup sh /home/ops/attack.sh >/dev/null 2>&1 &'")
 	pb := writeFile(t, filepath.Join(dir, "install.hcl"), `
 variable "v" { default = "1" }
 play "install" {
@@ -583,7 +594,7 @@ play "install" {
 }
 `)
 	for i := 1; i <= 5; i++ {
-		tend(t, nil, "apply", pb, "-i", inv, "--var", fmt.Sprintf("v=%d", i)).wantExit(t, 0)
+		tend(t, env, "apply", pb, "-i", inv, "--var", fmt.Sprintf("v=%d", i)).wantExit(t, 0)
 		unit := sh(t, h, "cat /etc/systemd/system/tend-e2e-target.service")
 		if !strings.Contains(unit, fmt.Sprintf("Environment=V=%d", i)) || strings.Contains(unit, "pwned") {
 			t.Fatalf("run %d installed:\n%s", i, unit)
@@ -597,38 +608,64 @@ play "install" {
 	owned := writeFile(t, filepath.Join(dir, "owned.hcl"), `
 play "owned" {
   hosts = ["all"]
-  file "/home/deploy/app/root.conf" { content = "root's\n" }
-  file "/home/deploy/app/owned.conf" {
+  file "/home/ops/app/root.conf" { content = "root's\n" }
+  file "/home/ops/app/owned.conf" {
     content = "new\n"
-    owner   = "deploy"
+    owner   = "ops"
   }
 }
 `)
-	r := tend(t, nil, "apply", owned, "-i", inv, "--no-color")
+	r := tend(t, env, "apply", owned, "-i", inv, "--no-color")
 	r.wantExit(t, 3)
-	if !strings.Contains(r.stdout, "refused: /home/deploy/app belongs to deploy") {
-		t.Errorf("the root file in deploy's directory must be refused:\n%s", r)
+	if !strings.Contains(r.stdout, "refused: /home/ops/app belongs to ops") {
+		t.Errorf("the root file in ops's directory must be refused:\n%s", r)
 	}
-	if got := sh(t, h, "test -e /home/deploy/app/root.conf && echo written || echo absent"); got != "absent" {
+	if got := sh(t, h, "test -e /home/ops/app/root.conf && echo written || echo absent"); got != "absent" {
 		t.Error("root.conf was written")
 	}
-	own := writeFile(t, filepath.Join(dir, "own.hcl"), strings.Replace(readFile(t, owned), `  file "/home/deploy/app/root.conf" { content = "root's\n" }`+"\n", "", 1))
-	tend(t, nil, "apply", own, "-i", inv).wantExit(t, 0)
-	if got := sh(t, h, "stat -c %U /home/deploy/app/owned.conf; cat /home/deploy/app/owned.conf"); got != "deploy\nnew" {
+	own := writeFile(t, filepath.Join(dir, "own.hcl"), strings.Replace(readFile(t, owned), `  file "/home/ops/app/root.conf" { content = "root's\n" }`+"\n", "", 1))
+	tend(t, env, "apply", own, "-i", inv).wantExit(t, 0)
+	if got := sh(t, h, "stat -c %U /home/ops/app/owned.conf; cat /home/ops/app/owned.conf"); got != "ops\nnew" {
 		t.Errorf("owned.conf: %q", got)
 	}
 	time.Sleep(time.Second)
-	sh(t, h, "pkill -u deploy -f attack.sh || true")
+	sh(t, h, "pkill -u ops -f attack.sh || true")
+
+	// mallory, a user without sudo, plants symlinks.
+	sh(t, h, `id mallory >/dev/null 2>&1 || useradd -m mallory
+mkdir -p /etc/victimdir && echo keep > /etc/victimdir/app.conf && echo secret > /etc/victim && chmod 600 /etc/victim
+su mallory -s /bin/sh -c 'ln -sfn /etc /tmp/app; ln -sfn /etc/victimdir /home/mallory/conf; echo mine > /tmp/appconf; chmod 600 /tmp/appconf'`)
+	traps := map[string]string{
+		"directory./tmp/app/victimdir":     "directory \"/tmp/app/victimdir\" {\n    owner = \"mallory\"\n    mode  = \"0755\"\n  }",
+		"file./tmp/appconf":                "file \"/tmp/appconf\" {\n    content = \"mine\\n\"\n    mode    = \"0644\"\n  }",
+		"file./home/mallory/conf/app.conf": "file \"/home/mallory/conf/app.conf\" { state = \"absent\" }",
+	}
+	for id, body := range traps {
+		one := writeFile(t, filepath.Join(dir, "trap.hcl"), "play \"traps\" {\n  hosts = [\"all\"]\n  "+body+"\n}\n")
+		r := tend(t, env, "apply", one, "-i", inv, "--json")
+		r.wantExit(t, 3)
+		if e := task(t, r.events(t), h.Name, id); e.Status != "failed" || !strings.Contains(e.Message, "refused") {
+			t.Errorf("%s: %s %s, want refused", id, e.Status, e.Message)
+		}
+	}
+	if got := sh(t, h, "stat -c '%U %a' /etc/victimdir /etc/victim /tmp/appconf; cat /etc/victimdir/app.conf"); got != "root 755\nroot 600\nmallory 600\nkeep" {
+		t.Errorf("after the traps: %q", got)
+	}
 	if got := sh(t, h, "test -e /tmp/pwned && echo PWNED || echo safe"); got != "safe" {
 		t.Fatal("the attacker's unit ran as root")
 	}
 	if got := sh(t, h, "stat -c '%a %U %G' /etc/shadow"); got != "640 root shadow" {
 		t.Fatalf("/etc/shadow is now %s", got)
 	}
-	if got := sh(t, h, "find /etc /home/deploy/app -type f -user deploy -newer /home/deploy/attack.sh ! -name owned.conf 2>/dev/null | head"); got != "" {
+	if got := sh(t, h, "find /etc /home/ops/app -type f -user ops -newer /home/ops/attack.sh ! -name owned.conf 2>/dev/null | head"); got != "" {
 		t.Errorf("files of the attacker's landed: %s", got)
 	}
-	t.Logf("attacker log: %s", sh(t, h, "wc -l < /home/deploy/attack.log 2>/dev/null || echo 0"))
+	// The only entries the attacker could swap are in its own directory,
+	// where tend writes as ops: its own files.
+	if got := sh(t, h, "grep -v ' of ops$' /home/ops/attack.log 2>/dev/null | sed 's/\\.tend-[^/ ]*/.tend-*/' | sort -u || true"); got != "" {
+		t.Errorf("the attacker swapped entries not its own: %s", got)
+	}
+	t.Logf("successful swaps by the attacker, all in its own directory: %s", sh(t, h, "wc -l < /home/ops/attack.log 2>/dev/null || echo 0"))
 }
 
 // Ctrl-C during a large upload returns within seconds and leaves nothing;
