@@ -356,9 +356,9 @@ printf '%%s\n' %s >"$tend_sd/lock.info.tmp" && mv -f -- "$tend_sd/lock.info.tmp"
 echo '@@tend lock taken'
 `, ShellQuote(holder.String()))
 		// tend's own litter from runs that died: private command
-		// directories whose supervisor is gone, and (once per host) the
-		// staging files of earlier versions in the login user's home. The
-		// lock's holder file, written anew, marks the run's start.
+		// directories whose supervisor is gone, and the staging files of
+		// earlier versions in the login user's home (a team may still run
+		// one). The lock's holder file, written anew, marks the run's start.
 		sb.WriteString(`for tend_t in "${TMPDIR:-/tmp}"/.tend-run.??????????; do
 	[ -d "$tend_t" ] && [ ! -L "$tend_t" ] || continue
 	[ "$(stat -c %u -- "$tend_t")" = "$tend_uid" ] || continue
@@ -366,11 +366,10 @@ echo '@@tend lock taken'
 	if [ -n "$tend_p" ] && kill -0 "$tend_p" 2>/dev/null; then continue; fi
 	[ -n "$(find "$tend_t" -maxdepth 0 -mmin +1)" ] && rm -rf -- "$tend_t"
 done
-if [ -n "${SUDO_USER:-}" ] && [ ! -e "$tend_sd/uploads-cleaned" ]; then
+if [ -n "${SUDO_USER:-}" ]; then
 	tend_h=$(getent passwd "$SUDO_USER" | cut -d: -f6)
 	if [ -n "$tend_h" ] && [ -d "$tend_h" ]; then
 		find "$tend_h" -maxdepth 1 -type f -name '.tend-upload-????????????????' -user "$SUDO_USER" -mmin +1 -exec rm -f -- {} + 2>/dev/null
-		: >"$tend_sd/uploads-cleaned"
 	fi
 fi
 `)
