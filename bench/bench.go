@@ -59,8 +59,8 @@ func (b *Bench) measure(ctx context.Context, tool string, noop bool) (Result, er
 	var res Result
 	var err error
 	switch {
-	case tool == ToolTend:
-		res, err = RunTend(ctx, b.Runner, s, noop)
+	case isTend(tool):
+		res, err = RunTend(ctx, b.Runner, s, tool, noop)
 	case tool == ToolAnsible:
 		res, err = RunAnsible(ctx, b.Runner, s, noop, b.Keep)
 	case noop:
@@ -198,13 +198,18 @@ func (b *Bench) Measure(ctx context.Context) error {
 	b.LoadBefore = loadAvg()
 	defer func() { b.LoadAfter = loadAvg() }()
 	for _, t := range b.Tools {
-		b.Noop[t] = &Series{Tool: t}
+		if !coldOnly(t) {
+			b.Noop[t] = &Series{Tool: t}
+		}
 		b.Cold[t] = &Series{Tool: t}
 	}
 	runTool := func(tool string, noop bool) (Result, error) { return b.measure(ctx, tool, noop) }
 
 	for round := 0; round < b.Rounds; round++ {
 		for _, tool := range rotate(b.Tools, round) {
+			if coldOnly(tool) {
+				continue
+			}
 			res, err := runTool(tool, true)
 			if err != nil {
 				return fmt.Errorf("no-op round %d, %s: %w", round+1, tool, err)

@@ -112,7 +112,7 @@ func run(o options) (err error) {
 		return a, err
 	}
 	s := &Setup{Forks: o.forks, User: "deploy"}
-	if slices.Contains(tools, ToolTend) {
+	if slices.ContainsFunc(tools, isTend) {
 		if s.Tend, err = abs(o.tend); err != nil {
 			return fmt.Errorf("tend binary: %w (run make build)", err)
 		}
@@ -220,7 +220,7 @@ func parseTools(s string) ([]string, error) {
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
 		switch t {
-		case ToolTend, ToolAnsible, ToolRef, ToolRefX25519:
+		case ToolTend, ToolTendNoSettle, ToolAnsible, ToolRef, ToolRefX25519:
 			if !slices.Contains(out, t) {
 				out = append(out, t)
 			}

@@ -23,15 +23,27 @@ import (
 // with current OpenSSH, costly for the client); ToolRefX25519 forces
 // curve25519-sha256, a classical key exchange that golang.org/x/crypto/ssh,
 // tend's SSH library, also offers.
+//
+// ToolTendNoSettle is tend with the playbook's settle = "0s": after the
+// restart it does not watch the service (a check neither Ansible's playbook
+// nor the references make), so its cold run shows what that check costs.
+// It is measured in the cold scenario only (a no-op run restarts nothing).
 const (
-	ToolTend      = "tend"
-	ToolAnsible   = "ansible"
-	ToolRef       = "openssh"
-	ToolRefX25519 = "openssh-x25519"
+	ToolTend         = "tend"
+	ToolTendNoSettle = "tend-settle0"
+	ToolAnsible      = "ansible"
+	ToolRef          = "openssh"
+	ToolRefX25519    = "openssh-x25519"
 )
 
 // allTools is every tool, in report order.
-var allTools = []string{ToolTend, ToolAnsible, ToolRef, ToolRefX25519}
+var allTools = []string{ToolTend, ToolTendNoSettle, ToolAnsible, ToolRef, ToolRefX25519}
+
+// isTend reports whether tool is tend, in either variant.
+func isTend(tool string) bool { return tool == ToolTend || tool == ToolTendNoSettle }
+
+// coldOnly reports whether tool is measured in the cold scenario only.
+func coldOnly(tool string) bool { return tool == ToolTendNoSettle }
 
 // isReference reports whether tool is one of the plain OpenSSH references.
 func isReference(tool string) bool { return tool == ToolRef || tool == ToolRefX25519 }
@@ -142,12 +154,22 @@ func toolEnv() []string {
 	return append(env, "NO_COLOR=1")
 }
 
-// RunTend runs `tend apply` once and checks its exit status and recap.
-func RunTend(ctx context.Context, r *Runner, s *Setup, noop bool) (Result, error) {
+// tendArgs are the arguments of `tend apply` as tool runs it.
+func tendArgs(s *Setup, tool string) []string {
+	args := []string{"apply", s.Playbook, "-i", s.Inventory, "--json", "--forks", strconv.Itoa(s.Forks)}
+	if tool == ToolTendNoSettle {
+		args = append(args, "--var", "settle=0s")
+	}
+	return args
+}
+
+// RunTend runs `tend apply` once (tool picks the variant) and checks its
+// exit status and recap.
+func RunTend(ctx context.Context, r *Runner, s *Setup, tool string, noop bool) (Result, error) {
 	started := time.Now()
 	p, err := r.Run(ctx, Spec{
 		Name:    s.Tend,
-		Args:    []string{"apply", s.Playbook, "-i", s.Inventory, "--json", "--forks", strconv.Itoa(s.Forks)},
+		Args:    tendArgs(s, tool),
 		Timeout: runTimeout,
 	})
 	if err != nil {

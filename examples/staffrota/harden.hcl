@@ -57,12 +57,19 @@
 #    is deployed with the app, not by this playbook.
 #
 # Variables: --var app_dir=/srv/rota points the unit at another checkout;
-# --var health_retries=N changes how long the health check waits.
+# --var health_retries=N changes how long the health check waits;
+# --var settle=5s watches the restarted service longer.
 
 variable "health_retries" {
   type        = number
   default     = 10
   description = "Attempts of the health check (one second apart) before the host fails."
+}
+
+variable "settle" {
+  type        = string
+  default     = "2s"
+  description = "How long the service must stay up after tend restarts it (a crash loop fails the host); \"0s\" leaves it to the health check."
 }
 
 variable "app_dir" {
@@ -90,6 +97,7 @@ play "harden-staffrota" {
     # The report's StartLimitInterval=60 / StartLimitBurst=3 would leave the
     # unit failed for good after four quick crashes; see the header.
     start_limit_interval = 0
+    settle               = var.settle
   }
 
   # Recommendation 4: the app answers /health/ with {"status": "ok"}.
