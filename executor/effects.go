@@ -119,7 +119,7 @@ func effectScript(i int, e Effect) string {
 	b.WriteString("if [ \"$tend_failed\" = no ]; then\n")
 	fmt.Fprintf(&b, "\ttend_out=$(%s 2>&1); tend_rc=$?\n", cmd)
 	b.WriteString("\tprintf 'rc %d\\n' \"$tend_rc\"\n")
-	b.WriteString("\tprintf 'out '; printf '%s' \"$tend_out\" | base64 -w0; echo\n")
+	b.WriteString("\tprintf 'out '; if [ -n \"$tend_out\" ]; then printf '%s' \"$tend_out\" | base64 -w0; fi; echo\n")
 	b.WriteString("\tif [ \"$tend_rc\" -ne 0 ]; then tend_failed=yes; fi\n")
 	if e.Settles() {
 		cs := int(e.Settle / (10 * time.Millisecond))

@@ -352,7 +352,7 @@ if ! flock -w 3 9; then
 	echo '@@tend end'
 	exit 0
 fi
-printf '%%s\n' %s >"$tend_sd/lock.info.tmp" && mv -f -- "$tend_sd/lock.info.tmp" "$tend_sd/lock.info"
+printf '%%s\n' %s >"$tend_sd/lock.info"
 echo '@@tend lock taken'
 `, ShellQuote(holder.String()))
 		// tend's own litter from runs that died: private command
@@ -361,17 +361,23 @@ echo '@@tend lock taken'
 		// one). The lock's holder file, written anew, marks the run's start.
 		sb.WriteString(`for tend_t in "${TMPDIR:-/tmp}"/.tend-run.??????????; do
 	[ -d "$tend_t" ] && [ ! -L "$tend_t" ] || continue
-	[ "$(stat -c %u -- "$tend_t")" = "$tend_uid" ] || continue
-	tend_p=$(cat -- "$tend_t/pid" 2>/dev/null) || tend_p=
+	[ -O "$tend_t" ] || continue
+	read -r tend_p 2>/dev/null <"$tend_t/pid" || tend_p=
 	if [ -n "$tend_p" ] && kill -0 "$tend_p" 2>/dev/null; then continue; fi
 	[ -n "$(find "$tend_t" -maxdepth 0 -mmin +1)" ] && rm -rf -- "$tend_t"
 done
-if [ -n "${SUDO_USER:-}" ]; then
-	tend_h=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-	if [ -n "$tend_h" ] && [ -d "$tend_h" ]; then
-		find "$tend_h" -maxdepth 1 -type f -name '.tend-upload-????????????????' -user "$SUDO_USER" -mmin +1 -exec rm -f -- {} + 2>/dev/null
-	fi
-fi
+case ${SUDO_USER:-} in
+'' | -* | *[!A-Za-z0-9._-]*) tend_h='' ;;
+*) eval "tend_h=~$SUDO_USER" ;;
+esac
+case $tend_h in
+/*)
+	for tend_f in "$tend_h"/.tend-upload-????????????????; do
+		[ -f "$tend_f" ] && [ ! -L "$tend_f" ] || continue
+		find "$tend_f" -maxdepth 0 -type f -user "$SUDO_USER" -mmin +1 -exec rm -f -- {} + 2>/dev/null
+	done
+	;;
+esac
 `)
 	case b.req.Records:
 		sb.WriteString(`tend_state_dir

@@ -3,19 +3,27 @@
 # not run yet. /var/lib/tend for root, ~/.local/state/tend for other users,
 # or the inventory's state_dir ($tend_state); private to its user (0700).
 
-# tend_whoami sets tend_uid and tend_user (one command for both).
+# tend_whoami sets tend_uid (the effective user id) and tend_user (its
+# name), from /proc and /etc/passwd when it can (no process started), else
+# from id(1).
 tend_whoami() {
 	[ -n "${tend_uid:-}" ] && return 0
-	tend_id=$(LC_ALL=C id)
-	tend_uid=${tend_id#uid=}
-	tend_uid=${tend_uid%%[!0-9]*}
-	case $tend_id in
-	"uid=$tend_uid("*)
-		tend_user=${tend_id#*\(}
-		tend_user=${tend_user%%\)*}
-		;;
-	*) tend_user=$tend_uid ;;
-	esac
+	tend_uid='' tend_user=''
+	while read -r tend_k _ tend_v _; do
+		case $tend_k in Uid:)
+			tend_uid=$tend_v
+			break
+			;;
+		esac
+	done </proc/self/status
+	case $tend_uid in '' | *[!0-9]*) tend_uid=$(id -u) ;; esac
+	while IFS=: read -r tend_k _ tend_v _; do
+		if [ "$tend_v" = "$tend_uid" ]; then
+			tend_user=$tend_k
+			break
+		fi
+	done </etc/passwd
+	[ -n "$tend_user" ] || tend_user=$(id -un 2>/dev/null) || tend_user=$tend_uid
 }
 
 # tend_state_dir sets tend_sd to the state directory. With "create" it
@@ -86,68 +94,105 @@ tend_records() {
 	done
 }
 
-# tend_uptime prints the host's uptime in hundredths of a second.
+# tend_uptime sets tend_now to the host's uptime in hundredths of a second
+# (no process started: it runs in every poll).
 tend_uptime() {
 	read -r tend_up _ </proc/uptime
 	tend_cs=${tend_up#*.}
-	echo "$((${tend_up%.*} * 100 + ${tend_cs#0}))"
+	tend_now=$((${tend_up%.*} * 100 + ${tend_cs#0}))
+}
+
+# tend_pstate PID sets tend_ps to the state and start time of process PID
+# (from /proc, no process started), or returns 1 when there is none or it
+# is a zombie.
+tend_pstate() {
+	tend_ps=
+	case $1 in '' | 0 | *[!0-9]*) return 1 ;; esac
+	read -r tend_l 2>/dev/null </proc/"$1"/stat || return 1
+	# shellcheck disable=SC2086 # the fields after the command name
+	set -- ${tend_l##*) }
+	[ $# -ge 20 ] || return 1
+	case $1 in Z | X | x) return 1 ;; esac
+	eval "tend_ps=\"\$1 \${20}\""
 }
 
 # tend_settle UNIT CENTISECONDS: after tend started, restarted or reloaded
 # UNIT, the unit must stay up that long: not failed, not waiting for an
 # automatic restart (a crash loop), not restarted by systemd, not stopped
-# (a oneshot unit that finished successfully is fine). It fails as soon as
-# the unit does, and prints "settle ok" or "settle fail REASON".
+# (a oneshot unit that finished successfully is fine). It prints "settle
+# ok" or "settle fail REASON". It fails as soon as the unit does: every
+# 0.2 s it looks at the unit's main process in /proc, which starts no
+# process; systemd itself is asked every half second, at the end, and at
+# once when the main process is gone or replaced.
 tend_settle() {
 	tend_u=$1
-	tend_t0=$(tend_uptime)
-	tend_r0=
+	tend_uptime
+	tend_t0=$tend_now tend_next=0
+	tend_r0='' tend_pid='' tend_pst=''
 	while :; do
-		tend_st='' tend_sub='' tend_nr='' tend_res='' tend_ty=''
-		tend_props=$(systemctl show -p ActiveState,SubState,NRestarts,Result,Type -- "$tend_u" 2>&1) || {
-			echo "settle fail systemctl show failed: $tend_props"
-			return 1
-		}
-		while IFS='=' read -r tend_k tend_v; do
-			case $tend_k in
-			ActiveState) tend_st=$tend_v ;;
-			SubState) tend_sub=$tend_v ;;
-			NRestarts) tend_nr=$tend_v ;;
-			Result) tend_res=$tend_v ;;
-			Type) tend_ty=$tend_v ;;
-			esac
-		done <<EOF
+		tend_uptime
+		tend_el=$((tend_now - tend_t0))
+		tend_ask=no
+		if [ "$tend_el" -ge "$tend_next" ] || [ "$tend_el" -ge "$2" ]; then
+			tend_ask=yes
+		elif [ -n "$tend_pst" ] && { ! tend_pstate "$tend_pid" || [ "$tend_ps" != "$tend_pst" ]; }; then
+			tend_ask=yes
+		fi
+		if [ "$tend_ask" = yes ]; then
+			tend_st='' tend_sub='' tend_nr='' tend_res='' tend_ty='' tend_mp=''
+			tend_props=$(systemctl show -p ActiveState,SubState,NRestarts,Result,Type,MainPID -- "$tend_u" 2>&1) || {
+				echo "settle fail systemctl show failed: $tend_props"
+				return 1
+			}
+			while IFS='=' read -r tend_k tend_v; do
+				case $tend_k in
+				ActiveState) tend_st=$tend_v ;;
+				SubState) tend_sub=$tend_v ;;
+				NRestarts) tend_nr=$tend_v ;;
+				Result) tend_res=$tend_v ;;
+				Type) tend_ty=$tend_v ;;
+				MainPID) tend_mp=$tend_v ;;
+				esac
+			done <<EOF
 $tend_props
 EOF
-		[ -n "$tend_r0" ] || tend_r0=$tend_nr
-		if [ "$tend_sub" = auto-restart ]; then
-			echo "settle fail its process exited (result: $tend_res) and systemd is waiting to restart it: a crash loop"
-			return 1
-		fi
-		if [ "$tend_st" = failed ]; then
-			echo "settle fail it failed (result: $tend_res)"
-			return 1
-		fi
-		if [ "$tend_nr" != "$tend_r0" ]; then
-			echo "settle fail systemd restarted it $((tend_nr - tend_r0)) time(s) since tend started it"
-			return 1
-		fi
-		if [ "$tend_st" = inactive ]; then
-			if [ "$tend_ty" = oneshot ] && [ "$tend_res" = success ]; then
-				echo "settle ok"
-				return 0
+			[ -n "$tend_r0" ] || tend_r0=$tend_nr
+			if [ "$tend_sub" = auto-restart ]; then
+				echo "settle fail its process exited (result: $tend_res) and systemd is waiting to restart it: a crash loop"
+				return 1
 			fi
-			echo "settle fail it stopped (result: $tend_res)"
-			return 1
-		fi
-		if [ $(($(tend_uptime) - tend_t0)) -ge "$2" ]; then
-			if [ "$tend_st" = active ]; then
-				echo "settle ok"
-				return 0
+			if [ "$tend_st" = failed ]; then
+				echo "settle fail it failed (result: $tend_res)"
+				return 1
 			fi
-			echo "settle fail it is still $tend_st/$tend_sub after $(($2 / 100)).$(($2 / 10 % 10))s"
-			return 1
+			if [ "$tend_nr" != "$tend_r0" ]; then
+				echo "settle fail systemd restarted it $((tend_nr - tend_r0)) time(s) since tend started it"
+				return 1
+			fi
+			if [ "$tend_st" = inactive ]; then
+				if [ "$tend_ty" = oneshot ] && [ "$tend_res" = success ]; then
+					echo "settle ok"
+					return 0
+				fi
+				echo "settle fail it stopped (result: $tend_res)"
+				return 1
+			fi
+			if [ "$tend_el" -ge "$2" ]; then
+				if [ "$tend_st" = active ]; then
+					echo "settle ok"
+					return 0
+				fi
+				echo "settle fail it is still $tend_st/$tend_sub after $(($2 / 100)).$(($2 / 10 % 10))s"
+				return 1
+			fi
+			# Watch the main process systemd names. One that is gone while
+			# systemd still names it keeps systemd being asked.
+			if [ "$tend_mp" != "$tend_pid" ]; then
+				tend_pid=$tend_mp tend_pst=''
+				if tend_pstate "$tend_pid"; then tend_pst=$tend_ps; fi
+			fi
+			tend_next=$((tend_el + 50))
 		fi
-		sleep 0.1
+		sleep 0.2
 	done
 }

@@ -102,7 +102,12 @@ stop() {
 	# The supervisor stops the session (SIGTERM) and ends this watcher when
 	# it is done; if it is gone, or has not managed within a second, the
 	# watcher does it.
-	if grep -qa tend-supervisor "/proc/$p/cmdline" 2>/dev/null && kill -"$1" "$p" 2>/dev/null; then
+	sig=$1
+	# The supervisor is still there while it is this watcher'"'"'s parent
+	# (read from /proc: no process started, no pid reused).
+	read -r l 2>/dev/null </proc/$$/stat || l=
+	set -- ${l##*) }
+	if [ "${2:-}" = "$p" ] && kill -"$sig" "$p" 2>/dev/null; then
 		sleep 1
 	else
 		kill -TERM -"$child" 2>/dev/null

@@ -41,7 +41,17 @@ tend_trust() {
 		tt_start=${tt_start%/*}
 		[ -n "$tt_start" ] || tt_start=/
 	done
-	tt_real=$(readlink -f -- "$tt_start" 2>/dev/null) || tt_real=$tt_start
+	# Resolved, when a component is a symbolic link (found without
+	# starting a process).
+	tt_real=$tt_start
+	tt_d=$tt_start
+	while [ "$tt_d" != / ] && [ -n "$tt_d" ]; do
+		if [ -L "$tt_d" ]; then
+			tt_real=$(readlink -f -- "$tt_start" 2>/dev/null) || tt_real=$tt_start
+			break
+		fi
+		tt_d=${tt_d%/*}
+	done
 	set --
 	for tt_d in "$tt_real" "$tt_start"; do
 		while :; do

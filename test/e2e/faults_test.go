@@ -521,6 +521,35 @@ func TestFaultSettle(t *testing.T) {
 	if strings.Contains(r.stdout, "all ok") {
 		t.Error("an outage reported as all ok")
 	}
+
+	// A unit that dies a second after it starts and that systemd restarts
+	// at once: the settle check fails as soon as it does, long before its
+	// 30 s are up.
+	flaky := writeFile(t, filepath.Join(dir, "flaky.hcl"), `
+play "flaky" {
+  hosts = ["all"]
+  systemd_unit "tend-e2e-flaky.service" {
+    content = "[Service]\nExecStart=/bin/sh -c 'sleep 1; exit 1'\nRestart=always\nRestartSec=100ms\n[Unit]\nStartLimitIntervalSec=0\n"
+    state   = "started"
+    settle  = "30s"
+  }
+}
+`)
+	start := time.Now()
+	r = tend(t, nil, "apply", flaky, "-i", inv, "--json")
+	took := time.Since(start)
+	r.wantExit(t, 3)
+	for _, h := range f.Hosts {
+		e := task(t, r.events(t), h.Name, "systemd_unit.tend-e2e-flaky.service")
+		if e.Status != "failed" || !strings.Contains(e.Message, "did not stay up for 30s") ||
+			!(strings.Contains(e.Message, "restarted it") || strings.Contains(e.Message, "crash loop")) {
+			t.Errorf("%s: %s: %s", h.Name, e.Status, e.Message)
+		}
+		sh(t, h, "systemctl stop tend-e2e-flaky.service || true")
+	}
+	if took > 15*time.Second {
+		t.Errorf("the settle check of a unit that died after 1 s ended only after %s", took)
+	}
 }
 
 // removeBlock removes the first block of the given type from HCL source.
