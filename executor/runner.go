@@ -122,6 +122,9 @@ type task struct {
 	user    string
 	viaSudo bool
 	held    bool
+	// prologue goes to standard input first: the supervisor and the
+	// command, which the boot script reads.
+	prologue []byte
 
 	proc    proc
 	stdout  *notifyBuffer
@@ -166,6 +169,7 @@ func (r *runner) launch(cmd Command, held bool) (*task, error) {
 		args.deadline = r.commandTimeout(cmd) + deadlineMargin
 	}
 	words := args.words()
+	t.prologue = args.prologue()
 	promptMarker := ""
 	if t.viaSudo {
 		if r.become.password != nil {
@@ -240,20 +244,22 @@ func (t *task) feed() {
 			return
 		}
 	}
-	for data := t.cmd.Input; len(data) > 0; {
-		select {
-		case <-t.stopReq:
-			eof()
-			return
-		case <-t.exited:
-			return
-		default:
+	for _, data := range [][]byte{t.prologue, t.cmd.Input} {
+		for len(data) > 0 {
+			select {
+			case <-t.stopReq:
+				eof()
+				return
+			case <-t.exited:
+				return
+			default:
+			}
+			n := min(len(data), 32<<10)
+			if _, err := w.Write(data[:n]); err != nil {
+				return
+			}
+			data = data[n:]
 		}
-		n := min(len(data), 32<<10)
-		if _, err := w.Write(data[:n]); err != nil {
-			return
-		}
-		data = data[n:]
 	}
 	var tick <-chan time.Time
 	if t.r.heartbeat > 0 {

@@ -37,12 +37,13 @@ func TestShellcheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	scripts := map[string]string{
-		"supervisor.sh": supervisorScript,
-		"write.sh":      write.Script,
-		"gather.sh":     gather.script(nil),
-		"lock.sh":       gather.script(&LockHolder{Command: "tend apply"}),
-		"trusted.sh":    TrustedScript("/etc/tend", "/etc/tend/app.conf", "chmod 0640 /etc/tend/app.conf"),
-		"records.sh":    recorded.Script,
+		"boot.sh":     bootScript,
+		"prologue.sh": string(supervisorArgs{token: "T", script: "true"}.prologue()),
+		"write.sh":    write.Script,
+		"gather.sh":   gather.script(nil),
+		"lock.sh":     gather.script(&LockHolder{Command: "tend apply"}),
+		"trusted.sh":  TrustedScript("/etc/tend", "/etc/tend/app.conf", "chmod 0640 /etc/tend/app.conf"),
+		"records.sh":  recorded.Script,
 	}
 	dir := t.TempDir()
 	for name, src := range scripts {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -830,16 +831,23 @@ func TestSSHBecomeWithPassword(t *testing.T) {
 
 // Without any timeout configured, a command is bounded all the same: by
 // DefaultCommandTimeout, which the host enforces too (with a margin), and
-// it gets heartbeats it must hear every four keepalive intervals.
+// it gets heartbeats it must hear every four keepalive intervals. The
+// command line holds only the small boot script: the supervisor and the
+// command come on standard input, so that sudo does not copy them into the
+// host's log.
 func TestDefaultCommandTimeout(t *testing.T) {
 	env := newSSHEnv(t, sshtest.Options{})
 	c := env.dial(t, env.config())
-	if _, err := c.Run(context.Background(), Command{Script: "true"}); err != nil {
-		t.Fatal(err)
+	res, err := c.Run(context.Background(), Command{Script: "echo distinct-$((6 * 7))"})
+	if err != nil || string(res.Stdout) != "distinct-42\n" {
+		t.Fatalf("%q, %v", res.Stdout, err)
 	}
 	cmds := env.srv.Commands()
-	want := fmt.Sprintf(" %d %d -1 true", int((DefaultCommandTimeout+deadlineMargin)/time.Second), int(DefaultKeepAlive*heartbeatMisses/time.Second))
-	if DefaultCommandTimeout != 10*time.Minute || len(cmds) != 1 || !strings.Contains(cmds[0], "tend-supervisor") || !strings.HasSuffix(cmds[0], want) {
-		t.Errorf("command line %q, want the supervisor with%q", cmds, want)
+	want := regexp.MustCompile(fmt.Sprintf(` tend-supervisor [0-9a-f]{24} %d %d -1 [0-9]+$`, int((DefaultCommandTimeout+deadlineMargin)/time.Second), int(DefaultKeepAlive*heartbeatMisses/time.Second)))
+	if DefaultCommandTimeout != 10*time.Minute || len(cmds) != 1 || !want.MatchString(cmds[0]) {
+		t.Fatalf("command line %q, want the supervisor with %s", cmds, want)
+	}
+	if strings.Contains(cmds[0], "distinct") || strings.Contains(cmds[0], "tend-watch") || strings.Contains(cmds[0], "#") || len(cmds[0]) > 1200 {
+		t.Errorf("the command line (%d bytes) holds more than the boot script: %q", len(cmds[0]), cmds[0])
 	}
 }

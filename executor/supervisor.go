@@ -16,6 +16,28 @@ import (
 //go:embed sh/supervisor.sh
 var supervisorScript string
 
+// bootScript is the only script on a remote command line; it reads the
+// supervisor and the command from standard input. See sh/boot.sh.
+//
+//go:embed sh/boot.sh
+var bootSource string
+
+// bootScript is bootSource without its comment lines.
+var bootScript = withoutComments(bootSource)
+
+// withoutComments drops the lines of a sh script that hold only a comment
+// (the script must have no such line inside a quoted string).
+func withoutComments(s string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if t := strings.TrimSpace(l); t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
 // Timing of the supervision of remote commands.
 const (
 	// DefaultHeartbeat is how often tend tells a running command that it
@@ -47,14 +69,22 @@ type supervisorArgs struct {
 	script string
 }
 
-// words returns the argv that runs the supervisor: /bin/sh -c SUPERVISOR
-// tend-supervisor TOKEN DEADLINE HEARTBEAT INPUT SCRIPT.
+// words returns the argv that runs the supervisor: /bin/sh -c BOOT
+// tend-supervisor TOKEN DEADLINE HEARTBEAT INPUT PROLOGUE-BYTES. The
+// supervisor and the command come on standard input (the prologue), so
+// that sudo does not write them to the host's log line by line.
 func (a supervisorArgs) words() []string {
 	return []string{
-		"/bin/sh", "-c", supervisorScript, "tend-supervisor", a.token,
+		"/bin/sh", "-c", bootScript, "tend-supervisor", a.token,
 		strconv.Itoa(ceilSeconds(a.deadline)), strconv.Itoa(ceilSeconds(a.heartbeat)),
-		strconv.Itoa(a.input), a.script,
+		strconv.Itoa(a.input), strconv.Itoa(len(a.prologue())),
 	}
+}
+
+// prologue is what the boot script reads first from standard input: the
+// command, the supervisor, and an end line that shows it arrived whole.
+func (a supervisorArgs) prologue() []byte {
+	return []byte("tend_sc=" + ShellQuote(a.script) + "\n" + supervisorScript + "\n: tend-end-" + a.token)
 }
 
 // ceilSeconds rounds a positive duration up to whole seconds (at least 1);

@@ -33,6 +33,7 @@ func runSupervisor(t *testing.T, sh string, args supervisorArgs, input []byte, h
 		t.Fatal(err)
 	}
 	go func() {
+		in.Write(args.prologue())
 		in.Write(input)
 		time.Sleep(hold)
 		in.Close()
@@ -167,6 +168,9 @@ func TestRunnerReportsStopsByTheHost(t *testing.T) {
 	out := &notifyBuffer{}
 	p, err := startLocal(commandLine(args.words()), out, w)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.stdin().Write(args.prologue()); err != nil {
 		t.Fatal(err)
 	}
 	tk := &task{r: &r, proc: p, stdout: out, stderr: w, stopReq: make(chan struct{}), exited: make(chan struct{}), fed: make(chan struct{})}

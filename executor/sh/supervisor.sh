@@ -14,23 +14,16 @@
 # Stopping sends SIGTERM to the command's whole session (it runs under
 # setsid), then SIGKILL one second later, and prints the stop line.
 #
-# Arguments: $1 token, $2 deadline in seconds (0: none), $3 heartbeat
-# timeout in seconds (0: none), $4 number of bytes of standard input that
-# are the command's own data (-1: none; the command's standard input is
-# then /dev/null), $5 the command (a sh script).
+# It is run by sh/boot.sh, which read it from standard input, preceded by
+# the command (a sh script) as tend_sc=... . Arguments: $1 token, $2
+# deadline in seconds (0: none), $3 heartbeat timeout in seconds (0: none),
+# $4 number of bytes of standard input that are the command's own data (-1:
+# none; the command's standard input is then /dev/null).
 #
-# On standard error the supervisor prints "tend-ok-TOKEN" first, once it
-# runs (through sudo: once sudo has handed over), and "tend-stop-TOKEN
-# REASON" when it stopped the command. Standard input carries the data
-# (exactly $4 bytes), then one "h" per heartbeat, until EOF.
-tend_tok=$1 tend_dl=$2 tend_hb=$3 tend_n=$4 tend_sc=$5
-printf 'tend-ok-%s\n' "$tend_tok" >&2
-for tend_tool in setsid mkfifo mktemp head timeout; do
-	if ! command -v "$tend_tool" >/dev/null 2>&1; then
-		printf 'tend: this host lacks %s, which tend needs (util-linux, coreutils)\n' "$tend_tool" >&2
-		exit 125
-	fi
-done
+# On standard error the supervisor prints "tend-stop-TOKEN REASON" when it
+# stopped the command. Standard input carries the data (exactly $4 bytes),
+# then one "h" per heartbeat, until EOF.
+tend_tok=$1 tend_dl=$2 tend_hb=$3 tend_n=$4
 exec 3<&0 </dev/null
 tend_child='' tend_dog='' tend_tmp=''
 
