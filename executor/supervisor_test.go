@@ -231,3 +231,27 @@ func TestSupervisorDataStall(t *testing.T) {
 		t.Errorf("took %s: the stall was not noticed within the heartbeat timeout", d)
 	}
 }
+
+// A prologue cut short (tend stopped or the link died while it was sent)
+// starts nothing, and the boot script says it stopped.
+func TestBootPrologueCutShort(t *testing.T) {
+	for _, sh := range []string{"dash", "bash"} {
+		t.Run(sh, func(t *testing.T) {
+			marker := filepath.Join(t.TempDir(), "ran")
+			args := supervisorArgs{token: "TCUT", heartbeat: 5 * time.Second, input: -1, script: "touch " + ShellQuote(marker)}
+			words := args.words()
+			cmd := exec.Command(needTool(t, sh), append([]string{"-c", words[2]}, words[3:]...)...)
+			pro := args.prologue()
+			cmd.Stdin = bytes.NewReader(pro[:len(pro)-3])
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if code := cmd.ProcessState.ExitCode(); code != 124 || stderr.String() != "tend-ok-TCUT\n\ntend-stop-TCUT stop\n" {
+				t.Fatalf("exit %d (%v), stderr %q", code, err, stderr.String())
+			}
+			if _, err := os.Stat(marker); err == nil {
+				t.Error("the command ran from a prologue cut short")
+			}
+		})
+	}
+}
