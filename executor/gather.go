@@ -213,8 +213,9 @@ func newBatch(req Request) (*batch, error) {
 	return b, nil
 }
 
-// maxScriptArg is the largest script passed as an argument (the command line
-// must stay well under Linux's 128 KiB limit of one argument).
+// maxScriptArg is the largest script passed as the command's script: on the
+// host it becomes one argument of the command's shell, which must stay well
+// under Linux's 128 KiB limit of one argument.
 const maxScriptArg = 64 << 10
 
 // command is the batch as a command: the script itself when it is small
@@ -368,7 +369,8 @@ echo '@@tend lock taken'
 done
 case ${SUDO_USER:-} in
 '' | -* | *[!A-Za-z0-9._-]*) tend_h='' ;;
-*) eval "tend_h=~$SUDO_USER" ;;
+*[!0-9]*) eval "tend_h=~$SUDO_USER" ;;
+*) tend_h='' ;;
 esac
 case $tend_h in
 /*)

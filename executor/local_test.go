@@ -50,6 +50,21 @@ func TestLocalRun(t *testing.T) {
 	}
 }
 
+// A script with a NUL byte is refused: a shell would drop the byte and run
+// another script than the one given.
+func TestScriptWithNULIsNotRun(t *testing.T) {
+	c := NewLocal(LocalOptions{})
+	defer c.Close()
+	marker := filepath.Join(t.TempDir(), "ran")
+	_, err := c.Run(context.Background(), Command{Script: "touch " + ShellQuote(marker) + "\x00"})
+	if err == nil || !strings.Contains(err.Error(), "NUL byte") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the script ran")
+	}
+}
+
 func TestLocalRunTimeout(t *testing.T) {
 	c := NewLocal(LocalOptions{CommandTimeout: 5 * time.Second})
 	start := time.Now()

@@ -145,6 +145,10 @@ type task struct {
 // it), and the feeder that answers sudo, passes the input and sends
 // heartbeats. A held command gets no timeout and no deadline.
 func (r *runner) launch(cmd Command, held bool) (*task, error) {
+	if strings.IndexByte(cmd.Script, 0) >= 0 {
+		// A shell drops NUL bytes and would run another script.
+		return nil, errors.New("the script holds a NUL byte: not run")
+	}
 	t := &task{
 		r: r, cmd: cmd, held: held,
 		stdout:  &notifyBuffer{},

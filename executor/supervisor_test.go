@@ -232,26 +232,87 @@ func TestSupervisorDataStall(t *testing.T) {
 	}
 }
 
-// A prologue cut short (tend stopped or the link died while it was sent)
-// starts nothing, and the boot script says it stopped.
+// A prologue cut short starts nothing, and the boot script says why it
+// stopped: EOF (tend stopped) or silence (the link died).
 func TestBootPrologueCutShort(t *testing.T) {
 	for _, sh := range []string{"dash", "bash"} {
-		t.Run(sh, func(t *testing.T) {
-			marker := filepath.Join(t.TempDir(), "ran")
-			args := supervisorArgs{token: "TCUT", heartbeat: 5 * time.Second, input: -1, script: "touch " + ShellQuote(marker)}
-			words := args.words()
-			cmd := exec.Command(needTool(t, sh), append([]string{"-c", words[2]}, words[3:]...)...)
-			pro := args.prologue()
-			cmd.Stdin = bytes.NewReader(pro[:len(pro)-3])
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			err := cmd.Run()
-			if code := cmd.ProcessState.ExitCode(); code != 124 || stderr.String() != "tend-ok-TCUT\n\ntend-stop-TCUT stop\n" {
-				t.Fatalf("exit %d (%v), stderr %q", code, err, stderr.String())
-			}
-			if _, err := os.Stat(marker); err == nil {
-				t.Error("the command ran from a prologue cut short")
-			}
-		})
+		for _, silent := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/silent=%v", sh, silent), func(t *testing.T) {
+				marker := filepath.Join(t.TempDir(), "ran")
+				args := supervisorArgs{token: "TCUT", heartbeat: time.Second, input: -1, script: "touch " + ShellQuote(marker)}
+				pro := args.prologue()
+				hold, why := time.Duration(0), "stop"
+				if silent {
+					hold, why = 5*time.Second, "heartbeat"
+				}
+				code, stderr := runBoot(t, needTool(t, sh), args, pro[:len(pro)-3], hold)
+				if code != 124 || stderr != "tend-ok-TCUT\n\ntend-stop-TCUT "+why+"\n" {
+					t.Fatalf("exit %d, stderr %q", code, stderr)
+				}
+				if _, err := os.Stat(marker); err == nil {
+					t.Error("the command ran from a prologue cut short")
+				}
+			})
+		}
+	}
+}
+
+// runBoot starts the boot script with the shell sh, writes in to its
+// standard input, keeps it open for hold, and returns its exit code and
+// standard error.
+func runBoot(t *testing.T, sh string, args supervisorArgs, in []byte, hold time.Duration) (int, string) {
+	t.Helper()
+	words := args.words()
+	cmd := exec.Command(sh, append([]string{"-c", words[2]}, words[3:]...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Write(in)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(hold):
+	}
+	w.Close()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the boot script did not end")
+	}
+	return cmd.ProcessState.ExitCode(), stderr.String()
+}
+
+// The deadline the supervisor keeps counts from the boot script's start:
+// the time the prologue took is taken off it.
+func TestBootDeadlineCountsThePrologue(t *testing.T) {
+	args := supervisorArgs{token: "TDL", deadline: 3 * time.Second, input: -1, script: "sleep 10"}
+	words := args.words()
+	cmd := exec.Command(needTool(t, "dash"), append([]string{"-c", words[2]}, words[3:]...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pro := args.prologue()
+	w.Write(pro[:100])
+	time.Sleep(2 * time.Second)
+	w.Write(pro[100:])
+	defer w.Close()
+	cmd.Wait()
+	if d := time.Since(start); cmd.ProcessState.ExitCode() != 124 || !strings.HasSuffix(stderr.String(), "tend-stop-TDL deadline\n") || d > 4500*time.Millisecond {
+		t.Fatalf("exit %d after %s, stderr %q", cmd.ProcessState.ExitCode(), d, stderr.String())
 	}
 }

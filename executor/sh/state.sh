@@ -98,13 +98,16 @@ tend_records() {
 # (no process started: it runs in every poll).
 tend_uptime() {
 	read -r tend_up _ </proc/uptime
-	tend_cs=${tend_up#*.}
+	case $tend_up in *.*) ;; *) tend_up=$tend_up.0 ;; esac
+	# The first two digits of the fraction, however many there are.
+	tend_cs=${tend_up#*.}00
+	tend_cs=${tend_cs%"${tend_cs#??}"}
 	tend_now=$((${tend_up%.*} * 100 + ${tend_cs#0}))
 }
 
-# tend_pstate PID sets tend_ps to the state and start time of process PID
-# (from /proc, no process started), or returns 1 when there is none or it
-# is a zombie.
+# tend_pstate PID sets tend_ps to the start time of process PID (from
+# /proc, no process started: with the PID it names one process for good),
+# or returns 1 when there is none or it is a zombie.
 tend_pstate() {
 	tend_ps=
 	case $1 in '' | 0 | *[!0-9]*) return 1 ;; esac
@@ -113,7 +116,7 @@ tend_pstate() {
 	set -- ${tend_l##*) }
 	[ $# -ge 20 ] || return 1
 	case $1 in Z | X | x) return 1 ;; esac
-	eval "tend_ps=\"\$1 \${20}\""
+	eval "tend_ps=\${20}"
 }
 
 # tend_settle UNIT CENTISECONDS: after tend started, restarted or reloaded
