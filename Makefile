@@ -56,8 +56,9 @@ demo: deps build
 bench: bench-deps build
 	$(GO) run ./bench
 
+# fleet-cleanup removes what crashed test (tf), demo and bench fleets left.
 fleet-cleanup:
-	$(GO) run ./test/fleet/cmd/fleet cleanup
+	for p in tf demo bench; do $(GO) run ./test/fleet/cmd/fleet cleanup -prefix $$p || exit 1; done
 
 clean:
 	rm -rf bin
