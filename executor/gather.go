@@ -269,7 +269,23 @@ tend_file() {
 		tend_absent "$1"
 		return
 	fi
-	if ! s=$(stat -c '%F|%a|%U|%G|%s|%d:%i' -- "$1"); then
+	# A regular file is opened first (nothing else is: a FIFO would block),
+	# then the path and the descriptor are stat'ed in one stat(1): what is
+	# read is the file described, not one swapped in since.
+	open=no
+	if [ -f "$1" ] && [ ! -L "$1" ] && { command exec 4<"$1"; } 2>/dev/null; then
+		open=yes
+		s=$(stat -L -c '%F|%a|%U|%G|%s|%d:%i' -- "$1" "/proc/$$/fd/4") || s=
+		fd=${s#*"
+"}
+		s=${s%%"
+"*}
+	else
+		s=$(stat -c '%F|%a|%U|%G|%s|%d:%i' -- "$1") || s=
+		fd=
+	fi
+	if [ -z "$s" ]; then
+		if [ "$open" = yes ]; then exec 4<&-; fi
 		echo 'error stat failed'
 		return
 	fi
@@ -278,15 +294,16 @@ tend_file() {
 	printf 'stat %s\n' "$s"
 	case $s in
 	'regular file|'* | 'regular empty file|'*) ;;
-	*) return ;;
+	*)
+		if [ "$open" = yes ]; then exec 4<&-; fi
+		return
+		;;
 	esac
-	# Read the file that was stat'ed, not one swapped in since: open it
-	# once, check that it is the same file, read from the descriptor.
-	if ! command exec 4<"$1" 2>/dev/null; then
+	if [ "$open" = no ]; then
 		echo 'error cannot read the file'
 		return
 	fi
-	if [ "$(stat -L -c '%d:%i' "/proc/$$/fd/4" 2>/dev/null)" != "$id" ]; then
+	if [ "${fd##*|}" != "$id" ]; then
 		exec 4<&-
 		echo 'error the file changed while tend read it'
 		return
@@ -304,6 +321,31 @@ tend_file() {
 		printf 'sha256 %s\n' "$h"
 	fi
 	exec 4<&-
+}
+tend_nproc() {
+	# The CPUs this process may run on, as nproc(1) counts them, from
+	# /proc (no process started); nproc itself where that is missing.
+	n=0
+	while read -r k v; do
+		case $k in Cpus_allowed_list:)
+			set -f
+			o=$IFS
+			IFS=,
+			for r in $v; do
+				case $r in
+				*[!0-9-]* | '') n=0 && break ;;
+				*-*) n=$((n + ${r#*-} - ${r%-*} + 1)) ;;
+				*) n=$((n + 1)) ;;
+				esac
+			done
+			IFS=$o
+			set +f
+			break
+			;;
+		esac
+	done </proc/self/status
+	if [ "$n" -le 0 ]; then n=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN); fi
+	printf 'nproc %s\n' "$n"
 }
 tend_dropins() {
 	# $1 unit name; the drop-in directories follow. Prints each effective
@@ -416,7 +458,7 @@ fi
 tend_whoami
 read -r tend_hn </proc/sys/kernel/hostname || tend_hn=$(hostname)
 printf 'hostname %s\n' "$tend_hn"
-printf 'nproc %s\n' "$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN)"
+tend_nproc
 printf 'os %s\n' "$( (. /etc/os-release && printf '%s' "$ID") 2>/dev/null)"
 printf 'user %s\n' "${SUDO_USER:-$tend_user}"
 printf 'euser %s\n' "$tend_user"

@@ -52,6 +52,10 @@ func TestGatherLocal(t *testing.T) {
 	}
 	weird := write("it's $(weird)\nname", []byte("w"), 0o644)
 	missing := filepath.Join(dir, "missing")
+	fifo := filepath.Join(dir, "fifo") // never opened: opening it would block
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	probes := []Probe{
 		{Kind: ProbeFile, Path: conf},
@@ -62,6 +66,7 @@ func TestGatherLocal(t *testing.T) {
 		{Kind: ProbeFile, Path: link},
 		{Kind: ProbeFile, Path: weird},
 		{Kind: ProbeFile, Path: missing},
+		{Kind: ProbeFile, Path: fifo},
 		{Kind: ProbeFile, Path: conf, Become: true}, // duplicate
 		{Kind: ProbeGuard, Script: "test -f " + ShellQuote(conf)},
 		{Kind: ProbeGuard, Script: "exit 7"},
@@ -101,6 +106,7 @@ func TestGatherLocal(t *testing.T) {
 		{link, FileState{Exists: true, Type: "symlink", Mode: 0o777, Owner: "root", Group: "root", Size: int64(len(conf))}},
 		{weird, FileState{Exists: true, Type: "file", Mode: 0o644, Owner: "root", Group: "root", Size: 1, Content: []byte("w"), SHA256: sum([]byte("w"))}},
 		{missing, FileState{}},
+		{fifo, FileState{Exists: true, Type: "other", Mode: 0o644, Owner: "root", Group: "root"}},
 	}
 	for _, tt := range tests {
 		got := st.File(tt.path)
@@ -123,10 +129,10 @@ func TestGatherLocal(t *testing.T) {
 			t.Errorf("%s:\n got %+v (content %q)\nwant %+v", tt.path, *got, gc, tt.want)
 		}
 	}
-	if len(st.Files) != 8 {
-		t.Errorf("%d files in state, want 8 (duplicates read once)", len(st.Files))
+	if len(st.Files) != 9 {
+		t.Errorf("%d files in state, want 9 (duplicates read once)", len(st.Files))
 	}
-	wantGuards := map[string]int{probes[9].Script: 0, probes[10].Script: 7, probes[11].Script: 1}
+	wantGuards := map[string]int{probes[10].Script: 0, probes[11].Script: 7, probes[12].Script: 1}
 	for script, want := range wantGuards {
 		if got, ok := st.Guard(script); !ok || got != want {
 			t.Errorf("guard %q = %d, %v; want %d", script, got, ok, want)
