@@ -1,9 +1,11 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,10 +76,20 @@ func TestLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	sup := held.t.proc.(*localProc).cmd.Process.Pid
-	out, _ := exec.Command("pgrep", "-f", "tend-watch .* "+strconv.Itoa(sup)+" ").Output()
+	// The watcher is the supervisor's subshell: a child with its command
+	// line.
+	supCmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", sup))
+	out, _ := exec.Command("pgrep", "-P", strconv.Itoa(sup)).Output()
+	watchers := 0
 	for _, w := range strings.Fields(string(out)) {
 		pid, _ := strconv.Atoi(w)
-		syscall.Kill(pid, syscall.SIGKILL)
+		if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); bytes.Equal(cmd, supCmd) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			watchers++
+		}
+	}
+	if watchers != 1 {
+		t.Fatalf("found %d watchers of supervisor %d, want 1", watchers, sup)
 	}
 	syscall.Kill(sup, syscall.SIGKILL)
 	waitLockFree(t, c, holder)

@@ -847,7 +847,7 @@ func TestDefaultCommandTimeout(t *testing.T) {
 	if DefaultCommandTimeout != 10*time.Minute || len(cmds) != 1 || !want.MatchString(cmds[0]) {
 		t.Fatalf("command line %q, want the supervisor with %s", cmds, want)
 	}
-	if strings.Contains(cmds[0], "distinct") || strings.Contains(cmds[0], "tend-watch") || strings.Contains(cmds[0], "#") || len(cmds[0]) > 1200 {
+	if strings.Contains(cmds[0], "distinct") || strings.Contains(cmds[0], "tend_dog") || strings.Contains(cmds[0], "#") || len(cmds[0]) > 1200 {
 		t.Errorf("the command line (%d bytes) holds more than the boot script: %q", len(cmds[0]), cmds[0])
 	}
 }

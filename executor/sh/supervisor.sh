@@ -29,7 +29,7 @@ tend_child='' tend_dog='' tend_tmp=''
 
 # tend_quit ends the helpers and removes the private directory.
 tend_quit() {
-	if [ -n "$tend_dog" ]; then kill -KILL -"$tend_dog" 2>/dev/null; fi
+	if [ -n "$tend_dog" ]; then kill -KILL "$tend_dog" 2>/dev/null; fi
 	if [ -n "$tend_tmp" ]; then rm -rf -- "$tend_tmp"; fi
 }
 
@@ -85,66 +85,69 @@ fi
 setsid /bin/sh -c "$tend_sc" tend <"$tend_in" 3<&- &
 tend_child=$!
 
-# The watcher owns standard input: it passes the data on to the command
-# through the FIFO, then reads heartbeats until EOF or silence and asks the
-# supervisor to stop the command — or stops it itself if the supervisor is
-# gone; it also keeps the deadline.
-setsid /bin/sh -c '
-n=$1 in=$2 hb=$3 p=$4 dl=$5 child=$6
-stop() {
-	# The supervisor stops the session (SIGTERM) and ends this watcher when
-	# it is done; if it is gone, or has not managed within a second, the
-	# watcher does it.
-	sig=$1
-	# The supervisor is still there while it is this watcher'"'"'s parent
-	# (read from /proc: no process started, no pid reused).
-	read -r l 2>/dev/null </proc/$$/stat || l=
-	set -- ${l##*) }
-	if [ "${2:-}" = "$p" ] && kill -"$sig" "$p" 2>/dev/null; then
-		sleep 1
-	else
-		kill -TERM -"$child" 2>/dev/null
-		sleep 1
+# The watcher (a subshell: no program to start) owns standard input: it
+# passes the data on to the command through the FIFO, then reads
+# heartbeats until EOF or silence and asks the supervisor to stop the
+# command — or stops it itself if the supervisor is gone; it also keeps the
+# deadline. It is killed when the supervisor ends; a heartbeat read it
+# leaves behind ends with the input (or its timeout).
+(
+	n=$tend_n in=$tend_in hb=$tend_hb p=$$ dl=$tend_dl child=$tend_child
+	stop() {
+		# The supervisor stops the session (SIGTERM) and ends this watcher when
+		# it is done; if it is gone, or has not managed within a second, the
+		# watcher does it.
+		sig=$1
+		# The supervisor is still there while it is this watcher's parent
+		# (read from /proc: no process started, no pid reused).
+		read -r l 2>/dev/null </proc/self/stat || l=
+		set -- ${l##*) }
+		if [ "${2:-}" = "$p" ] && kill -"$sig" "$p" 2>/dev/null; then
+			sleep 1
+		else
+			kill -TERM -"$child" 2>/dev/null
+			sleep 1
+		fi
+		kill -KILL -"$child" 2>/dev/null
+		exit 0
+	}
+	read -r t0 _ </proc/uptime
+	t0=${t0%.*}
+	if [ "$n" -ge 0 ]; then
+		# The data, a mebibyte at a time: each must come within the heartbeat
+		# timeout (the data is the heartbeat while it flows).
+		w=$hb
+		if [ "$w" -eq 0 ]; then w=$dl; fi
+		left=$n
+		while [ "$left" -gt 0 ]; do
+			c=1048576
+			if [ "$left" -lt "$c" ]; then c=$left; fi
+			if [ "$w" -gt 0 ]; then timeout --foreground "$w" head -c "$c"; r=$?; else head -c "$c"; r=$?; fi
+			if [ "$r" -eq 124 ]; then
+				if [ "$w" = "$hb" ]; then stop HUP; fi
+				stop ALRM
+			fi
+			[ "$r" -eq 0 ] || break
+			left=$((left - c))
+		done >"$in"
 	fi
-	kill -KILL -"$child" 2>/dev/null
-	exit 0
-}
-read -r t0 _ </proc/uptime
-t0=${t0%.*}
-if [ "$n" -ge 0 ]; then
-	# The data, a mebibyte at a time: each must come within the heartbeat
-	# timeout (the data is the heartbeat while it flows).
-	w=$hb
-	if [ "$w" -eq 0 ]; then w=$dl; fi
-	left=$n
-	while [ "$left" -gt 0 ]; do
-		c=1048576
-		if [ "$left" -lt "$c" ]; then c=$left; fi
-		if [ "$w" -gt 0 ]; then timeout --foreground "$w" head -c "$c"; r=$?; else head -c "$c"; r=$?; fi
+	while :; do
+		w=$hb
+		if [ "$dl" -gt 0 ]; then
+			read -r now _ </proc/uptime
+			left=$((dl - ${now%.*} + t0))
+			if [ "$left" -le 0 ]; then stop ALRM; fi
+			if [ "$w" -eq 0 ] || [ "$left" -lt "$w" ]; then w=$left; fi
+		fi
+		if [ "$w" -gt 0 ]; then c=$(timeout --foreground "$w" head -c 1); r=$?; else c=$(head -c 1); r=$?; fi
+		if [ "$r" -eq 0 ] && [ -n "$c" ]; then continue; fi
 		if [ "$r" -eq 124 ]; then
 			if [ "$w" = "$hb" ]; then stop HUP; fi
-			stop ALRM
+			continue
 		fi
-		[ "$r" -eq 0 ] || break
-		left=$((left - c))
-	done >"$in"
-fi
-while :; do
-	w=$hb
-	if [ "$dl" -gt 0 ]; then
-		read -r now _ </proc/uptime
-		left=$((dl - ${now%.*} + t0))
-		if [ "$left" -le 0 ]; then stop ALRM; fi
-		if [ "$w" -eq 0 ] || [ "$left" -lt "$w" ]; then w=$left; fi
-	fi
-	if [ "$w" -gt 0 ]; then c=$(timeout --foreground "$w" head -c 1); r=$?; else c=$(head -c 1); r=$?; fi
-	if [ "$r" -eq 0 ] && [ -n "$c" ]; then continue; fi
-	if [ "$r" -eq 124 ]; then
-		if [ "$w" = "$hb" ]; then stop HUP; fi
-		continue
-	fi
-	stop TERM
-done' tend-watch "$tend_n" "$tend_in" "$tend_hb" "$$" "$tend_dl" "$tend_child" <&3 >/dev/null 2>&1 &
+		stop TERM
+	done
+) <&3 >/dev/null 2>&1 &
 tend_dog=$!
 wait "$tend_child" 2>/dev/null
 tend_rc=$?
