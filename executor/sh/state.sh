@@ -73,13 +73,16 @@ tend_record() {
 }
 
 # tend_clear NAME... removes pending records once what they promised ran.
+# The removal is not synced: a host that crashes before it reaches the disk
+# runs what they promised once more (records are at least once).
 tend_clear() {
 	tend_state_dir || return 1
 	[ -d "$tend_sd/pending" ] || return 0
 	for tend_r in "$@"; do
-		rm -f -- "$tend_sd/pending/$tend_r"
+		set -- "$@" "$tend_sd/pending/$tend_r"
+		shift
 	done
-	sync -- "$tend_sd/pending" 2>/dev/null || :
+	rm -f -- "$@"
 }
 
 # tend_records prints the pending records, one "@@tend record NAME" line
