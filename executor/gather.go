@@ -498,10 +498,11 @@ if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; 
 		// Hold the lock until stopped — or until the supervisor is gone
 		// (killed on the host with its watcher): a lock must never outlive
 		// the run that holds it.
-		// Each wait is a session of its own without the lock's descriptor:
-		// when the run ends, stopping this command's session finds nothing
-		// else in it (no sleep left to reap) and the lock is free at once.
-		sb.WriteString("while kill -0 \"$PPID\" 2>/dev/null; do setsid sleep 2 9>&-; done\n")
+		// Each wait is a session of its own holding neither the lock nor the
+		// output: when the run ends, stopping this command's session finds
+		// nothing else in it (no sleep left to reap), the lock is free and
+		// the output closed at once (sshd waits for the output to close).
+		sb.WriteString("while kill -0 \"$PPID\" 2>/dev/null; do setsid sleep 2 </dev/null >/dev/null 2>&1 9>&-; done\n")
 	}
 	return sb.String()
 }

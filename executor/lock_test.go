@@ -52,8 +52,15 @@ func TestLock(t *testing.T) {
 		t.Fatalf("plan's view: %+v, %v", pst.Lock, err)
 	}
 
+	// The holder has been waiting a while (its wait is a sleep of its own):
+	// the release is still at once, not after the sleep.
+	time.Sleep(2500 * time.Millisecond)
+	start = time.Now()
 	if err := held.Release(); err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the release took %s", d)
 	}
 	if pst, err := Gather(ctx, c, Request{Records: true}); err != nil || pst.Lock.Held {
 		t.Fatalf("after release: %+v, %v", pst.Lock, err)

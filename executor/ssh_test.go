@@ -677,6 +677,28 @@ func TestSSHDialUnix(t *testing.T) {
 	}
 }
 
+// A run lock held a while over SSH is released at once: the channel closes
+// only when nothing on the host holds the command's output any more (as
+// sshd does), so nothing the holder left may keep it.
+func TestSSHLockReleaseIsPrompt(t *testing.T) {
+	env := newSSHEnv(t, sshtest.Options{})
+	cfg := env.config()
+	cfg.StateDir = filepath.Join(t.TempDir(), "state")
+	c := env.dial(t, cfg)
+	held, _, err := Lock(context.Background(), c, Request{}, LockHolder{Command: "tend apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	start := time.Now()
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the release took %s", d)
+	}
+}
+
 func TestSSHGatherOneRoundTrip(t *testing.T) {
 	env := newSSHEnv(t, sshtest.Options{})
 	c := env.dial(t, env.config())
