@@ -136,14 +136,14 @@ func Lock(ctx context.Context, conn Conn, req Request, holder LockHolder) (*Held
 	b.lock = &holder
 	held, out, err := conn.Hold(ctx, b.command(&holder), "@@tend end\n")
 	if err != nil {
-		if busy, ok := strings.CutPrefix(string(out), "@@tend busy\n"); ok {
-			return nil, nil, &LockedError{Holder: strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(busy), "@@tend end"))}
+		if locked := lockedBy(out); locked != nil {
+			return nil, nil, locked
 		}
 		return nil, nil, fmt.Errorf("lock: %w", err)
 	}
-	if busy, ok := strings.CutPrefix(string(out), "@@tend busy\n"); ok {
+	if locked := lockedBy(out); locked != nil {
 		_ = held.Release()
-		return nil, nil, &LockedError{Holder: strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(busy), "@@tend end"))}
+		return nil, nil, locked
 	}
 	st, err := b.result(Result{Stdout: out})
 	if err != nil {
@@ -151,6 +151,22 @@ func Lock(ctx context.Context, conn Conn, req Request, holder LockHolder) (*Held
 		return nil, nil, err
 	}
 	return held, st, nil
+}
+
+// unknownHolder names a holder whose file says nothing (yet).
+const unknownHolder = "a run that did not say who it is"
+
+// lockedBy reads a refused lock's output: nil when the lock was taken.
+func lockedBy(out []byte) *LockedError {
+	busy, ok := strings.CutPrefix(string(out), "@@tend busy\n")
+	if !ok {
+		return nil
+	}
+	holder := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(busy), "@@tend end"))
+	if holder == "" {
+		holder = unknownHolder
+	}
+	return &LockedError{Holder: holder}
 }
 
 // batch is a deduplicated request.
@@ -391,7 +407,7 @@ func (b *batch) script(holder *LockHolder) string {
 exec 9>>"$tend_sd/lock"
 if ! flock -w 3 9; then
 	echo '@@tend busy'
-	cat -- "$tend_sd/lock.info" 2>/dev/null || echo 'a run that did not say who it is'
+	cat -- "$tend_sd/lock.info" 2>/dev/null
 	echo '@@tend end'
 	exit 0
 fi
@@ -567,7 +583,7 @@ func (b *batch) parse(out string) (*State, error) {
 			st.Lock.Held = true
 			st.Lock.Holder = strings.TrimSpace(strings.Join(section(), " "))
 			if st.Lock.Holder == "" {
-				st.Lock.Holder = "a run that did not say who it is"
+				st.Lock.Holder = unknownHolder
 			}
 		default:
 			return nil, fmt.Errorf("expected the lock status, got %q", l)

@@ -135,6 +135,18 @@ func TestRecords(t *testing.T) {
 	if res, err := c.Run(ctx, cmd); err != nil || res.ExitCode != 0 {
 		t.Fatalf("%+v, %v", res, err)
 	}
+	// A write's script carries the state functions already: sent once.
+	wc, err := WriteScript(target, []byte("x"), FileAttrs{Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := WithRecords(wc, []Record{h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(w.Script, "tend_state_dir() {"); n != 1 {
+		t.Errorf("the state functions are in a recorded write %d times, want once", n)
+	}
 	st, err := Gather(ctx, c, Request{Records: true})
 	if err != nil {
 		t.Fatal(err)
@@ -220,17 +232,26 @@ func TestLockStateReadTimeoutAndGuardLeftovers(t *testing.T) {
 
 	// A guard that leaves a process behind (which would inherit the lock's
 	// file descriptor).
-	held, _, err := Lock(context.Background(), c, Request{Probes: []Probe{{Kind: ProbeGuard, Script: "setsid sleep 20 >/dev/null 2>&1 & exit 1"}}}, holder)
+	pidFile := filepath.Join(t.TempDir(), "leftover")
+	t.Cleanup(func() {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	})
+	held, _, err := Lock(context.Background(), c, Request{Probes: []Probe{{Kind: ProbeGuard, Script: "setsid sleep 20 >/dev/null 2>&1 & echo $! >" + ShellQuote(pidFile) + "; exit 1"}}}, holder)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := held.Release(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Lock(context.Background(), c, Request{}, holder); err != nil {
+	again, _, err := Lock(context.Background(), c, Request{}, holder)
+	if err != nil {
 		t.Fatalf("a guard's leftover kept the lock: %v", err)
 	}
-	exec.Command("pkill", "-f", "^sleep 20$").Run()
+	again.Release()
 }
 
 // Once the run is interrupted, no command starts any more.

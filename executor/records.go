@@ -79,7 +79,13 @@ func WithRecords(cmd Command, records []Record) (Command, error) {
 	if err != nil {
 		return cmd, err
 	}
-	cmd.Script = stateScript + rs + cmd.Script
+	// Scripts of the write primitive carry the state functions already:
+	// the records go right after them.
+	if strings.Contains(cmd.Script, stateScript) {
+		cmd.Script = strings.Replace(cmd.Script, stateScript, stateScript+rs, 1)
+	} else {
+		cmd.Script = stateScript + rs + cmd.Script
+	}
 	return cmd, nil
 }
 

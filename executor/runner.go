@@ -172,8 +172,8 @@ func (r *runner) launch(cmd Command, held bool) (*task, error) {
 	if !held {
 		args.deadline = r.commandTimeout(cmd) + deadlineMargin
 	}
-	words := args.words()
 	t.prologue = args.prologue()
+	words := args.words(t.prologue)
 	promptMarker := ""
 	if t.viaSudo {
 		if r.become.password != nil {

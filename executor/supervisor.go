@@ -11,10 +11,14 @@ import (
 	"time"
 )
 
-// supervisorScript starts every remote command; see sh/supervisor.sh.
+// supervisorSource starts every remote command; see sh/supervisor.sh.
 //
 //go:embed sh/supervisor.sh
-var supervisorScript string
+var supervisorSource string
+
+// supervisorScript is supervisorSource without its comment lines: it goes
+// to the host with every command.
+var supervisorScript = withoutComments(supervisorSource)
 
 // bootScript is the only script on a remote command line; it reads the
 // supervisor and the command from standard input. See sh/boot.sh.
@@ -71,13 +75,14 @@ type supervisorArgs struct {
 
 // words returns the argv that runs the supervisor: /bin/sh -c BOOT
 // tend-supervisor TOKEN DEADLINE HEARTBEAT INPUT PROLOGUE-BYTES. The
-// supervisor and the command come on standard input (the prologue), so
-// that sudo does not write them to the host's log line by line.
-func (a supervisorArgs) words() []string {
+// supervisor and the command come on standard input (prologue, from
+// a.prologue), so that sudo does not write them to the host's log line by
+// line.
+func (a supervisorArgs) words(prologue []byte) []string {
 	return []string{
 		"/bin/sh", "-c", bootScript, "tend-supervisor", a.token,
 		strconv.Itoa(ceilSeconds(a.deadline)), strconv.Itoa(ceilSeconds(a.heartbeat)),
-		strconv.Itoa(a.input), strconv.Itoa(len(a.prologue())),
+		strconv.Itoa(a.input), strconv.Itoa(len(prologue)),
 	}
 }
 

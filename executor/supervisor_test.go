@@ -18,9 +18,9 @@ import (
 // runSupervisor starts the supervisor with the shell sh (as /bin/sh -c
 // would), feeding it input and keeping its standard input open for hold,
 // and returns its exit code and standard error.
-func runSupervisor(t *testing.T, sh string, args supervisorArgs, input []byte, hold time.Duration) (int, string) {
+func runSupervisor(t *testing.T, sh string, args supervisorArgs, input io.Reader, hold time.Duration) (int, string) {
 	t.Helper()
-	words := args.words()
+	words := args.words(args.prologue())
 	cmd := exec.Command(sh, append([]string{"-c", words[2]}, words[3:]...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -34,7 +34,7 @@ func runSupervisor(t *testing.T, sh string, args supervisorArgs, input []byte, h
 	}
 	go func() {
 		in.Write(args.prologue())
-		in.Write(input)
+		io.Copy(in, input)
 		time.Sleep(hold)
 		in.Close()
 	}()
@@ -92,7 +92,7 @@ func TestSupervisor(t *testing.T) {
 					hold: 10 * time.Second, code: 124, stop: "deadline", finished: marker("c"), max: 4 * time.Second},
 				{name: "data passed exactly", args: supervisorArgs{script: "test \"$(wc -c)\" = 5 && touch " + marker("d"), input: 5},
 					input: []byte("12345more-bytes-after-the-data"), hold: 2 * time.Second, code: 0, max: 4 * time.Second},
-				{name: "stop lets the session clean up", args: supervisorArgs{script: "/bin/sh -c 'touch " + marker("f") + "; trap \"rm -f " + marker("f") + "; exit 1\" TERM; sleep 10 & wait' & sleep 10"},
+				{name: "stop lets the session clean up", args: supervisorArgs{script: "/bin/sh -c 'touch " + marker("f") + "; trap \"rm -f " + marker("f") + "; touch " + marker("g") + "; exit 1\" TERM; sleep 10 & wait' & sleep 10"},
 					hold: 500 * time.Millisecond, code: 124, stop: "stop", max: 3 * time.Second},
 				{name: "EOF in the data", args: supervisorArgs{script: "cat >/dev/null; sleep 3; touch " + marker("e"), input: 100},
 					input: []byte("short"), hold: 0, code: 124, stop: "stop", finished: marker("e"), max: 3 * time.Second},
@@ -105,7 +105,7 @@ func TestSupervisor(t *testing.T) {
 						tc.args.input = -1
 					}
 					start := time.Now()
-					code, stderr := runSupervisor(t, path, tc.args, tc.input, tc.hold)
+					code, stderr := runSupervisor(t, path, tc.args, bytes.NewReader(tc.input), tc.hold)
 					if d := time.Since(start); d > tc.max+tc.hold && tc.stop == "" || tc.stop != "" && d > tc.max {
 						t.Errorf("took %s", d)
 					}
@@ -129,8 +129,10 @@ func TestSupervisor(t *testing.T) {
 						}
 					}
 					if tc.name == "stop lets the session clean up" {
-						if _, err := os.Stat(marker("f")); err == nil {
-							t.Errorf("a process of the session was killed before its TERM trap cleaned up")
+						_, errF := os.Stat(marker("f"))
+						_, errC := os.Stat(marker("g"))
+						if errF == nil || errC != nil {
+							t.Errorf("a process of the session was killed before its TERM trap cleaned up (its file left: %v; its trap ran: %v)", errF == nil, errC == nil)
 						}
 					}
 					if tc.name == "data passed exactly" {
@@ -166,7 +168,7 @@ func TestRunnerReportsStopsByTheHost(t *testing.T) {
 	args := supervisorArgs{token: newToken(), heartbeat: time.Second, input: -1, script: "sleep 5"}
 	w := newStderrWatcher(args.token, "")
 	out := &notifyBuffer{}
-	p, err := startLocal(commandLine(args.words()), out, w)
+	p, err := startLocal(commandLine(args.words(args.prologue())), out, w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,12 +225,45 @@ func TestSupervisorDataStall(t *testing.T) {
 	args := supervisorArgs{token: "TSTALL", heartbeat: time.Second, deadline: time.Minute, input: 3 << 20, script: "cat >/dev/null"}
 	start := time.Now()
 	// 1 MiB and a half, then silence with the input still open.
-	code, stderr := runSupervisor(t, needTool(t, "dash"), args, make([]byte, 3<<19), 8*time.Second)
+	code, stderr := runSupervisor(t, needTool(t, "dash"), args, bytes.NewReader(make([]byte, 3<<19)), 8*time.Second)
 	if code != 124 || !strings.HasSuffix(stderr, "\ntend-stop-TSTALL heartbeat\n") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s: the stall was not noticed within the heartbeat timeout", d)
+	}
+}
+
+// slowReader yields n bytes, a piece every interval.
+type slowReader struct {
+	n, piece int
+	every    time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.n == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.every)
+	k := min(len(p), r.piece, r.n)
+	clear(p[:k])
+	r.n -= k
+	return k, nil
+}
+
+// Data that keeps coming, each piece well within the heartbeat timeout, is
+// still bound by the deadline: the command is stopped when it passes, not
+// once the data is all there.
+func TestSupervisorDataDeadline(t *testing.T) {
+	args := supervisorArgs{token: "TDATADL", heartbeat: 2 * time.Second, deadline: 2 * time.Second, input: 8 << 20, script: "cat >/dev/null"}
+	start := time.Now()
+	// 8 MiB at 1 MiB a second: 8 s in all, each mebibyte within a second.
+	code, stderr := runSupervisor(t, needTool(t, "dash"), args, &slowReader{n: 8 << 20, piece: 256 << 10, every: 250 * time.Millisecond}, 0)
+	if code != 124 || !strings.HasSuffix(stderr, "\ntend-stop-TDATADL deadline\n") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s: the deadline was not kept while the data came", d)
 	}
 }
 
@@ -262,7 +297,7 @@ func TestBootPrologueCutShort(t *testing.T) {
 // standard error.
 func runBoot(t *testing.T, sh string, args supervisorArgs, in []byte, hold time.Duration) (int, string) {
 	t.Helper()
-	words := args.words()
+	words := args.words(args.prologue())
 	cmd := exec.Command(sh, append([]string{"-c", words[2]}, words[3:]...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -293,8 +328,10 @@ func runBoot(t *testing.T, sh string, args supervisorArgs, in []byte, hold time.
 // The deadline the supervisor keeps counts from the boot script's start:
 // the time the prologue took is taken off it.
 func TestBootDeadlineCountsThePrologue(t *testing.T) {
-	args := supervisorArgs{token: "TDL", deadline: 3 * time.Second, input: -1, script: "sleep 10"}
-	words := args.words()
+	// 3.5 s of the 4 s deadline go by before the prologue is whole: the
+	// command is stopped well before 7.5 s (the deadline counted after it).
+	args := supervisorArgs{token: "TDL", deadline: 4 * time.Second, input: -1, script: "sleep 10"}
+	words := args.words(args.prologue())
 	cmd := exec.Command(needTool(t, "dash"), append([]string{"-c", words[2]}, words[3:]...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -308,11 +345,11 @@ func TestBootDeadlineCountsThePrologue(t *testing.T) {
 	}
 	pro := args.prologue()
 	w.Write(pro[:100])
-	time.Sleep(2 * time.Second)
+	time.Sleep(3500 * time.Millisecond)
 	w.Write(pro[100:])
 	defer w.Close()
 	cmd.Wait()
-	if d := time.Since(start); cmd.ProcessState.ExitCode() != 124 || !strings.HasSuffix(stderr.String(), "tend-stop-TDL deadline\n") || d > 4500*time.Millisecond {
+	if d := time.Since(start); cmd.ProcessState.ExitCode() != 124 || !strings.HasSuffix(stderr.String(), "tend-stop-TDL deadline\n") || d > 6500*time.Millisecond {
 		t.Fatalf("exit %d after %s, stderr %q", cmd.ProcessState.ExitCode(), d, stderr.String())
 	}
 }

@@ -25,6 +25,28 @@ func nobodyDir(t *testing.T, parent, name string) string {
 	return d
 }
 
+// Finding the inventory's state directory (which runs its own trust check)
+// leaves the verdict of the write's trust check alone: a file of nobody's
+// in nobody's directory is still written as nobody, never as root.
+func TestStateDirKeepsTheWritersVerdict(t *testing.T) {
+	needRoot(t, "to check a directory of another user as root")
+	base := t.TempDir()
+	for d := base; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	theirs := nobodyDir(t, base, "theirs")
+	state := filepath.Join(base, "state")
+	c := NewLocal(LocalOptions{StateDir: state})
+	script := stateScript + "tend_trust " + ShellQuote(theirs) + " nobody || exit 1\necho \"$tend_as\"\ntend_state_dir create || exit 1\necho \"$tend_as\"\n"
+	res, err := c.Run(context.Background(), Command{Script: script})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(res.Stdout); got != "nobody\nnobody\n" {
+		t.Errorf("the writer's verdict before and after the state directory: %q, want nobody twice (stderr %q)", got, res.Stderr)
+	}
+}
+
 // As root, tend writes only where nobody else can swap entries: a
 // directory another user owns (or can write) is refused before anything is
 // written, unless that user is the file's owner, who then writes it.
@@ -113,6 +135,15 @@ func TestWriteFileTrust(t *testing.T) {
 	}
 	if err := WriteFile(ctx, c, filepath.Join(acl, "f"), []byte("x"), FileAttrs{}); err == nil || !strings.Contains(err.Error(), "access control list") {
 		t.Errorf("a directory with an ACL: %v", err)
+	}
+	// An ACL on the entry changed in place lets nobody swap it: not refused.
+	aclFile := filepath.Join(base, "aclfile")
+	os.WriteFile(aclFile, []byte("x"), 0o600)
+	if out, err := exec.Command(needTool(t, "setfacl"), "-m", "u:nobody:rw", aclFile).CombinedOutput(); err != nil {
+		t.Fatalf("setfacl: %v %s", err, out)
+	}
+	if res, err := c.Run(ctx, Command{Script: TrustedScript(base, aclFile, "chmod 0640 "+ShellQuote(aclFile))}); err != nil || res.ExitCode != 0 || TrustRefusal(res) != "" {
+		t.Errorf("chmod of a file with an ACL: exit %d, stderr %q, %v", res.ExitCode, res.Stderr, err)
 	}
 
 	// A root directory with the sticky bit (like /tmp) is fine.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -124,11 +123,7 @@ func (m *Directory) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	q := executor.ShellQuote(m.path)
 	if c := d.Change("exists"); c != nil && c.New == "absent" {
-		err := runTrusted(ctx, t, "remove directory "+m.path, path.Dir(m.path), "", "rmdir -- "+q)
-		if err != nil && strings.Contains(err.Error(), "exit status") {
-			return fmt.Errorf("%w (tend removes only empty directories)", err)
-		}
-		return err
+		return runTrusted(ctx, t, "remove directory "+m.path, path.Dir(m.path), "", "rmdir -- "+q, "tend removes only empty directories")
 	}
 	var script string
 	if c := d.Change("exists"); c != nil && c.New == "present" {
@@ -147,5 +142,5 @@ func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if script == "" {
 		return nil
 	}
-	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), m.path, script)
+	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), m.path, script, "")
 }

@@ -154,8 +154,9 @@ func runScript(ctx context.Context, t *Target, what, script string, become bool)
 
 // runTrusted runs script, which changes entries of dir as root (entry in
 // place, when not empty), only where nobody but root can swap them
-// (executor.TrustedScript).
-func runTrusted(ctx context.Context, t *Target, what, dir, entry, script string) error {
+// (executor.TrustedScript). hint, when not empty, follows the message of a
+// script that exits non-zero.
+func runTrusted(ctx context.Context, t *Target, what, dir, entry, script, hint string) error {
 	res, err := t.Conn.Run(ctx, executor.Command{Script: executor.TrustedScript(dir, entry, script), Become: t.Become})
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -164,7 +165,10 @@ func runTrusted(ctx context.Context, t *Target, what, dir, entry, script string)
 		return executor.NotChanged(fmt.Errorf("%s: refused: %s, so another user on the host could swap what root changes there; fix the directory's permissions", what, why))
 	}
 	if res.ExitCode != 0 {
-		return fmt.Errorf("%s: exit status %d%s", what, res.ExitCode, outputTail(res))
+		if hint != "" {
+			hint = " (" + hint + ")"
+		}
+		return fmt.Errorf("%s: exit status %d%s%s", what, res.ExitCode, hint, outputTail(res))
 	}
 	return nil
 }
@@ -260,7 +264,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		if err != nil || script == "" {
 			return err
 		}
-		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, script)
+		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, script, "")
 	}
 	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become}
 	if cur != nil && cur.Exists {

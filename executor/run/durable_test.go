@@ -310,3 +310,48 @@ play "p" {
 		t.Fatalf("pending event %+v", e)
 	}
 }
+
+// A record that owes no refresh (only a start, which Check decides afresh)
+// is not shown as pending, and apply clears it from the host: it must not
+// stay there for good.
+func TestRecordOwingNothingIsCleared(t *testing.T) {
+	pb := `
+play "p" {
+  hosts = ["all"]
+  file "x" {
+    path    = "${host.vars.dir}/x"
+    content = "x\n"
+  }
+}
+`
+	for _, mode := range []Mode{ModePlan, ModeApply} {
+		r, rec := setup(t, []string{"a"}, pb, mode)
+		dir := r.Hosts()[0].Vars["dir"].AsString()
+		c := executor.NewLocal(executor.LocalOptions{StateDir: filepath.Join(filepath.Dir(dir), "state-a")})
+		os.WriteFile(filepath.Join(dir, "x"), []byte("x\n"), 0o644) // in sync
+		owed := executor.EffectsRecord("p", "file.x", []executor.Effect{{Kind: executor.EffectStart, Unit: "x.service"}}, time.Unix(0, 0))
+		cmd, err := executor.WithRecords(executor.Command{Script: "true"}, []executor.Record{owed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := c.Run(context.Background(), cmd); err != nil || res.ExitCode != 0 {
+			t.Fatalf("%+v %v", res, err)
+		}
+		res := r.Execute(context.Background())
+		if res.Pending() || res.Recaps[0].Changed != 0 || res.Recaps[0].Failed != 0 {
+			t.Errorf("%v: a record owing nothing was reported: %+v", mode, res.Recaps)
+		}
+		for _, e := range rec.events {
+			if e.Kind == "pending" {
+				t.Errorf("%v: pending event %+v", mode, e)
+			}
+		}
+		st, err := executor.Gather(context.Background(), c, executor.Request{Records: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[Mode]int{ModePlan: 1, ModeApply: 0}[mode]; len(st.Records) != want {
+			t.Errorf("%v: %d records left on the host, want %d", mode, len(st.Records), want)
+		}
+	}
+}

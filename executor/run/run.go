@@ -520,6 +520,10 @@ func (w *hostWork) runPlay(ctx context.Context) error {
 		}
 		w.handlerRecords[rec.Handler] = append(w.handlerRecords[rec.Handler], rec.Name)
 	}
+	if err := w.dropRecordsOwingNothing(ctx, apply); err != nil {
+		w.recap.Failed++
+		return err
+	}
 	for _, t := range w.plan.Tasks {
 		if err := ctx.Err(); err != nil {
 			w.recap.Failed++
@@ -583,6 +587,30 @@ func (w *hostWork) pendingEffects(id string) ([]executor.Effect, []string) {
 		}
 	}
 	return effects, names
+}
+
+// dropRecordsOwingNothing forgets the play's effect records that hold no
+// refresh (only a start or an enable, which Check decides afresh): nothing
+// is owed, so they are not shown, and apply clears them from the host.
+func (w *hostWork) dropRecordsOwingNothing(ctx context.Context, apply bool) error {
+	var names []string
+	kept := w.records[:0:0]
+	for _, rec := range w.records {
+		if rec.Play == w.play.Name && rec.Kind == "effects" && len(refreshes(rec.Effects)) == 0 {
+			names = append(names, rec.Name)
+			continue
+		}
+		kept = append(kept, rec)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	w.records = kept
+	if !apply {
+		return nil
+	}
+	_, err := w.gather(ctx, executor.Request{Clear: names})
+	return err
 }
 
 // refreshes keeps the effects a state read cannot show to be owed.

@@ -36,8 +36,9 @@ tend_state_dir() {
 		tend_sd=$tend_state
 		# A state directory of the inventory's choosing: as root, nobody
 		# else may be able to change entries above it (they could swap in
-		# records of their own).
-		if [ "$tend_uid" = 0 ] && { ! tend_trust "${tend_sd%/*}" '' || [ "$tend_as" != root ]; }; then
+		# records of their own). Checked in a subshell: the caller's own
+		# verdict (tend_as, of a write, say) stays as it was.
+		if [ "$tend_uid" = 0 ] && ! (tend_trust "${tend_sd%/*}" '' && [ "$tend_as" = root ]); then
 			printf 'tend: state_dir %s is refused: another user could change a directory above it\n' "$tend_sd" >&2
 			return 1
 		fi
@@ -119,7 +120,7 @@ tend_pstate() {
 	set -- ${tend_l##*) }
 	[ $# -ge 20 ] || return 1
 	case $1 in Z | X | x) return 1 ;; esac
-	eval "tend_ps=\${20}"
+	tend_ps=${20}
 }
 
 # tend_settle UNIT CENTISECONDS: after tend started, restarted or reloaded

@@ -113,36 +113,39 @@ tend_child=$!
 	}
 	read -r t0 _ </proc/uptime
 	t0=${t0%.*}
+	# bound sets w, the seconds the next read may wait, and why, the stop
+	# if nothing comes by then: the heartbeat timeout (HUP), or what is
+	# left of the deadline when that is no more (ALRM); w=0: no bound. With
+	# no time left it stops the command.
+	bound() {
+		w=$hb why=HUP
+		if [ "$dl" -gt 0 ]; then
+			read -r now _ </proc/uptime
+			rest=$((dl - ${now%.*} + t0))
+			if [ "$rest" -le 0 ]; then stop ALRM; fi
+			if [ "$w" -eq 0 ] || [ "$rest" -le "$w" ]; then w=$rest why=ALRM; fi
+		fi
+	}
 	if [ "$n" -ge 0 ]; then
 		# The data, a mebibyte at a time: each must come within the heartbeat
-		# timeout (the data is the heartbeat while it flows).
-		w=$hb
-		if [ "$w" -eq 0 ]; then w=$dl; fi
+		# timeout (the data is the heartbeat while it flows) and the deadline.
 		left=$n
 		while [ "$left" -gt 0 ]; do
 			c=1048576
 			if [ "$left" -lt "$c" ]; then c=$left; fi
+			bound
 			if [ "$w" -gt 0 ]; then timeout --foreground "$w" head -c "$c"; r=$?; else head -c "$c"; r=$?; fi
-			if [ "$r" -eq 124 ]; then
-				if [ "$w" = "$hb" ]; then stop HUP; fi
-				stop ALRM
-			fi
+			if [ "$r" -eq 124 ]; then stop "$why"; fi
 			[ "$r" -eq 0 ] || break
 			left=$((left - c))
 		done >"$in"
 	fi
 	while :; do
-		w=$hb
-		if [ "$dl" -gt 0 ]; then
-			read -r now _ </proc/uptime
-			left=$((dl - ${now%.*} + t0))
-			if [ "$left" -le 0 ]; then stop ALRM; fi
-			if [ "$w" -eq 0 ] || [ "$left" -lt "$w" ]; then w=$left; fi
-		fi
+		bound
 		if [ "$w" -gt 0 ]; then c=$(timeout --foreground "$w" head -c 1); r=$?; else c=$(head -c 1); r=$?; fi
 		if [ "$r" -eq 0 ] && [ -n "$c" ]; then continue; fi
 		if [ "$r" -eq 124 ]; then
-			if [ "$w" = "$hb" ]; then stop HUP; fi
+			if [ "$why" = HUP ]; then stop HUP; fi
 			continue
 		fi
 		stop TERM

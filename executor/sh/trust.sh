@@ -54,6 +54,8 @@ tend_trust() {
 	done
 	set --
 	for tt_d in "$tt_real" "$tt_start"; do
+		# DIR as written is walked too only when it differs.
+		if [ $# -gt 0 ] && [ "$tt_d" = "$tt_real" ]; then break; fi
 		while :; do
 			set -- "$@" "$tt_d"
 			[ "$tt_d" = / ] && break
@@ -71,7 +73,11 @@ tend_trust() {
 		printf 'tend-trust: cannot check the directories above %s: %s\n' "$tt_start" "$tt_st" >&2
 		return 1
 	fi
+	tt_seen=0
 	while read -r tt_lsmode _; do
+		tt_seen=$((tt_seen + 1))
+		# An ACL on ENTRY itself lets nobody swap it.
+		if [ "$tt_has_entry" = yes ] && [ "$tt_seen" -eq "$tt_n" ]; then break; fi
 		case $tt_lsmode in
 		*+)
 			printf 'tend-trust: a directory above %s has an access control list (ACL): its mode does not say who may write it\n' "$tt_start" >&2

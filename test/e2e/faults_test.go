@@ -603,6 +603,8 @@ done
 	sh(t, h, "mkdir -p /home/ops/app && chown ops: /home/ops/app && printf 'old\\n' > /home/ops/app/owned.conf && chown ops: /home/ops/app/owned.conf")
 	writeFile(t, filepath.Join(h.Root, "home/ops/attack.sh"), attacker)
 	sh(t, h, "chown ops: /home/ops/attack.sh && su ops -s /bin/sh -c 'nohup sh /home/ops/attack.sh >/dev/null 2>&1 &'")
+	// The attack must really run while tend works, or this proves nothing.
+	sh(t, h, "sleep 0.5; pgrep -u ops -f attack.sh >/dev/null")
 	pb := writeFile(t, filepath.Join(dir, "install.hcl"), `
 variable "v" { default = "1" }
 play "install" {
