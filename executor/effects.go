@@ -101,10 +101,68 @@ func (r EffectResult) Error() string {
 	} else {
 		msg = fmt.Sprintf("%s: the unit did not stay up for %s: %s", r.Effect, r.Effect.Settle, r.Settle)
 	}
-	if j := strings.TrimSpace(r.Journal); j != "" {
+	if j := strings.TrimSpace(condenseJournal(r.Journal)); j != "" {
 		msg += "\nsystemctl status / journal of " + r.Effect.Unit + ":\n  " + strings.ReplaceAll(j, "\n", "\n  ")
 	}
 	return msg
+}
+
+// journalWindow is how many journal lines a failed effect reads back;
+// journalTail of them are shown as they are, and error lines among the
+// others are shown above them.
+const (
+	journalWindow = 120
+	journalTail   = 20
+	journalErrors = 6
+)
+
+// errorLine matches journal lines that name a cause: a crashing app's
+// first error is often far above the tail, buried under the traceback of
+// its supervisor shutting down.
+var errorLine = regexp.MustCompile(`(?i)error|exception|fatal|denied|not found|no such|cannot|can't|unable|refused|invalid`)
+
+// condenseJournal turns what a failed effect read back (systemctl status,
+// the @@journal marker, the journal window) into status, the distinct error
+// lines above the tail, and the tail.
+func condenseJournal(raw string) string {
+	status, journal, found := strings.Cut(raw, "@@journal\n")
+	if !found {
+		return raw
+	}
+	lines := strings.Split(strings.TrimRight(journal, "\n"), "\n")
+	cut := max(len(lines)-journalTail, 0)
+	var earlier []string
+	seen := map[string]bool{}
+	for _, l := range lines[:cut] {
+		key := journalMessage(l)
+		if errorLine.MatchString(key) && !seen[key] {
+			seen[key] = true
+			earlier = append(earlier, l)
+		}
+	}
+	if len(earlier) > journalErrors {
+		earlier = earlier[len(earlier)-journalErrors:]
+	}
+	var b strings.Builder
+	b.WriteString(status)
+	if len(earlier) > 0 {
+		fmt.Fprintf(&b, "errors earlier in the journal (%d lines above the tail):\n", cut)
+		for _, l := range earlier {
+			b.WriteString("  " + l + "\n")
+		}
+		b.WriteString("journal tail:\n")
+	}
+	b.WriteString(strings.Join(lines[cut:], "\n"))
+	return b.String()
+}
+
+// journalMessage is a journal line without its "Mon DD HH:MM:SS host
+// ident[pid]: " prefix, so the same message of another crash counts once.
+func journalMessage(line string) string {
+	if _, msg, ok := strings.Cut(line, "]: "); ok {
+		return msg
+	}
+	return line
 }
 
 // effectScript returns the shell lines that run effect i, unless an
@@ -128,7 +186,7 @@ func effectScript(i int, e Effect) string {
 	if e.Unit != "" {
 		q := ShellQuote(e.Unit)
 		b.WriteString("\tif [ \"$tend_failed\" = yes ]; then\n")
-		fmt.Fprintf(&b, "\t\tprintf 'journal '; { systemctl status --no-pager --full --lines=0 -- %s; journalctl -u %s -n 20 --no-pager -q; } 2>&1 | base64 -w0; echo\n", q, q)
+		fmt.Fprintf(&b, "\t\tprintf 'journal '; { systemctl status --no-pager --full --lines=0 -- %s; echo '@@journal'; journalctl -u %s -n %d --no-pager -q; } 2>&1 | base64 -w0; echo\n", q, q, journalWindow)
 		b.WriteString("\tfi\n")
 	}
 	b.WriteString("else\n\techo skipped\nfi\n")
