@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/tend-sh/tend/executor/rollout"
 	"github.com/tend-sh/tend/modules"
 )
 
@@ -512,6 +514,10 @@ func (l *loader) play(b *hcl.Block) {
 	// (reported as such): notifying one is not a mistake of its own.
 	declared := map[string]bool{}
 	for _, blk := range body.Blocks {
+		if blk.Type == "rollout" {
+			l.rollout(play, blk, ctx)
+			continue
+		}
 		if blk.Type == "handler" {
 			if name := l.handler(play, blk); name != "" {
 				declared[name] = true
@@ -548,6 +554,97 @@ func (l *loader) play(b *hcl.Block) {
 				"Task %s notifies %q, which is not a handler of play %q.%s", t.ID, n, play.Name, hint)
 		}
 	}
+}
+
+// rollout reads a play's rollout block.
+func (l *loader) rollout(play *Play, b *hclsyntax.Block, ctx *hcl.EvalContext) {
+	if play.Rollout != nil {
+		l.errorf(b.DefRange(), "Duplicate rollout block", "Play %q already has a rollout block, at %s.", play.Name, play.Rollout.Range)
+		return
+	}
+	if len(b.Labels) > 0 {
+		l.errorf(b.LabelRanges[0], "Unexpected label", "A rollout block takes no label: write rollout { canary = 1 }.")
+	}
+	r := &Rollout{Range: b.DefRange()}
+	play.Rollout = r
+	for _, blk := range b.Body.Blocks {
+		l.errorf(blk.DefRange(), "Unsupported block type", "A rollout block holds only canary, batch, max_failures and revert.")
+	}
+	for _, a := range sortedSyntaxAttrs(b.Body.Attributes) {
+		if d := l.p.checkRefs(a.Expr.Variables(), scopePlay, nil); d.HasErrors() {
+			l.diags = append(l.diags, d...)
+			continue
+		}
+		v, d := a.Expr.Value(ctx)
+		l.diags = append(l.diags, d...)
+		if d.HasErrors() {
+			continue
+		}
+		v, _ = v.Unmark()
+		if v.IsNull() || !v.IsKnown() {
+			l.errorf(a.Expr.Range(), "Invalid rollout setting", "%s must have a value.", a.Name)
+			continue
+		}
+		switch a.Name {
+		case "canary":
+			n, ok := wholeNumber(v)
+			if !ok || n < 0 {
+				l.errorf(a.Expr.Range(), "Invalid rollout setting", "canary is the number of hosts changed first, alone: a whole number ≥ 0, like canary = 1.")
+				continue
+			}
+			r.Canary = &n
+		case "batch", "max_failures":
+			var text string
+			if n, ok := wholeNumber(v); ok {
+				text = strconv.Itoa(n)
+			} else if v.Type() == cty.String {
+				text = v.AsString()
+			} else {
+				l.errorf(a.Expr.Range(), "Invalid rollout setting", "%s is a number of hosts or a share of them, like 2 or \"25%%\".", a.Name)
+				continue
+			}
+			size, err := rollout.ParseSize(text)
+			if err == nil && a.Name == "batch" && size.Hosts(1) == 0 && size.Percent == 0 {
+				err = fmt.Errorf("a batch of 0 hosts would never finish")
+			}
+			if err != nil {
+				l.errorf(a.Expr.Range(), "Invalid rollout setting", "%s: %s.", a.Name, err)
+				continue
+			}
+			if a.Name == "batch" {
+				r.Batch = &size
+			} else {
+				r.MaxFailures = &size
+			}
+		case "revert":
+			bv, err := convert.Convert(v, cty.Bool)
+			if err != nil {
+				l.errorf(a.Expr.Range(), "Invalid rollout setting", "revert must be true or false.")
+				continue
+			}
+			b := bv.True()
+			r.Revert = &b
+		default:
+			l.errorf(a.NameRange, "Unsupported argument", "An argument named %q is not expected in a rollout block.%s It takes canary, batch, max_failures and revert.",
+				a.Name, suggest(a.Name, []string{"canary", "batch", "max_failures", "revert"}))
+		}
+	}
+}
+
+// wholeNumber returns v as an int when it is a whole number.
+func wholeNumber(v cty.Value) (int, bool) {
+	if v.Type() != cty.Number {
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	if !bf.IsInt() {
+		return 0, false
+	}
+	i, acc := bf.Int64()
+	if acc != 0 || i > 1<<31 || i < -(1<<31) {
+		return 0, false
+	}
+	return int(i), true
 }
 
 // hosts reads a play's hosts argument.

@@ -45,6 +45,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
 
+	"github.com/tend-sh/tend/executor/rollout"
 	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/modules"
 )
@@ -122,11 +123,24 @@ type Play struct {
 	// Handlers by name; each handler holds exactly one module block. A
 	// handler's Range orders handlers (they run in declaration order).
 	Handlers map[string]*TaskSpec
+	// Rollout is the play's rollout block, or nil.
+	Rollout *Rollout
 	// Range is the play block's definition range.
 	Range hcl.Range
 
 	// hostRanges holds each HostPatterns element's source range.
 	hostRanges []hcl.Range
+}
+
+// Rollout is a play's rollout block: how a change reaches its hosts. Unset
+// settings are nil (the command line or the defaults decide).
+type Rollout struct {
+	Canary      *int
+	Batch       *rollout.Size
+	MaxFailures *rollout.Size
+	Revert      *bool
+	// Range is the block's definition range.
+	Range hcl.Range
 }
 
 // TaskSpec is a task or handler as written, before evaluation for a host.

@@ -26,7 +26,7 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		return &exitError{code: ExitInternal, msg: "internal error (a bug in tend): see the recap"}
 	case res.Interrupted():
 		return &exitError{code: ExitInterrupted}
-	case res.Failed() > 0:
+	case res.Failed() > 0 || res.NotStarted() > 0:
 		return &exitError{code: ExitFailed}
 	case res.Unreachable() > 0:
 		return &exitError{code: ExitUnreachable}

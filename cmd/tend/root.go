@@ -26,6 +26,8 @@ type globalFlags struct {
 	json              bool
 	noColor           bool
 	acceptNewHostKeys bool
+	// rollout holds apply's rollout flags.
+	rollout rolloutFlags
 }
 
 func newRootCommand() *cobra.Command {
@@ -199,6 +201,7 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	}
 	r, rdiags := run.Prepare(run.Options{
 		Mode: runMode, Inventory: inv, Playbook: pb.WithoutPlays(unmatched...), Limit: g.limit, Forks: g.forks,
+		Rollout: g.rollout.parsed,
 	})
 	diags = append(diags, rdiags...)
 	if r != nil && len(g.limit) > 0 && len(r.Hosts()) == 0 && !rdiags.HasErrors() {

@@ -23,6 +23,9 @@ const (
 	// EventHostNote is something worth knowing about a host that is not a
 	// task: an apply in progress there, records an earlier run left.
 	EventHostNote EventType = "host_note"
+	// EventRunNote is about the run as a whole: its rollout and its
+	// groups as they start.
+	EventRunNote  EventType = "run_note"
 	EventHostDone EventType = "host_done"
 	EventRecap    EventType = "recap"
 )
@@ -40,6 +43,7 @@ const (
 	StatusFailed      Status = "failed"
 	StatusSkipped     Status = "skipped"
 	StatusUnreachable Status = "unreachable"
+	StatusNotStarted  Status = "not_started" // the rollout halted before the host
 )
 
 // Event is one thing that happened during a run.
@@ -83,6 +87,14 @@ type HostRecap struct {
 	Interrupted bool
 	// Internal is set when tend itself failed on the host (a bug).
 	Internal bool
+	// NotStarted is set for a host the rollout never started: it halted
+	// after too many hosts failed. Nothing was done on the host.
+	NotStarted bool
+	// Reverted is set when the host failed after this run changed it and
+	// tend put back what it had changed; RevertError says what a revert
+	// that did not succeed left changed.
+	Reverted    bool
+	RevertError string
 	// Error is why the host failed or was unreachable.
 	Error    string
 	Duration time.Duration

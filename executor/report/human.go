@@ -82,10 +82,21 @@ func (s *HumanSink) Emit(e Event) {
 			s.failedLine[e.Host] = true
 		}
 		s.task(&b, e)
+	case EventRunNote:
+		fmt.Fprintf(&b, "%s %s\n", s.cyan.Sprint("==>"), e.Message)
 	case EventHostNote:
 		fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "note"), e.Message)
 	case EventHostDone:
-		if r := first(e.Recap); r != nil && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
+		r := first(e.Recap)
+		switch {
+		case r != nil && r.NotStarted:
+			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(StatusNotStarted), e.Message)
+		case r != nil && r.Reverted:
+			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "reverted"), "put back what this run had changed on the host; the play's health checks pass again")
+		case r != nil && r.RevertError != "":
+			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.red.Sprintf("%-11s", "REVERT FAILED"), s.red.Sprint(r.RevertError))
+		}
+		if r != nil && !r.NotStarted && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
 			// Connection-level failures have no task line of their own; a
 			// host that became unreachable during a task says so after it.
 			st := StatusFailed
@@ -169,6 +180,8 @@ func statusWord(st Status) string {
 		return "UNREACHABLE"
 	case StatusFailed:
 		return "FAILED"
+	case StatusNotStarted:
+		return "not started"
 	}
 	return string(st)
 }
@@ -310,11 +323,30 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 	}
 	w := max(s.width, len("HOST"))
 	fmt.Fprintf(b, "\n%s\n", s.bold.Sprint("RECAP"))
-	fmt.Fprintf(b, "%-*s  %4s  %9s  %6s  %7s  %s\n", w, "HOST", "ok", changedWord, "failed", "skipped", "unreachable")
+	outcome := false
+	for _, r := range recaps {
+		outcome = outcome || r.NotStarted || r.Reverted || r.RevertError != ""
+	}
+	header := fmt.Sprintf("%-*s  %4s  %9s  %6s  %7s  %s", w, "HOST", "ok", changedWord, "failed", "skipped", "unreachable")
+	if outcome {
+		header += "  outcome"
+	}
+	fmt.Fprintln(b, header)
 	for _, r := range recaps {
 		unreach := "-"
 		if r.Unreachable {
 			unreach = s.red.Sprint("yes")
+		}
+		if outcome {
+			unreach = fmt.Sprintf("%-11s", unreach)
+			switch {
+			case r.NotStarted:
+				unreach += "  " + s.red.Sprint("not started")
+			case r.Reverted:
+				unreach += "  " + s.yellow.Sprint("failed, reverted")
+			case r.RevertError != "":
+				unreach += "  " + s.red.Sprint("failed, REVERT FAILED")
+			}
 		}
 		ch := fmt.Sprintf("%9d", r.Changed)
 		if r.Changed > 0 {
@@ -328,8 +360,11 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 	}
 	t := Totals(recaps)
 	fmt.Fprintln(b)
-	interrupted, internal := 0, 0
+	interrupted, internal, notStarted := 0, 0, 0
 	for _, r := range recaps {
+		if r.NotStarted {
+			notStarted++
+		}
 		if r.Interrupted {
 			interrupted++
 		}
@@ -342,10 +377,10 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 		fmt.Fprintf(b, "%s\n", s.red.Sprintf("Internal error (a bug in tend) on %d of %s: see the host's message above.", internal, plural(t.Hosts, "host")))
 	case interrupted > 0:
 		fmt.Fprintf(b, "%s\n", s.red.Sprintf("Interrupted: %d of %s stopped before they were done; the commands running on them were stopped there.", interrupted, plural(t.Hosts, "host")))
-	case t.Failed > 0 || t.Unreachable > 0:
+	case t.Failed > 0 || t.Unreachable > 0 || notStarted > 0:
 		failedHosts := 0
 		for _, r := range recaps {
-			if r.Failed > 0 && !r.Unreachable {
+			if r.Failed > 0 && !r.Unreachable && !r.NotStarted {
 				failedHosts++
 			}
 		}
@@ -353,8 +388,14 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 		if failedHosts > 0 {
 			parts = append(parts, fmt.Sprintf("%d of %s failed", failedHosts, plural(t.Hosts, "host")))
 		}
+		if t.Reverted > 0 {
+			parts = append(parts, fmt.Sprintf("%d reverted", t.Reverted))
+		}
 		if t.Unreachable > 0 {
 			parts = append(parts, fmt.Sprintf("%d of %s unreachable", t.Unreachable, plural(t.Hosts, "host")))
+		}
+		if notStarted > 0 {
+			parts = append(parts, fmt.Sprintf("%d not started (the rollout halted)", notStarted))
 		}
 		fmt.Fprintf(b, "%s\n", s.red.Sprint(strings.Join(parts, ", ")+"."))
 	case s.mode == "plan" && t.Changed > 0:

@@ -71,6 +71,9 @@ type JSONRecap struct {
 	Unreachable bool   `json:"unreachable"`
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Internal    bool   `json:"internal_error,omitempty"`
+	NotStarted  bool   `json:"not_started,omitempty"`
+	Reverted    bool   `json:"reverted,omitempty"`
+	RevertError string `json:"revert_error,omitempty"`
 	Error       string `json:"error,omitempty"`
 	DurationMS  int64  `json:"duration_ms"`
 	RoundTrips  int    `json:"round_trips"`
@@ -84,6 +87,8 @@ type JSONTotals struct {
 	Failed      int `json:"failed"`
 	Skipped     int `json:"skipped"`
 	Unreachable int `json:"unreachable"`
+	NotStarted  int `json:"not_started,omitempty"`
+	Reverted    int `json:"reverted,omitempty"`
 }
 
 // Emit writes e as one line.
@@ -105,7 +110,8 @@ func ToJSON(e Event) JSONEvent {
 		for _, r := range e.Recap {
 			j.Recap = append(j.Recap, JSONRecap{
 				Host: r.Host, OK: r.OK, Changed: r.Changed, Failed: r.Failed, Skipped: r.Skipped,
-				Unreachable: r.Unreachable, Interrupted: r.Interrupted, Internal: r.Internal, Error: r.Error, DurationMS: r.Duration.Milliseconds(), RoundTrips: r.RoundTrips,
+				Unreachable: r.Unreachable, Interrupted: r.Interrupted, Internal: r.Internal,
+				NotStarted: r.NotStarted, Reverted: r.Reverted, RevertError: r.RevertError, Error: r.Error, DurationMS: r.Duration.Milliseconds(), RoundTrips: r.RoundTrips,
 			})
 		}
 		if e.Type == EventRecap {
@@ -125,6 +131,12 @@ func Totals(recaps []HostRecap) JSONTotals {
 		t.Skipped += r.Skipped
 		if r.Unreachable {
 			t.Unreachable++
+		}
+		if r.NotStarted {
+			t.NotStarted++
+		}
+		if r.Reverted {
+			t.Reverted++
 		}
 	}
 	return t

@@ -24,6 +24,7 @@ import (
 
 	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/executor/report"
+	"github.com/tend-sh/tend/executor/rollout"
 	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/modules"
 	"github.com/tend-sh/tend/playbooks"
@@ -59,14 +60,27 @@ type Options struct {
 	Dial Dialer
 	// Now returns the current time (tests pin it); time.Now when nil.
 	Now func() time.Time
+	// Rollout holds the command line's rollout settings; they win over
+	// the plays' rollout blocks.
+	Rollout RolloutFlags
+}
+
+// RolloutFlags are the command line's rollout settings; nil or false
+// fields are not given.
+type RolloutFlags struct {
+	Canary      *int
+	Batch       *rollout.Size
+	MaxFailures *rollout.Size
+	NoRevert    bool
 }
 
 // Run is a prepared run: every play instantiated for every host, validated,
 // and ready to execute.
 type Run struct {
-	opts  Options
-	hosts []*inventory.Host
-	work  map[string][]hostPlay
+	opts   Options
+	hosts  []*inventory.Host
+	work   map[string][]hostPlay
+	policy rollout.Policy
 }
 
 // hostPlay is one play's tasks instantiated for one host.
@@ -133,11 +147,71 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 			r.hosts = append(r.hosts, h)
 		}
 	}
+	r.policy, diags = rolloutPolicy(opts, diags)
 	if diags.HasErrors() {
 		return nil, diags
 	}
 	return r, diags
 }
+
+// rolloutPolicy merges the plays' rollout blocks (they must agree: a run
+// rolls out once) and the command line's settings.
+func rolloutPolicy(opts Options, diags hcl.Diagnostics) (rollout.Policy, hcl.Diagnostics) {
+	p := rollout.Policy{Revert: true}
+	var from *playbooks.Rollout
+	var fromPlay string
+	for _, play := range opts.Playbook.Plays {
+		r := play.Rollout
+		if r == nil {
+			continue
+		}
+		if from != nil && !sameRollout(from, r) {
+			diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Conflicting rollout blocks",
+				Detail:  fmt.Sprintf("Play %q rolls out differently from play %q (at %s): a run changes its hosts in one rollout. Give the plays the same rollout block, or run them separately.", play.Name, fromPlay, from.Range),
+				Subject: r.Range.Ptr()})
+			continue
+		}
+		from, fromPlay = r, play.Name
+	}
+	if from != nil {
+		if from.Canary != nil {
+			p.Canary = *from.Canary
+		}
+		if from.Batch != nil {
+			p.Batch = *from.Batch
+		}
+		if from.MaxFailures != nil {
+			p.MaxFailures = *from.MaxFailures
+		}
+		if from.Revert != nil {
+			p.Revert = *from.Revert
+		}
+	}
+	f := opts.Rollout
+	if f.Canary != nil {
+		p.Canary = *f.Canary
+	}
+	if f.Batch != nil {
+		p.Batch = *f.Batch
+	}
+	if f.MaxFailures != nil {
+		p.MaxFailures = *f.MaxFailures
+	}
+	if f.NoRevert {
+		p.Revert = false
+	}
+	return p, diags
+}
+
+func sameRollout(a, b *playbooks.Rollout) bool {
+	eqInt := func(x, y *int) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	eqSize := func(x, y *rollout.Size) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	eqBool := func(x, y *bool) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
+	return eqInt(a.Canary, b.Canary) && eqSize(a.Batch, b.Batch) && eqSize(a.MaxFailures, b.MaxFailures) && eqBool(a.Revert, b.Revert)
+}
+
+// Policy returns how the run rolls out (apply) its changes.
+func (r *Run) Policy() rollout.Policy { return r.policy }
 
 // Hosts returns the hosts the run will work on, in inventory order.
 func (r *Run) Hosts() []*inventory.Host { return r.hosts }
@@ -180,6 +254,17 @@ func (res Result) Unreachable() int {
 	return n
 }
 
+// NotStarted counts hosts the rollout never started (it halted).
+func (res Result) NotStarted() int {
+	n := 0
+	for _, h := range res.Recaps {
+		if h.NotStarted {
+			n++
+		}
+	}
+	return n
+}
+
 // Interrupted reports whether the run was interrupted (Ctrl-C, SIGTERM).
 func (res Result) Interrupted() bool {
 	for _, h := range res.Recaps {
@@ -201,9 +286,13 @@ func (res Result) Internal() bool {
 }
 
 // Execute works on every host, at most Forks at once, and returns when all
-// are done. One host's failure never stops the others. When ctx ends
-// (Ctrl-C), no host is started any more, running commands are stopped on
-// their hosts, and every host reports where it stopped.
+// are done. In apply, hosts start in the rollout's groups (a canary group,
+// then batches), each group finishing before the next starts; once more
+// hosts failed than the rollout tolerates, no host is started any more and
+// those left are reported "not started". Otherwise one host's failure
+// never stops the others. When ctx ends (Ctrl-C), no host is started any
+// more, running commands are stopped on their hosts, and every host
+// reports where it stopped.
 func (r *Run) Execute(ctx context.Context) Result {
 	names := make([]string, len(r.hosts))
 	for i, h := range r.hosts {
@@ -211,33 +300,98 @@ func (r *Run) Execute(ctx context.Context) Result {
 	}
 	r.emit(report.Event{Type: report.EventRunStart, Hosts: names})
 	recaps := make([]report.HostRecap, len(r.hosts))
-	sem := make(chan struct{}, r.opts.Forks)
-	var wg sync.WaitGroup
-	for i, h := range r.hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
-				select {
-				case <-sem:
-				default:
-				}
-				recaps[i] = report.HostRecap{Host: h.Name, Failed: 1, Interrupted: true, Error: "not started: the run was interrupted"}
-				r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: report.StatusFailed, Message: recaps[i].Error, Recap: []report.HostRecap{recaps[i]}})
-				return
-			}
-			defer func() { <-sem }()
-			recaps[i] = r.runHost(ctx, h)
-		}()
+	groups := [][]int{make([]int, len(r.hosts))}
+	for i := range r.hosts {
+		groups[0][i] = i
 	}
-	wg.Wait()
+	if r.opts.Mode == ModeApply {
+		groups = r.policy.Groups(len(r.hosts))
+		if r.policy.Staged() || r.policy.MaxFailures.IsSet() {
+			r.emit(report.Event{Type: report.EventRunNote, Message: "rollout: " + r.policy.Describe(len(r.hosts))})
+		}
+	}
+	sem := make(chan struct{}, r.opts.Forks)
+	var mu sync.Mutex
+	failed := 0
+	halted := ""
+	notStarted := func(i int, why string) {
+		h := r.hosts[i]
+		recaps[i] = report.HostRecap{Host: h.Name, NotStarted: true, Error: why}
+		r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: report.StatusNotStarted, Message: why, Recap: []report.HostRecap{recaps[i]}})
+	}
+	for gi, group := range groups {
+		if halted != "" {
+			for _, i := range group {
+				notStarted(i, halted)
+			}
+			continue
+		}
+		if len(groups) > 1 {
+			what := "batch"
+			if gi == 0 && r.policy.Canary > 0 {
+				what = "canary"
+			}
+			hosts := make([]string, len(group))
+			for j, i := range group {
+				hosts[j] = r.hosts[i].Name
+			}
+			r.emit(report.Event{Type: report.EventRunNote, Message: fmt.Sprintf("rollout %s %d of %d: %s", what, gi+1, len(groups), strings.Join(hosts, ", "))})
+		}
+		var wg sync.WaitGroup
+		for _, i := range group {
+			h := r.hosts[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+				}
+				if ctx.Err() != nil {
+					select {
+					case <-sem:
+					default:
+					}
+					recaps[i] = report.HostRecap{Host: h.Name, Failed: 1, Interrupted: true, Error: "not started: the run was interrupted"}
+					r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: report.StatusFailed, Message: recaps[i].Error, Recap: []report.HostRecap{recaps[i]}})
+					return
+				}
+				defer func() { <-sem }()
+				mu.Lock()
+				why := halted
+				mu.Unlock()
+				if why != "" {
+					notStarted(i, why)
+					return
+				}
+				recaps[i] = r.runHost(ctx, h)
+				if r.opts.Mode == ModeApply && (recaps[i].Failed > 0 || recaps[i].Unreachable) {
+					mu.Lock()
+					failed++
+					if halted == "" && r.policy.Halts(failed, len(r.hosts)) {
+						halted = fmt.Sprintf("not started: rollout halted after %s", plural(failed, "failed host"))
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if halted != "" {
+			// The count as it stood when the group ended.
+			halted = fmt.Sprintf("not started: rollout halted after %s", plural(failed, "failed host"))
+		}
+	}
 	res := Result{Mode: r.opts.Mode, Recaps: recaps}
 	r.emit(report.Event{Type: report.EventRecap, Recap: recaps})
 	return res
+}
+
+// plural formats a count with its noun, "1 host" or "3 hosts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func (r *Run) emit(e report.Event) {
