@@ -20,7 +20,7 @@ var stateOnly string
 
 // stateScript holds the state directory's functions (and the trust check
 // they use).
-var stateScript = trustScript + stateOnly
+var stateScript = trustScript + stateOnly + keepScript
 
 // unitProperties are the properties Gather reads for each unit.
 var unitProperties = []string{

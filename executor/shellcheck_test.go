@@ -44,6 +44,7 @@ func TestShellcheck(t *testing.T) {
 		"lock.sh":     gather.script(&LockHolder{Command: "tend apply"}),
 		"trusted.sh":  TrustedScript("/etc/tend", "/etc/tend/app.conf", "chmod 0640 /etc/tend/app.conf"),
 		"records.sh":  recorded.Script,
+		"revert.sh":   revertCommand("r-1"),
 	}
 	dir := t.TempDir()
 	for name, src := range scripts {

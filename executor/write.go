@@ -149,7 +149,7 @@ func NotChanged(err error) error { return notChanged{err} }
 // preRename are the steps of the write primitive that fail before the
 // rename (the rename itself failing leaves the old file too): such a
 // failure is known to have changed nothing.
-var preRename = map[string]bool{"trust": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
+var preRename = map[string]bool{"trust": true, "keep": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
 
 // WriteResult turns the result of a WriteScript command into an error
 // that says what went wrong, or nil. A failure the primitive reported

@@ -123,7 +123,7 @@ func (m *Directory) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	q := executor.ShellQuote(m.path)
 	if c := d.Change("exists"); c != nil && c.New == "absent" {
-		return runTrusted(ctx, t, "remove directory "+m.path, path.Dir(m.path), "", "rmdir -- "+q, "tend removes only empty directories")
+		return runTrusted(ctx, t, "remove directory "+m.path, path.Dir(m.path), "", keepFirst(m.path, "rmdir -- "+q), "tend removes only empty directories")
 	}
 	var script string
 	if c := d.Change("exists"); c != nil && c.New == "present" {
@@ -142,5 +142,7 @@ func (m *Directory) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if script == "" {
 		return nil
 	}
-	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), m.path, script, "")
+	// The directories mkdir -p makes are kept too: a revert removes them.
+	keep := "tend_keep_dirs " + q + " || { echo 'tend: what the directory was could not be kept for a revert' >&2; exit 1; }\n"
+	return runTrusted(ctx, t, "directory "+m.path, path.Dir(m.path), m.path, keep+script, "")
 }

@@ -273,7 +273,7 @@ func (m *File) Check(ctx context.Context, t *Target) (*Diff, error) {
 // Apply writes, re-owns or removes the file as d says.
 func (m *File) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if c := d.Change("exists"); c != nil && c.New == "absent" {
-		return runTrusted(ctx, t, "remove "+m.spec.Path, path.Dir(m.spec.Path), "", "rm -f -- "+executor.ShellQuote(m.spec.Path), "")
+		return runTrusted(ctx, t, "remove "+m.spec.Path, path.Dir(m.spec.Path), "", keepFirst(m.spec.Path, "rm -f -- "+executor.ShellQuote(m.spec.Path)), "")
 	}
 	return m.spec.apply(ctx, t, t.State.File(m.spec.Path), d)
 }

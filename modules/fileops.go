@@ -173,6 +173,13 @@ func runTrusted(ctx context.Context, t *Target, what, dir, entry, script, hint s
 	return nil
 }
 
+// keepFirst returns script preceded by keeping what p is, so that a run
+// that fails later can put it back (it does nothing unless the run keeps:
+// see executor.Keeping).
+func keepFirst(p, script string) string {
+	return "tend_keep " + executor.ShellQuote(p) + " || { echo 'tend: what " + strings.ReplaceAll(p, "'", "") + " was could not be kept for a revert' >&2; exit 1; }\n" + script
+}
+
 // outputTail formats the end of a result's stderr and stdout for an error
 // message ("" when both are empty).
 func outputTail(res executor.Result) string {
@@ -264,7 +271,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		if err != nil || script == "" {
 			return err
 		}
-		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, script, "")
+		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepFirst(f.Path, script), "")
 	}
 	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become}
 	if cur != nil && cur.Exists {

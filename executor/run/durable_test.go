@@ -44,6 +44,8 @@ play "p" {
 `
 	}
 	r, _ := setup(t, []string{"a"}, pb(true), ModeApply)
+	// Left as it failed (a revert would undo the change that notified).
+	noRevert(r)
 	dir := r.Hosts()[0].Vars["dir"].AsString()
 	state := filepath.Join(filepath.Dir(dir), "state-a")
 	if res := r.Execute(context.Background()); res.Failed() != 1 {
@@ -236,6 +238,7 @@ play "p" {
 `
 	}
 	r, _ := setup(t, []string{"a"}, pb(false), ModeApply)
+	noRevert(r)
 	dir := r.Hosts()[0].Vars["dir"].AsString()
 	state := filepath.Join(filepath.Dir(dir), "state-a")
 	if res := r.Execute(context.Background()); res.Failed() != 1 {
@@ -354,4 +357,10 @@ play "p" {
 			t.Errorf("%v: %d records left on the host, want %d", mode, len(st.Records), want)
 		}
 	}
+}
+
+// noRevert makes r leave a failed host as it is (--no-revert).
+func noRevert(r *Run) {
+	r.opts.Rollout.NoRevert = true
+	r.policy.Revert = false
 }

@@ -107,9 +107,10 @@ func TestRollout(t *testing.T) {
 				if got != tt.want[rc.Host] {
 					t.Errorf("%s: %s, want %s (%+v)", rc.Host, got, tt.want[rc.Host], rc)
 				}
+				// Hosts not started are not touched; failed ones are put back.
 				_, err := os.Stat(filepath.Join(dir, rc.Host, "marker"))
-				if rc.NotStarted != os.IsNotExist(err) {
-					t.Errorf("%s: not started = %v, but its marker: %v", rc.Host, rc.NotStarted, err)
+				if (got == "ok") != (err == nil) || (got == "failed" && !rc.Reverted) {
+					t.Errorf("%s: %s (reverted %v), its marker: %v", rc.Host, got, rc.Reverted, err)
 				}
 				if rc.NotStarted && !strings.HasPrefix(rc.Error, "not started: rollout halted after ") {
 					t.Errorf("%s: %q", rc.Host, rc.Error)

@@ -81,6 +81,8 @@ type Run struct {
 	hosts  []*inventory.Host
 	work   map[string][]hostPlay
 	policy rollout.Policy
+	// runID names the run on the hosts (what it kept for a revert).
+	runID string
 }
 
 // hostPlay is one play's tasks instantiated for one host.
@@ -148,6 +150,7 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 		}
 	}
 	r.policy, diags = rolloutPolicy(opts, diags)
+	r.runID = fmt.Sprintf("%s-%d", opts.Now().UTC().Format("20060102T150405Z"), os.Getpid())
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -474,6 +477,20 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 	if len(plays) == 0 {
 		return recap
 	}
+	// A run that reverts keeps, on the host, what each path it changes
+	// was before.
+	var changes *hostChanges
+	if r.opts.Mode == ModeApply && r.policy.Revert {
+		changes = &hostChanges{}
+		for _, hp := range plays {
+			for _, t := range hp.plan.Tasks {
+				if _, ok := t.Module.(modules.Verifier); ok && !t.Skip {
+					changes.checks = append(changes.checks, t)
+				}
+			}
+		}
+		conn = executor.Keeping(conn, r.runID)
+	}
 	// One round trip reads the state of every play that uses the host's
 	// become, the pending records and (apply) takes the run lock.
 	become := plays[0].become()
@@ -503,7 +520,7 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 	r.noteForeignRecords(h, plays, st.Records)
 
 	for i, hp := range plays {
-		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records}
+		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records, changes: changes}
 		if i == 0 || (hp.become() == become && !dirtyAny(plays[:i])) {
 			w.state = st
 		}
@@ -522,6 +539,9 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 			var locked *executor.LockedError
 			if errors.As(err, &locked) {
 				recap.Error = err.Error()
+			}
+			if changes != nil && changes.changed && !recap.Unreachable && ctx.Err() == nil {
+				r.revertHost(ctx, h, conn, hp.become(), changes, &recap)
 			}
 			break
 		}
@@ -589,6 +609,10 @@ type hostWork struct {
 	pending        []string
 	notifiedBy     map[string][]string
 	handlerRecords map[string][]string
+
+	// changes is what the run did on the host, for a revert (nil: the run
+	// does not revert).
+	changes *hostChanges
 }
 
 // earlierRun names a notification that a run which stopped before its
@@ -711,6 +735,10 @@ func (w *hostWork) dropHandlers(apply bool) {
 	if !apply {
 		return
 	}
+	msg := "not run: the host stopped first; it stays pending on the host, and the next apply runs it"
+	if w.changes != nil && w.changes.changed {
+		msg = "not run: the host stopped first; a revert undoes the changes that notified it (if the revert fails, it stays pending on the host, and the next apply runs it)"
+	}
 	for _, name := range w.pending {
 		h := w.plan.Handlers[name]
 		if h == nil {
@@ -719,8 +747,7 @@ func (w *hostWork) dropHandlers(apply bool) {
 		w.recap.Skipped++
 		w.run.emit(report.Event{
 			Type: report.EventHandler, Play: w.play.Name, Host: w.host.Name, Task: h.ID, Kind: h.Kind, Name: name,
-			Status: report.StatusSkipped, NotifiedBy: w.notifiedBy[name],
-			Message: "not run: the host stopped first; it stays pending on the host, and the next apply runs it",
+			Status: report.StatusSkipped, NotifiedBy: w.notifiedBy[name], Message: msg,
 		})
 	}
 	w.pending = nil
@@ -882,6 +909,9 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		return fail(d, err)
 	}
 
+	w.checkBaseline(ctx)
+	w.changes.applying(t.ID, d)
+
 	// What the change promises is recorded on the host in the change's own
 	// command, before the change: the effects it owes, and the handlers it
 	// notifies.
@@ -897,9 +927,18 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	for _, n := range t.Notify {
 		records = append(records, executor.HandlerRecord(w.play.Name, n, t.ID, now))
 	}
+	if w.changes != nil {
+		for _, rec := range records {
+			if !w.hadRecord(rec.Name) {
+				w.changes.records = append(w.changes.records, rec.Name)
+			}
+		}
+	}
 	rc := &recordingConn{Conn: w.conn, records: records, become: w.become()}
 	if d.Changed() {
-		if err := t.Module.Apply(ctx, w.target(rc, w.state), d); err != nil {
+		err := t.Module.Apply(ctx, w.target(rc, w.state), d)
+		w.changes.applied(err)
+		if err != nil {
 			if rc.stored && errors.Is(err, executor.ErrNotChanged) {
 				// Nothing changed: nothing is owed by this change — but a
 				// record of the same name an earlier run left stays.
@@ -1042,6 +1081,8 @@ func (w *hostWork) runOrphanEffects(ctx context.Context, apply bool) error {
 			ev(report.StatusChange, d.Notes[0])
 			continue
 		}
+		w.checkBaseline(ctx)
+		w.changes.applying(rec.Task, d)
 		st, err := w.gather(ctx, executor.Request{Effects: effects, Clear: []string{rec.Name}})
 		if err == nil {
 			if fe := st.FailedEffect(); fe != nil {
@@ -1109,6 +1150,10 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 			return err
 		}
 		d, err := m.Check(ctx, w.target(w.conn, st))
+		if err == nil && !d.Empty() {
+			w.checkBaseline(ctx)
+			w.changes.applying(h.ID, d)
+		}
 		if err == nil && d.Changed() {
 			rec := []executor.Record(nil)
 			if len(d.Effects) > 0 {
@@ -1117,6 +1162,7 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 			}
 			rc := &recordingConn{Conn: w.conn, records: rec, become: w.become()}
 			err = m.Apply(ctx, w.target(rc, st), d)
+			w.changes.applied(err)
 			if err == nil {
 				err = rc.err
 			}

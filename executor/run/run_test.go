@@ -159,6 +159,7 @@ play "p" {
 }
 `
 	r, rec := setup(t, []string{"a", "b", "down"}, pb, ModeApply)
+	noRevert(r) // b stays as it failed: its notification stays recorded
 	res := r.Execute(context.Background())
 	byHost := map[string]report.HostRecap{}
 	for _, h := range res.Recaps {

@@ -7,6 +7,8 @@
 #   tend_group  group name or "" (keep the writer's)
 #   tend_size   number of bytes on standard input
 #   tend_sum    their SHA-256, hex
+#   tend_src    (optional) a file to read the bytes from instead of
+#               standard input (a revert's kept copy)
 #
 # The data goes straight from tend into a temporary file created private
 # (umask 077, O_EXCL, random name) in the destination's directory by the
@@ -22,6 +24,10 @@ tend_dir=${tend_dest%/*}
 [ -n "$tend_dir" ] || tend_dir=/
 if ! tend_trust "$tend_dir" "$tend_owner"; then
 	printf 'tend-write-error: trust: %s\n' "$tend_dest" >&2
+	exit 1
+fi
+if ! tend_keep "$tend_dest"; then
+	printf 'tend-write-error: keep: what %s was could not be kept for a revert\n' "$tend_dest" >&2
 	exit 1
 fi
 # Temporary files of this primitive that a run which died left here: the
@@ -58,10 +64,17 @@ err=$(mv -f -T -- "$tmp" "$dest" 2>&1) || fail rename "$err"
 trap - EXIT
 sync -- "$dir" 2>/dev/null || :
 '
+# A revert's kept copy is opened here, by the user who runs the write
+# (root): the owner it may write as cannot read tend's state directory.
+if [ -n "${tend_src:-}" ]; then
+	exec 3<"$tend_src" || exit 1
+else
+	exec 3<&0
+fi
 if [ "$tend_as" = "$tend_user" ]; then
-	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum"
+	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" <&3 3<&-
 else
 	# The directory is the owner's own: write as the owner, who needs no
 	# chown (and cannot do one).
-	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum"
+	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" <&3 3<&-
 fi

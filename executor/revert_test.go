@@ -1,0 +1,111 @@
+package executor
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A run that keeps what it changes can put every path back: a replaced
+// file's bytes and mode, a new file removed, a removed file restored, a
+// new directory removed after the file made in it; the first change of a
+// path in a run is what counts; another run's kept state is dropped.
+func TestKeepAndRevert(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
+	conn := NewLocal(LocalOptions{Host: "h", StateDir: state})
+	defer conn.Close()
+	ctx := context.Background()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	if err := os.WriteFile(p("a.conf"), []byte("old a\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p("gone.conf"), []byte("keep me\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(c Conn, script string) {
+		t.Helper()
+		res, err := c.Run(ctx, Command{Script: TrustedScript(dir, "", script)})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("%s: %v %d %s", script, err, res.ExitCode, res.Stderr)
+		}
+	}
+
+	// An earlier run's kept state is dropped by the next run's first keep.
+	old := Keeping(conn, "run-0")
+	if err := WriteFile(ctx, old, p("b.conf"), []byte("run 0\n"), FileAttrs{}); err != nil {
+		t.Fatal(err)
+	}
+
+	k := Keeping(conn, "run-1")
+	for _, content := range []string{"new a\n", "newer a\n"} {
+		if err := WriteFile(ctx, k, p("a.conf"), []byte(content), FileAttrs{Mode: 0o644}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(k, "tend_keep "+ShellQuote(p("sub"))+" && mkdir -- "+ShellQuote(p("sub")))
+	if err := WriteFile(ctx, k, p("sub/new.conf"), []byte("new\n"), FileAttrs{}); err != nil {
+		t.Fatal(err)
+	}
+	run(k, "tend_keep "+ShellQuote(p("gone.conf"))+" && rm -f -- "+ShellQuote(p("gone.conf")))
+	if _, err := os.Stat(filepath.Join(state, "revert", "run-0")); !os.IsNotExist(err) {
+		t.Errorf("run-0's kept state is still there: %v", err)
+	}
+
+	got, err := Revert(ctx, conn, "run-1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, r := range got {
+		if r.Err != "" {
+			t.Errorf("%s: %s", r.Path, r.Err)
+		}
+		paths = append(paths, strings.TrimPrefix(r.Path, dir+"/"))
+	}
+	// Newest change first.
+	if strings.Join(paths, " ") != "gone.conf sub/new.conf sub a.conf" {
+		t.Errorf("reverted %v", paths)
+	}
+	if b, err := os.ReadFile(p("a.conf")); err != nil || string(b) != "old a\n" {
+		t.Errorf("a.conf = %q, %v", b, err)
+	}
+	if fi, err := os.Stat(p("a.conf")); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("a.conf mode: %v %v", fi.Mode(), err)
+	}
+	if b, err := os.ReadFile(p("gone.conf")); err != nil || string(b) != "keep me\n" {
+		t.Errorf("gone.conf = %q, %v", b, err)
+	}
+	if fi, err := os.Stat(p("gone.conf")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("gone.conf mode: %v %v", fi.Mode(), err)
+	}
+	if _, err := os.Stat(p("sub")); !os.IsNotExist(err) {
+		t.Errorf("sub should be gone: %v", err)
+	}
+	// b.conf was run-0's: this run does not touch it.
+	if b, err := os.ReadFile(p("b.conf")); err != nil || string(b) != "run 0\n" {
+		t.Errorf("b.conf = %q, %v", b, err)
+	}
+
+	// A path that cannot be put back is reported, the others still are.
+	k2 := Keeping(conn, "run-2")
+	if err := WriteFile(ctx, k2, p("a.conf"), []byte("x\n"), FileAttrs{}); err != nil {
+		t.Fatal(err)
+	}
+	run(k2, "tend_keep "+ShellQuote(p("d"))+" && mkdir -- "+ShellQuote(p("d")))
+	if err := os.WriteFile(p("d/someone-elses"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err = Revert(ctx, conn, "run-2", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Err == "" || got[1].Err != "" {
+		t.Errorf("want d failed and a.conf put back: %+v", got)
+	}
+	if b, _ := os.ReadFile(p("a.conf")); string(b) != "old a\n" {
+		t.Errorf("a.conf = %q", b)
+	}
+}
