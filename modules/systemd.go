@@ -285,7 +285,15 @@ func unitActions(name string, unit *executor.UnitState, enabled *bool, state str
 				// reset or systemctl start may refuse it.
 				d.Effect(executor.EffectResetFailed, name)
 			}
-			d.Effect(executor.EffectStart, name)
+			// A unit systemd is starting again (activating, or waiting to
+			// restart after a crash) has a start job queued with the
+			// configuration it loaded then: a start would join that job and
+			// its outcome, a restart replaces it.
+			kind := executor.EffectStart
+			if unit.ActiveState == "activating" || unit.CrashLooping() {
+				kind = executor.EffectRestart
+			}
+			d.Effect(kind, name)
 		}
 	case "stopped":
 		if unit.Active() || unit.CrashLooping() {

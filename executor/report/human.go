@@ -91,10 +91,6 @@ func (s *HumanSink) Emit(e Event) {
 		switch {
 		case r != nil && r.NotStarted:
 			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(StatusNotStarted), e.Message)
-		case r != nil && r.Reverted:
-			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "reverted"), "put back what this run had changed on the host; the play's health checks pass again")
-		case r != nil && r.RevertError != "":
-			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.red.Sprintf("%-11s", "REVERT FAILED"), s.red.Sprint(r.RevertError))
 		}
 		if r != nil && !r.NotStarted && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
 			// Connection-level failures have no task line of their own; a

@@ -162,10 +162,15 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 			}
 		}
 	}
+	undone := ""
 	if len(c.commands) > 0 {
-		d.Notes = append(d.Notes, "commands cannot be undone; these ran and stay done: "+strings.Join(c.commands, ", "))
+		undone = "commands cannot be undone; these ran and stay done: " + strings.Join(c.commands, ", ")
+		d.Notes = append(d.Notes, undone)
 	}
 	if len(problems) > 0 {
+		if undone != "" {
+			problems = append(problems, undone)
+		}
 		recap.RevertError = strings.Join(problems, "; ")
 		emit(report.StatusFailed, d, "REVERT FAILED: "+recap.RevertError)
 		return
@@ -174,6 +179,9 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 	msg := fmt.Sprintf("put back %d path(s) this run changed", len(d.Changes))
 	if len(c.checks) > 0 {
 		msg += "; health checks pass"
+	}
+	if undone != "" {
+		msg += "; " + undone
 	}
 	emit(report.StatusChanged, d, msg)
 }

@@ -820,6 +820,14 @@ func (w *hostWork) withPending(t *playbooks.Task, d *modules.Diff) []string {
 	if added {
 		d.Notes = append(d.Notes, "pending from an earlier run that stopped before it: "+effectList(effects))
 		d.Effects = sortEffects(d.Effects)
+		// A restart starts the unit too: a start before it is dropped.
+		var keep []executor.Effect
+		for _, e := range d.Effects {
+			if e.Kind != executor.EffectStart || !d.HasEffect(executor.EffectRestart, e.Unit) {
+				keep = append(keep, e)
+			}
+		}
+		d.Effects = keep
 	}
 	return names
 }

@@ -184,6 +184,9 @@ type event struct {
 		Failed      int    `json:"failed"`
 		Skipped     int    `json:"skipped"`
 		Unreachable bool   `json:"unreachable"`
+		NotStarted  bool   `json:"not_started"`
+		Reverted    bool   `json:"reverted"`
+		RevertError string `json:"revert_error"`
 		Error       string `json:"error"`
 		RoundTrips  int    `json:"round_trips"`
 	} `json:"recap"`

@@ -1,0 +1,234 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tend-sh/tend/test/fleet"
+)
+
+// recapOf returns host's entry in the final recap.
+func recapOf(t *testing.T, evs []event, host string) struct {
+	Failed               int
+	NotStarted, Reverted bool
+	RevertError, Error   string
+} {
+	t.Helper()
+	for _, r := range evs[len(evs)-1].Recap {
+		if r.Host == host {
+			return struct {
+				Failed               int
+				NotStarted, Reverted bool
+				RevertError, Error   string
+			}{r.Failed, r.NotStarted, r.Reverted, r.RevertError, r.Error}
+		}
+	}
+	t.Fatalf("no recap for %s", host)
+	return struct {
+		Failed               int
+		NotStarted, Reverted bool
+		RevertError, Error   string
+	}{}
+}
+
+// serving checks that host serves the hardened app: the unit active, the
+// pages and /health/ answering as the seed's verification list says.
+func serving(t *testing.T, h *fleet.Host) {
+	t.Helper()
+	if got := sh(t, h, "systemctl show -p ActiveState --value staffrota"); got != "active" {
+		t.Errorf("%s: staffrota is %s", h.Name, got)
+	}
+	for path, want := range map[string]string{"/": "200", "/health/": "200", "/dashboard/": "302"} {
+		if got := httpCode(t, h, path); got != want {
+			t.Errorf("%s: GET %s = %s, want %s", h.Name, path, got, want)
+		}
+	}
+}
+
+// A broken change rolled out with a canary touches one host, is put back
+// there byte for byte, and never reaches the others; batches halt as
+// specified; --no-revert leaves the broken hosts for inspection; a failed
+// health check and an unsettled unit are both reverted; a revert that
+// cannot make the host healthy again (a command it cannot undo) says so.
+func TestRolloutAndRevert(t *testing.T) {
+	f, dir, inv := fleetWithInventory(t, "frollout", 4, "deploy")
+	hosts := f.Hosts
+	good := readFile(t, playbook)
+	tend(t, nil, "apply", playbook, "-i", inv, "--json").wantExit(t, 0)
+	converged := map[string]hostState{}
+	for _, h := range hosts {
+		converged[h.Name] = snapshot(t, h)
+	}
+	unchanged := func(t *testing.T, hs ...*fleet.Host) {
+		t.Helper()
+		for _, h := range hs {
+			if now := snapshot(t, h); now != converged[h.Name] {
+				t.Errorf("%s was touched:\nbefore %+v\nafter  %+v", h.Name, converged[h.Name], now)
+			}
+		}
+	}
+	// The unit's user cannot create its socket in /root: gunicorn exits and
+	// systemd loops restarting it.
+	broken := writeFile(t, filepath.Join(dir, "broken.hcl"),
+		strings.Replace(good, `bind        = "unix:${var.app_dir}/staffrota.sock"`, `bind        = "unix:/root/staffrota.sock"`, 1))
+	if broken == "" || readFile(t, broken) == good {
+		t.Fatal("could not write the broken playbook")
+	}
+
+	t.Run("canary: one host changed and put back, the others untouched", func(t *testing.T) {
+		r := tend(t, nil, "apply", broken, "-i", inv, "--json", "--canary", "1")
+		r.wantExit(t, 3)
+		evs := r.events(t)
+		canary := hosts[0]
+		if e := task(t, evs, canary.Name, "gunicorn_service.staffrota"); e.Status != "failed" || !(strings.Contains(e.Message, "did not stay up") || strings.Contains(e.Message, "restart staffrota.service failed")) || !strings.Contains(e.Message, "/root/staffrota.sock") {
+			t.Errorf("canary task: %s: %s", e.Status, e.Message)
+		}
+		if rc := recapOf(t, evs, canary.Name); !rc.Reverted || rc.RevertError != "" {
+			t.Errorf("canary recap: %+v", rc)
+		}
+		if e := task(t, evs, canary.Name, "revert"); e.Status != "changed" || !strings.Contains(e.Message, "health checks pass") {
+			t.Errorf("revert event: %s: %s", e.Status, e.Message)
+		}
+		now := snapshot(t, canary)
+		if now.unitSum != converged[canary.Name].unitSum {
+			t.Errorf("canary's unit is not the one it had: %s", sh(t, canary, "cat "+unitPath))
+		}
+		if now.listing != converged[canary.Name].listing {
+			t.Errorf("canary's directories differ after the revert:\nbefore %s\nafter  %s", converged[canary.Name].listing, now.listing)
+		}
+		serving(t, canary)
+		for _, h := range hosts[1:] {
+			if rc := recapOf(t, evs, h.Name); !rc.NotStarted || !strings.Contains(rc.Error, "rollout halted after 1 failed host") {
+				t.Errorf("%s: %+v", h.Name, rc)
+			}
+		}
+		unchanged(t, hosts[1:]...)
+		// plan still shows what the halted hosts would get.
+		p := tend(t, nil, "plan", broken, "-i", inv, "--json")
+		p.wantExit(t, 2)
+		for _, h := range hosts {
+			if e := task(t, p.events(t), h.Name, "gunicorn_service.staffrota"); e.Status != "change" {
+				t.Errorf("plan after the halt: %s: %s", h.Name, e.Status)
+			}
+		}
+	})
+
+	t.Run("batches halt; --no-revert leaves the failed hosts broken", func(t *testing.T) {
+		r := tend(t, nil, "apply", broken, "-i", inv, "--json", "--batch", "2", "--no-revert")
+		r.wantExit(t, 3)
+		evs := r.events(t)
+		for _, h := range hosts[:2] {
+			if rc := recapOf(t, evs, h.Name); rc.Failed == 0 || rc.Reverted || rc.NotStarted {
+				t.Errorf("%s: %+v", h.Name, rc)
+			}
+			if !strings.Contains(sh(t, h, "cat "+unitPath), "/root/staffrota.sock") {
+				t.Errorf("%s: the broken unit should be left for inspection", h.Name)
+			}
+		}
+		for _, h := range hosts[2:] {
+			if rc := recapOf(t, evs, h.Name); !rc.NotStarted {
+				t.Errorf("%s: %+v", h.Name, rc)
+			}
+		}
+		unchanged(t, hosts[2:]...)
+		// The good playbook repairs them.
+		tend(t, nil, "apply", playbook, "-i", inv, "--json").wantExit(t, 0)
+		for _, h := range hosts[:2] {
+			serving(t, h)
+		}
+	})
+
+	t.Run("a failed health check is reverted", func(t *testing.T) {
+		for _, h := range hosts {
+			converged[h.Name] = snapshot(t, h)
+		}
+		// gunicorn runs and settles on another socket; the health check
+		// asks the one the site uses, which is gone.
+		moved := writeFile(t, filepath.Join(dir, "moved.hcl"),
+			strings.Replace(good, `bind        = "unix:${var.app_dir}/staffrota.sock"`, `bind        = "unix:${var.app_dir}/moved.sock"`, 1))
+		r := tend(t, nil, "apply", moved, "-i", inv, "--json", "--canary", "1", "--var", "health_retries=3")
+		r.wantExit(t, 3)
+		evs := r.events(t)
+		if e := task(t, evs, hosts[0].Name, "gunicorn_service.staffrota"); e.Status != "changed" {
+			t.Errorf("unit: %s: %s", e.Status, e.Message)
+		}
+		if e := task(t, evs, hosts[0].Name, "health_check.staffrota"); e.Status != "failed" {
+			t.Errorf("health check: %s: %s", e.Status, e.Message)
+		}
+		if rc := recapOf(t, evs, hosts[0].Name); !rc.Reverted {
+			t.Errorf("recap: %+v", rc)
+		}
+		if now := snapshot(t, hosts[0]); now.unitSum != converged[hosts[0].Name].unitSum {
+			t.Errorf("unit not put back: %s", sh(t, hosts[0], "cat "+unitPath))
+		}
+		serving(t, hosts[0])
+		unchanged(t, hosts[1:]...)
+	})
+
+	t.Run("a revert that cannot undo a command fails loudly", func(t *testing.T) {
+		breakDB := writeFile(t, filepath.Join(dir, "breakdb.hcl"), strings.Replace(good, "  health_check \"staffrota\" {",
+			"  command \"drop-db\" {\n    run = \"rm -f "+dbMarker+"\"\n  }\n\n  health_check \"staffrota\" {", 1))
+		defer func() {
+			for _, h := range hosts {
+				sh(t, h, "touch "+dbMarker+" && chown staffrota: "+dbMarker)
+			}
+		}()
+		r := tend(t, nil, "apply", breakDB, "-i", inv, "--json", "--canary", "1", "--var", "health_retries=2")
+		r.wantExit(t, 3)
+		evs := r.events(t)
+		rc := recapOf(t, evs, hosts[0].Name)
+		if rc.Reverted || !strings.Contains(rc.RevertError, "still fails") || !strings.Contains(rc.RevertError, "cannot be undone; these ran and stay done: command.drop-db") {
+			t.Errorf("recap: %+v", rc)
+		}
+		e := task(t, evs, hosts[0].Name, "revert")
+		if e.Status != "failed" || !strings.Contains(e.Message, "REVERT FAILED") {
+			t.Errorf("revert event: %s: %s", e.Status, e.Message)
+		}
+		sh(t, hosts[0], "touch "+dbMarker+" && chown staffrota: "+dbMarker)
+		r2 := tend(t, nil, "apply", breakDB, "-i", inv, "--canary", "1", "--var", "health_retries=2", "--no-color")
+		if !strings.Contains(r2.stdout, "stay done: command.drop-db") || !strings.Contains(r2.stdout, "REVERT FAILED") {
+			t.Errorf("the human output should name the command it could not undo:\n%s", r2.stdout)
+		}
+		t.Logf("human output:\n%s", r2.stdout)
+	})
+}
+
+// The revert works for each login shape: root, a sudo user without a
+// password, a sudo user with one. Without rollout settings every host
+// gets the broken change at once, and every one is put back.
+func TestRevertEveryLogin(t *testing.T) {
+	f := bootFleet(t, "frevlogin", 3)
+	dir := t.TempDir()
+	inv := mixedInventory(t, f, dir, "")
+	env := []string{"TEND_E2E_SUDO_PASSWORD=" + f.SudoPassword}
+	good := readFile(t, playbook)
+	tend(t, env, "apply", playbook, "-i", inv, "--json").wantExit(t, 0)
+	before := map[string]hostState{}
+	for _, h := range f.Hosts {
+		before[h.Name] = snapshot(t, h)
+	}
+	broken := writeFile(t, filepath.Join(dir, "broken.hcl"),
+		strings.Replace(good, `bind        = "unix:${var.app_dir}/staffrota.sock"`, `bind        = "unix:/root/staffrota.sock"`, 1))
+	r := tend(t, env, "apply", broken, "-i", inv, "--json")
+	r.wantExit(t, 3)
+	evs := r.events(t)
+	for i, h := range f.Hosts {
+		if rc := recapOf(t, evs, h.Name); rc.Failed == 0 || !rc.Reverted {
+			t.Errorf("%s (login %s): %+v", h.Name, logins[i], rc)
+		}
+		if now := snapshot(t, h); now.unitSum != before[h.Name].unitSum || now.listing != before[h.Name].listing {
+			t.Errorf("%s (login %s) not put back:\nbefore %+v\nafter  %+v", h.Name, logins[i], before[h.Name], now)
+		}
+		serving(t, h)
+	}
+	// Nothing is left pending: the next apply of the good playbook is a
+	// no-op.
+	again := tend(t, env, "apply", playbook, "-i", inv, "--json")
+	again.wantExit(t, 0)
+	if tot := again.events(t)[len(again.events(t))-1].Totals; tot == nil || tot.Changed != 0 {
+		t.Errorf("after the revert, the good playbook still changed something: %+v\n%s", tot, again)
+	}
+}
