@@ -500,7 +500,7 @@ func (l *loader) play(b *hcl.Block) {
 			// also missing hosts.
 			hostsSeen = hostsSeen || strings.Contains(hint, `"hosts"`)
 			l.errorf(a.NameRange, "Unsupported argument",
-				"An argument named %q is not expected in a play.%s A play takes hosts and become; module settings go inside a task block.",
+				"An argument named %q is not expected in a play.%s A play takes hosts and become (and a rollout block); module settings go inside a task block.",
 				a.Name, hint)
 		}
 	}

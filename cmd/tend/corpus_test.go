@@ -192,6 +192,9 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/notify_invalid_handler.hcl", at: "11:5", phrase: `There is no module kind "servcie". Did you mean "service"?`, not: "Unknown handler"},
 	{file: "playbook/duplicate_task.hcl", at: "8:3", phrase: "The play already has a task file./etc/motd"},
 	{file: "playbook/duplicate_handler.hcl", at: "13:3", phrase: `already has a handler "reload-nginx"`},
+	{file: "playbook/rollout_attr_canery.hcl", at: "5:5", phrase: `An argument named "canery" is not expected in a rollout block. Did you mean "canary"?`},
+	{file: "playbook/rollout_batch_zero.hcl", at: "6:14", phrase: "batch: a batch of 0 hosts would never finish."},
+	{file: "playbook/rollout_max_failures_fraction.hcl", at: "6:20", phrase: "max_failures is a number of hosts or a share of them"},
 
 	// Sensitive values where they are refused.
 	{file: "playbook/sensitive_file_path.hcl", at: "11:5", phrase: "Sensitive value in path"},

@@ -29,7 +29,7 @@ const exitCodesHelp = `Exit codes:
   0  success; for plan: all hosts in sync
   1  internal error, or the output could not be written
   2  plan: changes pending
-  3  a host failed
+  3  a host failed, or the rollout halted (hosts not started)
   4  a host was unreachable (none failed)
   5  invalid input: nothing was connected to
   130  interrupted (Ctrl-C, SIGTERM): running commands were stopped on the hosts`
