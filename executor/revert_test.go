@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,39 @@ func TestKeepAndRevert(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p("a.conf")); string(b) != "old a\n" {
 		t.Errorf("a.conf = %q", b)
+	}
+}
+
+// A validate command sees the new file before it replaces the old one: a
+// rejected file leaves the old one (and no temporary file), an accepted
+// one is written.
+func TestWriteFileValidate(t *testing.T) {
+	dir := t.TempDir()
+	conn := NewLocal(LocalOptions{Host: "h", StateDir: filepath.Join(t.TempDir(), "state")})
+	defer conn.Close()
+	ctx := context.Background()
+	dest := filepath.Join(dir, "app.conf")
+	if err := os.WriteFile(dest, []byte("good old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := FileAttrs{Validate: "grep -q '^good' %s && test \"$(pwd)\" = " + ShellQuote(dir)}
+	err := WriteFile(ctx, conn, dest, []byte("bad\n"), check)
+	if err == nil || !errors.Is(err, ErrNotChanged) || !strings.Contains(err.Error(), "rejected by its validate command") {
+		t.Fatalf("bad content: %v", err)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "good old\n" {
+		t.Errorf("the old file changed: %q", b)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("litter: %v", entries)
+	}
+	if err := WriteFile(ctx, conn, dest, []byte("good new\n"), check); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(dest); string(b) != "good new\n" {
+		t.Errorf("got %q", b)
+	}
+	if _, err := WriteScript(dest, nil, FileAttrs{Validate: "sshd -t"}); err == nil {
+		t.Error("a validate command that does not name the file was accepted")
 	}
 }

@@ -31,6 +31,23 @@ type FileAttrs struct {
 	Group string
 	// Become writes the file with escalated privileges.
 	Become bool
+	// Validate, when not empty, is a command run on the new file before it
+	// replaces the old one, like Ansible's validate: "%s" in it stands for
+	// the new file's path (e.g. "sshd -t -f %s"). It runs as the writer,
+	// in the file's directory; a non-zero exit leaves the old file.
+	Validate string
+}
+
+// ValidateCommand checks a validate command: it must name the new file
+// with one or more "%s".
+func ValidateCommand(cmd string) error {
+	if !strings.Contains(cmd, "%s") {
+		return fmt.Errorf("the command must name the file to check with %%s, like \"sshd -t -f %%s\"")
+	}
+	if strings.ContainsRune(cmd, 0) {
+		return fmt.Errorf("the command holds a NUL byte")
+	}
+	return nil
 }
 
 // unixPerm returns the unix permission bits (0o7777 range) of m. It accepts
@@ -67,9 +84,17 @@ func WriteScript(dest string, data []byte, attrs FileAttrs) (Command, error) {
 	}
 	sum := sha256.Sum256(data)
 	var b strings.Builder
-	fmt.Fprintf(&b, "tend_dest=%s tend_mode=%s tend_owner=%s tend_group=%s tend_size=%d tend_sum=%s\n",
+	validate := ""
+	if attrs.Validate != "" {
+		if err := ValidateCommand(attrs.Validate); err != nil {
+			return Command{}, fmt.Errorf("write %s: validate: %w", dest, err)
+		}
+		// The command sees the new file as "$1".
+		validate = strings.ReplaceAll(attrs.Validate, "%s", `"$1"`)
+	}
+	fmt.Fprintf(&b, "tend_dest=%s tend_mode=%s tend_owner=%s tend_group=%s tend_size=%d tend_sum=%s tend_validate=%s\n",
 		ShellQuote(dest), "0"+strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8), ShellQuote(attrs.Owner),
-		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]))
+		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]), ShellQuote(validate))
 	b.WriteString(stateScript)
 	b.WriteString(writeScript)
 	if data == nil {
@@ -149,7 +174,7 @@ func NotChanged(err error) error { return notChanged{err} }
 // preRename are the steps of the write primitive that fail before the
 // rename (the rename itself failing leaves the old file too): such a
 // failure is known to have changed nothing.
-var preRename = map[string]bool{"trust": true, "keep": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
+var preRename = map[string]bool{"trust": true, "keep": true, "validate": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
 
 // WriteResult turns the result of a WriteScript command into an error
 // that says what went wrong, or nil. A failure the primitive reported
@@ -200,6 +225,8 @@ func writeError(dest string, attrs FileAttrs, res Result) error {
 			dest, strings.Join(trust, "; "), who)
 	case strings.Contains(detail, "No space left on device"), strings.Contains(detail, "Disk quota exceeded"):
 		return fmt.Errorf("write %s: %w in %s (%s); the old file is untouched", dest, ErrNoSpace, path.Dir(dest), strings.TrimSpace(detail))
+	case step == "validate":
+		return fmt.Errorf("write %s: the new file was rejected by its validate command (%s): %s; the old file is untouched", dest, attrs.Validate, strings.TrimSpace(detail))
 	case step == "create" && strings.Contains(detail, "No such file or directory"):
 		return fmt.Errorf("write %s: parent directory %s does not exist; tend does not create it implicitly, add a directory task for it before this one", dest, path.Dir(dest))
 	case step != "":

@@ -31,7 +31,9 @@ var _ Module = (*File)(nil)
 // Attributes: path (defaults to the label), exactly one of content, source
 // (a local file) or template (a local HCL template rendered with vars) when
 // state is "present"; mode ("0644"), owner, group, sensitive, state
-// ("present" or "absent").
+// ("present" or "absent"), validate (a command run on the new file before
+// it replaces the old one, "%s" standing for its path, like
+// "sshd -t -f %s": a rejected file leaves the old one and fails the task).
 //
 // Relative source and template paths are resolved against the directory of
 // the playbook file that holds the attribute, and read when the playbook is
@@ -60,6 +62,7 @@ type fileConfig struct {
 	Group     *string   `hcl:"group,optional"`
 	Sensitive *bool     `hcl:"sensitive,optional"`
 	State     *string   `hcl:"state,optional"`
+	Validate  *string   `hcl:"validate,optional"`
 }
 
 // Decode reads and validates the file task. An attribute whose value is not
@@ -135,6 +138,15 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	}
 	if dec.given("vars", isSet(cfg.Vars)) && !dec.given("template", cfg.Template != nil) {
 		diags = append(diags, errAt(body, "vars", "vars without template", "vars are only used to render a template; set template or remove vars."))
+	}
+	if dec.given("validate", cfg.Validate != nil) && !dec.unknown["validate"] {
+		if m.absent {
+			diags = append(diags, errAt(body, "validate", "Attribute for an absent file", "validate has no meaning with state = \"absent\"."))
+		} else if err := executor.ValidateCommand(*cfg.Validate); err != nil {
+			diags = append(diags, errAt(body, "validate", "Invalid validate command", err.Error()+"."))
+		} else {
+			m.spec.Validate = *cfg.Validate
+		}
 	}
 	if m.absent {
 		for _, s := range sources {

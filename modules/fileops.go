@@ -205,6 +205,9 @@ type fileSpec struct {
 	// DefaultMode is the mode of a new file when no mode was given.
 	DefaultMode fs.FileMode
 	Sensitive   bool
+	// Validate is run on the new file before it replaces the old one
+	// (executor.FileAttrs.Validate).
+	Validate string
 	// QuietCreate leaves the mode, owner and group out of the diff of a new
 	// file (they are implied, as for unit files); Apply still sets them.
 	QuietCreate bool
@@ -273,7 +276,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		}
 		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepFirst(f.Path, script), "")
 	}
-	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become}
+	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate}
 	if cur != nil && cur.Exists {
 		// Keep what the user did not ask to change.
 		attrs.Mode, attrs.Owner, attrs.Group = cur.Mode, cur.Owner, cur.Group

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 func revertPlaybook(url, fail string) string {
 	check := ""
 	if url != "" {
-		check = fmt.Sprintf("  health_check \"up\" { url = %q }\n", url)
+		check = fmt.Sprintf("  health_check \"up\" { url = \"%s/${host.name}\" }\n", url)
 	}
 	return `
 play "p" {
@@ -41,15 +42,18 @@ play "p" {
 }
 
 func TestRevert(t *testing.T) {
+	// Each host asks its own path; with a budget, host a's path is healthy
+	// for that many requests (its baseline) and unhealthy after.
 	var healthy atomic.Bool
-	var budget atomic.Int64 // when > 0: healthy for that many requests
+	var budget atomic.Int64
+	var mu sync.Mutex
+	asked := map[string]int64{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if budget.Load() > 0 {
-			if budget.Add(-1) == 0 {
-				healthy.Store(false)
-			}
-		}
-		if !healthy.Load() {
+		mu.Lock()
+		asked[r.URL.Path]++
+		n := asked[r.URL.Path]
+		mu.Unlock()
+		if !healthy.Load() || (r.URL.Path == "/a" && budget.Load() > 0 && n > budget.Load()) {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 	}))
@@ -67,13 +71,16 @@ func TestRevert(t *testing.T) {
 		{name: "a failed host is put back", reverted: true},
 		{name: "put back and healthy again", url: srv.URL, healthy: true, reverted: true},
 		{name: "--no-revert leaves it", noRevert: true},
-		{name: "still unhealthy after the revert: REVERT FAILED", url: srv.URL, healthy: true, budget: 2, revertError: "after the revert, health_check.up still fails"},
+		{name: "still unhealthy after the revert: REVERT FAILED", url: srv.URL, healthy: true, budget: 1, revertError: "after the revert, health_check.up still fails"},
 		{name: "unhealthy before the change: not put back", url: srv.URL, healthy: false, revertError: "not reverted: the host was not healthy before this run changed it"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			healthy.Store(tt.healthy)
 			budget.Store(tt.budget)
+			mu.Lock()
+			clear(asked)
+			mu.Unlock()
 			dir := t.TempDir()
 			r, _ := setupIn(t, dir, []string{"a", "b"}, revertPlaybook(tt.url, "a"), ModeApply)
 			r.opts.Rollout = RolloutFlags{NoRevert: tt.noRevert}
@@ -88,7 +95,7 @@ func TestRevert(t *testing.T) {
 			if a.Failed == 0 || a.Reverted != tt.reverted || !strings.HasPrefix(a.RevertError, tt.revertError) || (tt.revertError == "" && a.RevertError != "") {
 				t.Fatalf("a: %+v", a)
 			}
-			if (b.Failed != 0) != (tt.url != "" && (!tt.healthy || tt.budget > 0)) || b.Reverted {
+			if (b.Failed != 0) != (tt.url != "" && !tt.healthy) || b.Reverted {
 				t.Errorf("b: %+v", b)
 			}
 			conf, _ := os.ReadFile(filepath.Join(dir, "a", "app.conf"))

@@ -7,6 +7,9 @@
 #   tend_group  group name or "" (keep the writer's)
 #   tend_size   number of bytes on standard input
 #   tend_sum    their SHA-256, hex
+#   tend_validate (optional) a command run on the new file before the
+#               rename; it sees the file as "$1"; non-zero leaves the old
+#               file
 #   tend_src    (optional) a file to read the bytes from instead of
 #               standard input (a revert's kept copy)
 #
@@ -42,7 +45,7 @@ for tend_f in "$tend_dir"/.tend-????????????.tmp; do
 done
 # shellcheck disable=SC2016 # expanded by the inner shell
 tend_body='
-dest=$1 dir=$2 mode=$3 owner=$4 group=$5 size=$6 sum=$7
+dest=$1 dir=$2 mode=$3 owner=$4 group=$5 size=$6 sum=$7 validate=$8
 fail() { printf "tend-write-error: %s: %s\n" "$1" "$2" >&2; exit 1; }
 umask 077
 tmp=$(mktemp "$dir/.tend-XXXXXXXXXXXX.tmp" 2>&1) || fail create "$tmp"
@@ -59,6 +62,9 @@ elif [ -n "$group" ]; then
 	err=$(chgrp -- "$group" "$tmp" 2>&1) || fail group "$err"
 fi
 err=$(chmod -- "$mode" "$tmp" 2>&1) || fail mode "$err"
+if [ -n "$validate" ]; then
+	err=$(cd -- "$dir" && /bin/sh -c "$validate" tend-validate "$tmp" </dev/null 2>&1) || fail validate "$(printf "%s" "$err" | tail -c 2000 | tr "\n" " ")"
+fi
 sync -- "$tmp" 2>/dev/null || sync
 err=$(mv -f -T -- "$tmp" "$dest" 2>&1) || fail rename "$err"
 trap - EXIT
@@ -72,9 +78,9 @@ else
 	exec 3<&0
 fi
 if [ "$tend_as" = "$tend_user" ]; then
-	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" <&3 3<&-
+	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" <&3 3<&-
 else
 	# The directory is the owner's own: write as the owner, who needs no
 	# chown (and cannot do one).
-	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" <&3 3<&-
+	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" <&3 3<&-
 fi

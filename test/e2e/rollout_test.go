@@ -232,3 +232,37 @@ func TestRevertEveryLogin(t *testing.T) {
 		t.Errorf("after the revert, the good playbook still changed something: %+v\n%s", tot, again)
 	}
 }
+
+// A validate command keeps a bad sshd drop-in out: the new file is checked
+// in place (sshd -t -f) before it replaces anything, and sshd keeps
+// running with what it had; a good one goes in.
+func TestValidateKeepsBadFileOut(t *testing.T) {
+	f, dir, inv := fleetWithInventory(t, "fvalidate", 1, "deploy")
+	h := f.Hosts[0]
+	const dropIn = "/etc/ssh/sshd_config.d/50-tend.conf"
+	pb := func(content string) string {
+		return writeFile(t, filepath.Join(dir, "ssh.hcl"), `
+play "ssh" {
+  hosts = ["all"]
+  file "`+dropIn+`" {
+    content  = "`+content+`"
+    validate = "/usr/sbin/sshd -t -f %s"
+  }
+}
+`)
+	}
+	r := tend(t, nil, "apply", pb(`PermitRootLogin maybe\n`), "-i", inv, "--json")
+	r.wantExit(t, 3)
+	e := task(t, r.events(t), h.Name, "file."+dropIn)
+	if e.Status != "failed" || !strings.Contains(e.Message, "rejected by its validate command") || !strings.Contains(e.Message, `unsupported option "maybe"`) {
+		t.Errorf("bad drop-in: %s: %s", e.Status, e.Message)
+	}
+	if got := sh(t, h, "ls -A /etc/ssh/sshd_config.d/ | grep -c -e 50-tend -e .tend- || true"); got != "0" {
+		t.Errorf("the bad drop-in or its temporary file is on the host: %s", sh(t, h, "ls -A /etc/ssh/sshd_config.d/"))
+	}
+	good := tend(t, nil, "apply", pb(`PermitRootLogin prohibit-password\n`), "-i", inv, "--json")
+	good.wantExit(t, 0)
+	if got := sh(t, h, "cat "+dropIn); got != "PermitRootLogin prohibit-password" {
+		t.Errorf("good drop-in: %q", got)
+	}
+}
