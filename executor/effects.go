@@ -119,7 +119,7 @@ const (
 // errorLine matches journal lines that name a cause: a crashing app's
 // first error is often far above the tail, buried under the traceback of
 // its supervisor shutting down.
-var errorLine = regexp.MustCompile(`(?i)error|exception|fatal|denied|not found|no such|cannot|can't|unable|refused|invalid`)
+var errorLine = regexp.MustCompile(`(?i)error|exception|fatal|failed to|denied|not found|no such|cannot|can't|unable|refused|invalid`)
 
 // condenseJournal turns what a failed effect read back (systemctl status,
 // the @@journal marker, the journal window) into status, the distinct error

@@ -55,6 +55,8 @@ var _ Module = (*GunicornService)(nil)
 type GunicornService struct {
 	g    gunicornUnit
 	spec unitSpec
+	// needs is what the unit needs from the host before it can start.
+	needs *preflight
 }
 
 type gunicornConfig struct {
@@ -674,7 +676,23 @@ func (g *gunicornUnit) render(cpus int) ([]byte, error) {
 }
 
 // Probes reads the unit file and the unit.
-func (m *GunicornService) Probes() []executor.Probe { return m.spec.probes() }
+func (m *GunicornService) Probes() []executor.Probe {
+	return append(m.spec.probes(), m.preflight().probe()...)
+}
+
+// preflight returns what the unit needs from the host (built once).
+func (m *GunicornService) preflight() *preflight {
+	if m.needs == nil {
+		var socks []string
+		for _, b := range m.g.Binds {
+			if p, ok := strings.CutPrefix(b, "unix:"); ok {
+				socks = append(socks, p)
+			}
+		}
+		m.needs = unitNeeds(m.g.User, m.g.Group, m.g.Directory, m.g.Gunicorn, socks)
+	}
+	return m.needs
+}
 
 // Check renders the unit for the host (workers = "auto" uses its CPU count)
 // and compares it and the unit with the gathered state.
@@ -688,6 +706,9 @@ func (m *GunicornService) Check(ctx context.Context, t *Target) (*Diff, error) {
 		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
 	}
 	m.spec.File.Content = content
+	if err := m.preflight().check(t.State); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
+	}
 	return m.spec.check(t)
 }
 

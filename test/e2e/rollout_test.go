@@ -70,10 +70,11 @@ func TestRolloutAndRevert(t *testing.T) {
 			}
 		}
 	}
-	// The unit's user cannot create its socket in /root: gunicorn exits and
-	// systemd loops restarting it.
+	// The app's callable does not exist (nothing a preflight can see):
+	// gunicorn's workers fail to boot, it exits, and systemd loops
+	// restarting it.
 	broken := writeFile(t, filepath.Join(dir, "broken.hcl"),
-		strings.Replace(good, `bind        = "unix:${var.app_dir}/staffrota.sock"`, `bind        = "unix:/root/staffrota.sock"`, 1))
+		strings.Replace(good, `app         = "rotasystems.wsgi:application"`, `app         = "rotasystems.wsgi:no_such_app"`, 1))
 	if broken == "" || readFile(t, broken) == good {
 		t.Fatal("could not write the broken playbook")
 	}
@@ -83,7 +84,7 @@ func TestRolloutAndRevert(t *testing.T) {
 		r.wantExit(t, 3)
 		evs := r.events(t)
 		canary := hosts[0]
-		if e := task(t, evs, canary.Name, "gunicorn_service.staffrota"); e.Status != "failed" || !(strings.Contains(e.Message, "did not stay up") || strings.Contains(e.Message, "restart staffrota.service failed")) || !strings.Contains(e.Message, "/root/staffrota.sock") {
+		if e := task(t, evs, canary.Name, "gunicorn_service.staffrota"); e.Status != "failed" || !(strings.Contains(e.Message, "did not stay up") || strings.Contains(e.Message, "restart staffrota.service failed")) || !strings.Contains(e.Message, "no_such_app") {
 			t.Errorf("canary task: %s: %s", e.Status, e.Message)
 		}
 		if rc := recapOf(t, evs, canary.Name); !rc.Reverted || rc.RevertError != "" {
@@ -124,7 +125,7 @@ func TestRolloutAndRevert(t *testing.T) {
 			if rc := recapOf(t, evs, h.Name); rc.Failed == 0 || rc.Reverted || rc.NotStarted {
 				t.Errorf("%s: %+v", h.Name, rc)
 			}
-			if !strings.Contains(sh(t, h, "cat "+unitPath), "/root/staffrota.sock") {
+			if !strings.Contains(sh(t, h, "cat "+unitPath), "no_such_app") {
 				t.Errorf("%s: the broken unit should be left for inspection", h.Name)
 			}
 		}
@@ -134,8 +135,9 @@ func TestRolloutAndRevert(t *testing.T) {
 			}
 		}
 		unchanged(t, hosts[2:]...)
-		// The good playbook repairs them.
-		tend(t, nil, "apply", playbook, "-i", inv, "--json").wantExit(t, 0)
+		// The good playbook repairs them (their baseline health check fails
+		// fast: they are broken).
+		tend(t, nil, "apply", playbook, "-i", inv, "--json", "--var", "health_retries=3").wantExit(t, 0)
 		for _, h := range hosts[:2] {
 			serving(t, h)
 		}
@@ -211,7 +213,7 @@ func TestRevertEveryLogin(t *testing.T) {
 		before[h.Name] = snapshot(t, h)
 	}
 	broken := writeFile(t, filepath.Join(dir, "broken.hcl"),
-		strings.Replace(good, `bind        = "unix:${var.app_dir}/staffrota.sock"`, `bind        = "unix:/root/staffrota.sock"`, 1))
+		strings.Replace(good, `app         = "rotasystems.wsgi:application"`, `app         = "rotasystems.wsgi:no_such_app"`, 1))
 	r := tend(t, env, "apply", broken, "-i", inv, "--json")
 	r.wantExit(t, 3)
 	evs := r.events(t)
@@ -233,10 +235,12 @@ func TestRevertEveryLogin(t *testing.T) {
 	}
 }
 
-// A validate command keeps a bad sshd drop-in out: the new file is checked
-// in place (sshd -t -f) before it replaces anything, and sshd keeps
-// running with what it had; a good one goes in.
-func TestValidateKeepsBadFileOut(t *testing.T) {
+// Check before you swap. A validate command keeps a bad sshd drop-in out:
+// the new file is checked in place (sshd -t -f) before it replaces
+// anything, and sshd keeps running with what it had; a good one goes in.
+// plan's preflight finds what a unit needs and the host lacks (its User=,
+// its socket directory) before apply touches anything.
+func TestCheckBeforeSwap(t *testing.T) {
 	f, dir, inv := fleetWithInventory(t, "fvalidate", 1, "deploy")
 	h := f.Hosts[0]
 	const dropIn = "/etc/ssh/sshd_config.d/50-tend.conf"
@@ -264,5 +268,27 @@ play "ssh" {
 	good.wantExit(t, 0)
 	if got := sh(t, h, "cat "+dropIn); got != "PermitRootLogin prohibit-password" {
 		t.Errorf("good drop-in: %q", got)
+	}
+
+	harden := readFile(t, playbook)
+	for _, tc := range []struct{ from, to, want string }{
+		{`user        = "staffrota"`, `user        = "staffrot"`, "preflight: User=staffrot does not exist on the host"},
+		{`bind        = "unix:${var.app_dir}/staffrota.sock"`, `bind        = "unix:/root/staffrota.sock"`, "preflight: staffrota cannot create its socket /root/staffrota.sock"},
+	} {
+		before := snapshot(t, h)
+		pb := writeFile(t, filepath.Join(dir, "preflight.hcl"), strings.Replace(harden, tc.from, tc.to, 1))
+		if readFile(t, pb) == harden {
+			t.Fatalf("could not change %s", tc.from)
+		}
+		r := tend(t, nil, "plan", pb, "-i", inv, "--json")
+		r.wantExit(t, 3)
+		if e := task(t, r.events(t), h.Name, "gunicorn_service.staffrota"); e.Status != "failed" || !strings.Contains(e.Message, tc.want) {
+			t.Errorf("plan: %s: %s, want %q", e.Status, e.Message, tc.want)
+		}
+		a := tend(t, nil, "apply", pb, "-i", inv, "--json")
+		a.wantExit(t, 3)
+		if after := snapshot(t, h); after != before {
+			t.Errorf("apply changed the host although the preflight failed:\nbefore %+v\nafter  %+v", before, after)
+		}
 	}
 }

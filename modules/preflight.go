@@ -1,0 +1,96 @@
+package modules
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/tend-sh/tend/executor"
+)
+
+// preflight is what a unit needs from the host before it can start: its
+// user and group, its working directory, its program, the directories of
+// its unix sockets writable by its user. It is read in the state read,
+// as one guard whose exit status names the first missing piece, so that
+// plan reports it per host before apply changes anything.
+type preflight struct {
+	checks []preflightCheck
+}
+
+type preflightCheck struct {
+	script string
+	why    string
+}
+
+// add appends a check: script must succeed, or the unit fails with why.
+func (p *preflight) add(script, why string) {
+	p.checks = append(p.checks, preflightCheck{script, why})
+}
+
+// unitNeeds builds the preflight of a unit that runs program in dir as
+// user:group and listens on the unix sockets socks.
+func unitNeeds(user, group, dir, program string, socks []string) *preflight {
+	p := &preflight{}
+	q := executor.ShellQuote
+	if user != "" {
+		p.add("getent passwd -- "+q(user)+" >/dev/null", fmt.Sprintf("User=%s does not exist on the host", user))
+	}
+	if group != "" {
+		p.add("getent group -- "+q(group)+" >/dev/null", fmt.Sprintf("Group=%s does not exist on the host", group))
+	}
+	if dir != "" {
+		p.add("test -d "+q(dir), fmt.Sprintf("WorkingDirectory=%s does not exist on the host", dir))
+	}
+	if program != "" {
+		p.add("test -f "+q(program)+" && test -x "+q(program), fmt.Sprintf("the program %s does not exist or is not executable", program))
+	}
+	for _, s := range socks {
+		d := path.Dir(s)
+		who := user
+		if who == "" {
+			who = "root"
+		}
+		test := "test -d " + q(d) + " && test -w " + q(d) + " && test -x " + q(d)
+		if user != "" && user != "root" {
+			test = "runuser -u " + q(user) + " -- /bin/sh -c " + q(test)
+		}
+		p.add(test, fmt.Sprintf("%s cannot create its socket %s: the directory %s does not exist or %s cannot write it", who, s, d, who))
+	}
+	return p
+}
+
+// script is the guard: exit 0 when every check passes, else 10 + the
+// index of the first that failed.
+func (p *preflight) script() string {
+	var b strings.Builder
+	for i, c := range p.checks {
+		fmt.Fprintf(&b, "{ %s; } 2>/dev/null || exit %d\n", c.script, 10+i)
+	}
+	b.WriteString("exit 0\n")
+	return b.String()
+}
+
+// probe returns the guard probe (nil: nothing to check).
+func (p *preflight) probe() []executor.Probe {
+	if p == nil || len(p.checks) == 0 {
+		return nil
+	}
+	return []executor.Probe{{Kind: executor.ProbeGuard, Script: p.script(), Become: true}}
+}
+
+// check returns why the unit cannot start on the host, or nil. A guard
+// that was not read (a plan of a host whose state read failed) is no
+// finding.
+func (p *preflight) check(st *executor.State) error {
+	if p == nil || len(p.checks) == 0 {
+		return nil
+	}
+	code, ok := st.Guard(p.script())
+	if !ok || code == 0 {
+		return nil
+	}
+	if i := code - 10; i >= 0 && i < len(p.checks) {
+		return fmt.Errorf("preflight: %s", p.checks[i].why)
+	}
+	return fmt.Errorf("preflight: the checks of what the unit needs failed on the host (exit status %d)", code)
+}
