@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The demo: run by `make demo` inside a throwaway fleet (test/fleet), which
 # exports TEND_FLEET_INVENTORY. It shows plan, apply and plan again on the
-# staffrota example, and fails loudly if an exit code is not the documented one.
+# staffrota example, then a canary rollout of a broken change that is put
+# back on the canary and never reaches the other hosts, then the good change
+# rolling out in batches; it fails loudly if an exit code is not the
+# documented one.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 tend=./bin/tend
 playbook=examples/staffrota/harden.hcl
 inv=${TEND_FLEET_INVENTORY:?run me through: make demo}
@@ -39,4 +42,25 @@ step tend plan $playbook -i inventory.hcl
 $tend plan "$playbook" -i "$inv"
 expect 0 $? "tend plan (converged: in sync)"
 
-printf '\n\033[1;32mdemo: plan → apply → plan converged every host; the second plan found nothing to change.\033[0m\n'
+# A broken change: the app's callable is misspelt, so gunicorn's workers
+# fail to boot. With a canary, one host gets it, fails, and is put back.
+fixed=""
+broken=$(mktemp /tmp/tend-demo-broken.XXXXXX.hcl)
+trap 'rm -f "$broken" "$fixed"' EXIT
+sed 's/rotasystems.wsgi:application/rotasystems.wsgi:aplication/' "$playbook" >"$broken"
+step tend apply broken.hcl -i inventory.hcl --canary 1 "   # app = \"rotasystems.wsgi:aplication\""
+$tend apply "$broken" -i "$inv" --canary 1 --var health_retries=3
+expect 3 $? "tend apply of a broken change (the canary fails and is reverted; the rollout halts)"
+
+step tend plan $playbook -i inventory.hcl
+$tend plan "$playbook" -i "$inv"
+expect 0 $? "tend plan (the canary was put back: every host in sync)"
+
+# The good change, rolled out one host after another.
+fixed=$(mktemp /tmp/tend-demo-fixed.XXXXXX.hcl)
+sed 's/timeout     = 60/timeout     = 90/' "$playbook" >"$fixed"
+step tend apply fixed.hcl -i inventory.hcl --canary 1 --batch 50% "   # timeout = 90"
+$tend apply "$fixed" -i "$inv" --canary 1 --batch 50%
+expect 0 $? "tend apply of a good change in a canary and batches"
+
+printf '\n\033[1;32mdemo: plan → apply → plan converged every host; a broken change was stopped at its canary and put back; the good one rolled out.\033[0m\n'

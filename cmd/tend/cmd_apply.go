@@ -5,13 +5,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tend-sh/tend/executor/plan"
 	"github.com/tend-sh/tend/executor/rollout"
 	"github.com/tend-sh/tend/executor/run"
 )
 
 func newApplyCommand(g *globalFlags) *cobra.Command {
 	c := &cobra.Command{
-		Use:   "apply PLAYBOOK...",
+		Use:   "apply PLAYBOOK... | apply PLANFILE",
 		Short: "Converge the hosts: change what differs, restart on change, check health",
 		Long: `apply computes the same diff as plan and applies exactly that diff, host by
 host in parallel. After each change it reads the state again and fails the
@@ -24,11 +25,24 @@ finished before the next starts; once more hosts failed than tolerated, the
 rest are not started. A host that fails after this run changed it is put
 back (its files, units and restarts) unless revert = false or --no-revert.
 
+Given a plan saved with "tend plan --out FILE", apply applies exactly it: the
+same playbook, inventory and limit (refused if any of their files changed, or
+if this is another tend), on the hosts it planned, refusing a host whose
+state changed since the plan ("changed since the plan: ...") while applying
+the others. Variables are given again as for plan (they are not in the file).
+
 ` + exitCodesHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.rollout.parse(cmd); err != nil {
 				return err
+			}
+			if len(args) == 1 && plan.IsFile(args[0]) {
+				files, err := g.useSavedPlan(args[0])
+				if err != nil {
+					return err
+				}
+				args = files
 			}
 			return g.execute(cmd, args, run.ModeApply)
 		},

@@ -28,6 +28,9 @@ type globalFlags struct {
 	acceptNewHostKeys bool
 	// rollout holds apply's rollout flags.
 	rollout rolloutFlags
+	// planOut is plan's --out; saved the plan apply applies.
+	planOut string
+	saved   *run.SavedPlan
 }
 
 func newRootCommand() *cobra.Command {
@@ -67,6 +70,7 @@ secrets with TEND_VAR_<name> or --var-file.
 		newValidateCommand(g),
 		newPlanCommand(g),
 		newApplyCommand(g),
+		newShowCommand(g),
 		newInventoryCommand(g),
 		newModulesCommand(),
 	)
@@ -201,7 +205,7 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	}
 	r, rdiags := run.Prepare(run.Options{
 		Mode: runMode, Inventory: inv, Playbook: pb.WithoutPlays(unmatched...), Limit: g.limit, Forks: g.forks,
-		Rollout: g.rollout.parsed,
+		Rollout: g.rollout.parsed, Saved: g.saved,
 	})
 	diags = append(diags, rdiags...)
 	if r != nil && len(g.limit) > 0 && len(r.Hosts()) == 0 && !rdiags.HasErrors() {

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tend-sh/tend/executor"
+	"github.com/tend-sh/tend/executor/plan"
 	"github.com/tend-sh/tend/executor/report"
 	"github.com/tend-sh/tend/executor/rollout"
 	"github.com/tend-sh/tend/inventory"
@@ -63,6 +64,9 @@ type Options struct {
 	// Rollout holds the command line's rollout settings; they win over
 	// the plays' rollout blocks.
 	Rollout RolloutFlags
+	// Saved, when set, makes a plan record what it finds for saving, or an
+	// apply match a saved plan host by host.
+	Saved *SavedPlan
 }
 
 // RolloutFlags are the command line's rollout settings; nil or false
@@ -83,6 +87,8 @@ type Run struct {
 	policy rollout.Policy
 	// runID names the run on the hosts (what it kept for a revert).
 	runID string
+	// recorder collects a plan that is saved.
+	recorder *planRecorder
 }
 
 // hostPlay is one play's tasks instantiated for one host.
@@ -150,6 +156,9 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 		}
 	}
 	r.policy, diags = rolloutPolicy(opts, diags)
+	if opts.Saved != nil && opts.Mode == ModePlan {
+		r.recorder = &planRecorder{hosts: map[string]*plan.Host{}}
+	}
 	r.runID = fmt.Sprintf("%s-%d", opts.Now().UTC().Format("20060102T150405Z"), os.Getpid())
 	if diags.HasErrors() {
 		return nil, diags
@@ -626,6 +635,9 @@ func (w *hostWork) target(conn executor.Conn, state *executor.State) *modules.Ta
 }
 
 func (w *hostWork) emitTask(typ report.EventType, t *playbooks.Task, status report.Status, d *modules.Diff, msg string, dur time.Duration) {
+	if typ == report.EventTask {
+		w.recordPlanned(t, status, d)
+	}
 	w.run.emit(report.Event{
 		Type: typ, Play: w.play.Name, Host: w.host.Name, Task: t.ID, Kind: t.Kind, Name: t.Name,
 		Status: status, Diff: d, Message: msg, Duration: dur,
@@ -699,6 +711,10 @@ func (w *hostWork) runPlay(ctx context.Context) error {
 		w.handlerRecords[rec.Handler] = append(w.handlerRecords[rec.Handler], rec.Name)
 	}
 	if err := w.dropRecordsOwingNothing(ctx, apply); err != nil {
+		w.recap.Failed++
+		return err
+	}
+	if err := w.verifySaved(ctx); err != nil {
 		w.recap.Failed++
 		return err
 	}

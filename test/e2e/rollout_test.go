@@ -292,3 +292,63 @@ play "ssh" {
 		}
 	}
 }
+
+// A saved plan is applied exactly: after one host drifted, apply of the
+// plan changes the others and refuses that one, untouched; show renders
+// the plan, for people and as JSON; a changed playbook voids the plan.
+func TestSavedPlan(t *testing.T) {
+	f, dir, inv := fleetWithInventory(t, "fsaved", 3, "deploy")
+	env := []string{"TEND_PLAN_KEY_FILE=" + filepath.Join(dir, "plan.key")}
+	tend(t, env, "apply", playbook, "-i", inv, "--json").wantExit(t, 0)
+	pb := writeFile(t, filepath.Join(dir, "timeout.hcl"), strings.Replace(readFile(t, playbook), "timeout     = 60", "timeout     = 90", 1))
+	saved := filepath.Join(dir, "timeout.plan")
+	p := tend(t, env, "plan", pb, "-i", inv, "--out", saved, "--json")
+	p.wantExit(t, 2)
+	if strings.Contains(readFile(t, saved), "--timeout 60") == false {
+		t.Errorf("the saved plan should show the diff:\n%s", readFile(t, saved))
+	}
+	show := tend(t, env, "show", saved, "--no-color")
+	show.wantExit(t, 0)
+	if !strings.Contains(show.stdout, "+ExecStart="+appDir+"/venv/bin/gunicorn --workers 2 --timeout 90") {
+		t.Errorf("show:\n%s", show.stdout)
+	}
+	if js := tend(t, env, "show", saved, "--json"); js.code != 0 || !strings.Contains(js.stdout, `"tend_plan": 1`) {
+		t.Errorf("show --json:\n%s", js)
+	}
+
+	drifted := f.Hosts[1]
+	sh(t, drifted, "sed -i 's/--workers 2/--workers 3/' "+unitPath)
+	before := snapshot(t, drifted)
+	r := tend(t, env, "apply", saved, "--json")
+	r.wantExit(t, 3)
+	evs := r.events(t)
+	for _, h := range f.Hosts {
+		rc := recapOf(t, evs, h.Name)
+		if h == drifted {
+			if rc.Failed == 0 || !strings.Contains(rc.Error, "changed since the plan: gunicorn_service.staffrota") {
+				t.Errorf("%s: %+v", h.Name, rc)
+			}
+			continue
+		}
+		if rc.Failed != 0 {
+			t.Errorf("%s: %+v", h.Name, rc)
+		}
+		if !strings.Contains(sh(t, h, "cat "+unitPath), "--timeout 90") {
+			t.Errorf("%s: the plan was not applied", h.Name)
+		}
+	}
+	if after := snapshot(t, drifted); after != before {
+		t.Errorf("the drifted host was touched:\nbefore %+v\nafter  %+v", before, after)
+	}
+
+	// The playbook changed: the plan is void, nothing is contacted.
+	writeFile(t, pb, readFile(t, pb)+"\n# edited\n")
+	void := tend(t, env, "apply", saved)
+	void.wantExit(t, 5)
+	if !strings.Contains(void.stderr, "changed since the plan was made") {
+		t.Errorf("a changed playbook:\n%s", void)
+	}
+	// Another controller key cannot apply it.
+	other := tend(t, []string{"TEND_PLAN_KEY_FILE=" + filepath.Join(dir, "other.key")}, "apply", saved)
+	other.wantExit(t, 5)
+}
