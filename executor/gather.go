@@ -518,7 +518,10 @@ if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; 
 		// output: when the run ends, stopping this command's session finds
 		// nothing else in it (no sleep left to reap), the lock is free and
 		// the output closed at once (sshd waits for the output to close).
-		sb.WriteString("while kill -0 \"$PPID\" 2>/dev/null; do setsid sleep 2 </dev/null >/dev/null 2>&1 9>&-; done\n")
+		// When the run ends (its stop), what it kept for a revert goes: a
+		// wait that a signal interrupts lets the trap run at once.
+		sb.WriteString("trap 'tend_drop_kept; exit 0' TERM HUP INT\n")
+		sb.WriteString("while kill -0 \"$PPID\" 2>/dev/null; do setsid sleep 2 </dev/null >/dev/null 2>&1 9>&- & wait $!; done\n")
 	}
 	return sb.String()
 }

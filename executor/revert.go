@@ -59,12 +59,15 @@ func Revert(ctx context.Context, conn Conn, id string, become bool) ([]Reverted,
 		return nil, fmt.Errorf("revert: %w", err)
 	}
 	var out []Reverted
+	pathOf := ""
 	for _, l := range strings.Split(string(res.Stdout), "\n") {
-		if p, ok := strings.CutPrefix(l, "revert ok "); ok {
-			out = append(out, Reverted{Path: p})
+		if p, ok := strings.CutPrefix(l, "@@path "); ok {
+			pathOf = p
+		} else if _, ok := strings.CutPrefix(l, "revert ok "); ok {
+			out = append(out, Reverted{Path: pathOf})
 		} else if rest, ok := strings.CutPrefix(l, "revert fail "); ok {
-			p, why, _ := strings.Cut(rest, ": ")
-			out = append(out, Reverted{Path: p, Err: strings.TrimSpace(why)})
+			_, why, _ := strings.Cut(rest, ": ")
+			out = append(out, Reverted{Path: pathOf, Err: strings.TrimSpace(why)})
 		}
 	}
 	if res.ExitCode != 0 {
@@ -88,4 +91,11 @@ type keepingConn struct {
 func (c keepingConn) Run(ctx context.Context, cmd Command) (Result, error) {
 	cmd.Script = c.prefix + cmd.Script
 	return c.Conn.Run(ctx, cmd)
+}
+
+// Hold implements Conn: the run lock's holder removes what the run kept
+// when the run ends.
+func (c keepingConn) Hold(ctx context.Context, cmd Command, ready string) (*Held, []byte, error) {
+	cmd.Script = c.prefix + cmd.Script
+	return c.Conn.Hold(ctx, cmd, ready)
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A run that keeps what it changes can put every path back: a replaced
@@ -142,5 +143,125 @@ func TestWriteFileValidate(t *testing.T) {
 	}
 	if _, err := WriteScript(dest, nil, FileAttrs{Validate: "sshd -t"}); err == nil {
 		t.Error("a validate command that does not name the file was accepted")
+	}
+}
+
+// The reviewer's cases: a chmod is undone in place (what the application
+// wrote since stays), a removed directory comes back, a path with a
+// trailing blank is the path it is, a path with a newline is not kept, a
+// file its owner cannot read is reported unkept, and the run's kept state
+// goes when the run drops it.
+func TestKeepAndRevertEdges(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state")
+	conn := NewLocal(LocalOptions{Host: "h", StateDir: state})
+	defer conn.Close()
+	ctx := context.Background()
+	p := func(name string) string { return filepath.Join(dir, name) }
+	run := func(c Conn, script string) {
+		t.Helper()
+		res, err := c.Run(ctx, Command{Script: TrustedScript(dir, "", script)})
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("%s: %v %d %s", script, err, res.ExitCode, res.Stderr)
+		}
+	}
+	if err := os.WriteFile(p("log"), []byte("line 1\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(p("old-dir"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p("app.conf"), []byte("plain\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := Keeping(conn, "run-e")
+	run(k, "tend_keep "+ShellQuote(p("log"))+" attrs && chmod 0600 "+ShellQuote(p("log")))
+	run(k, "tend_keep "+ShellQuote(p("old-dir"))+" && rmdir -- "+ShellQuote(p("old-dir")))
+	if err := WriteFile(ctx, k, p("app.conf "), []byte("blank\n"), FileAttrs{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := k.Run(ctx, Command{Script: TrustedScript(dir, "", "tend_keep "+ShellQuote(p("new\nline")))})
+	if err != nil || res.ExitCode == 0 || !strings.Contains(string(res.Stderr), "newline") {
+		t.Errorf("a path with a newline was kept: %v %d %s", err, res.ExitCode, res.Stderr)
+	}
+	// The application writes on after the chmod.
+	f, err := os.OpenFile(p("log"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("line 2\n")
+	f.Close()
+
+	got, err := Revert(ctx, conn, "run-e", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.Err != "" {
+			t.Errorf("%q: %s", r.Path, r.Err)
+		}
+	}
+	if len(got) != 3 || got[0].Path != p("app.conf ") {
+		t.Errorf("reverted %+v", got)
+	}
+	if b, _ := os.ReadFile(p("log")); string(b) != "line 1\nline 2\n" {
+		t.Errorf("the chmod's revert rewrote the file: %q", b)
+	}
+	if fi, _ := os.Stat(p("log")); fi.Mode().Perm() != 0o640 {
+		t.Errorf("log mode %v", fi.Mode())
+	}
+	if fi, err := os.Stat(p("old-dir")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o750 {
+		t.Errorf("the removed directory is not back: %v %v", fi, err)
+	}
+	if b, _ := os.ReadFile(p("app.conf")); string(b) != "plain\n" {
+		t.Errorf("app.conf (without the blank) was touched: %q", b)
+	}
+	if _, err := os.Stat(p("app.conf ")); !os.IsNotExist(err) {
+		t.Errorf("the new file with a blank is still there: %v", err)
+	}
+
+	// The run's end drops what it kept.
+	if _, err := os.Stat(filepath.Join(state, "revert", "run-e")); err != nil {
+		t.Fatalf("kept state: %v", err)
+	}
+	run(k, "tend_drop_kept")
+	if _, err := os.Stat(filepath.Join(state, "revert", "run-e")); !os.IsNotExist(err) {
+		t.Errorf("kept state after the drop: %v", err)
+	}
+}
+
+// What a run kept goes when its run lock is released: secrets it replaced
+// do not stay on the host.
+func TestKeptStateEndsWithTheRun(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	dir := t.TempDir()
+	conn := NewLocal(LocalOptions{StateDir: state})
+	defer conn.Close()
+	ctx := context.Background()
+	k := Keeping(conn, "run-l")
+	held, _, err := Lock(ctx, k, Request{}, LockHolder{Command: "tend apply"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(dir, "secret")
+	if err := os.WriteFile(dest, []byte("old secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(ctx, k, dest, []byte("new secret\n"), FileAttrs{Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(state, "revert", "run-l")
+	if _, err := os.Stat(kept); err != nil {
+		t.Fatalf("nothing kept: %v", err)
+	}
+	start := time.Now()
+	if err := held.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(kept); !os.IsNotExist(err) {
+		t.Errorf("the kept state outlived the run: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the release took %s", d)
 	}
 }

@@ -177,7 +177,17 @@ func runTrusted(ctx context.Context, t *Target, what, dir, entry, script, hint s
 // that fails later can put it back (it does nothing unless the run keeps:
 // see executor.Keeping).
 func keepFirst(p, script string) string {
-	return "tend_keep " + executor.ShellQuote(p) + " || { echo 'tend: what " + strings.ReplaceAll(p, "'", "") + " was could not be kept for a revert' >&2; exit 1; }\n" + script
+	return keepCall(p, executor.ShellQuote(p)) + script
+}
+
+// keepAttrsFirst is keepFirst for a change of mode or ownership only: the
+// file's content is not copied, and a revert changes them back in place.
+func keepAttrsFirst(p, script string) string {
+	return keepCall(p, executor.ShellQuote(p)+" attrs") + script
+}
+
+func keepCall(p, args string) string {
+	return "tend_keep " + args + " || { echo 'tend: what " + strings.ReplaceAll(p, "'", "") + " was could not be kept for a revert' >&2; exit 1; }\n"
 }
 
 // outputTail formats the end of a result's stderr and stdout for an error
@@ -274,7 +284,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		if err != nil || script == "" {
 			return err
 		}
-		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepFirst(f.Path, script), "")
+		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepAttrsFirst(f.Path, script), "")
 	}
 	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate}
 	if cur != nil && cur.Exists {

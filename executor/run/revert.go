@@ -23,8 +23,11 @@ const defaultRevertSettle = 2 * time.Second
 // revert must undo: the host keeps the files (executor.Keeping); the
 // engine remembers the unit actions and the commands.
 type hostChanges struct {
-	// changed is set once the run changed anything on the host.
-	changed bool
+	// changed is set once the run changed anything on the host; contexts
+	// holds the become settings of the plays that did (each keeps what it
+	// changes in the state directory of the user it works as).
+	changed  bool
+	contexts []bool
 	// effects are the unit actions carried out (or tried) on the host, in
 	// order.
 	effects []executor.Effect
@@ -46,13 +49,26 @@ type hostChanges struct {
 	baselineOK bool
 }
 
+// unitDirs are where unit files live: a new file there is a new unit.
+var unitDirs = map[string]bool{
+	"/etc/systemd/system": true, "/run/systemd/system": true,
+	"/usr/lib/systemd/system": true, "/lib/systemd/system": true, "/usr/local/lib/systemd/system": true,
+}
+
 // applied notes that Apply ran and may have changed the host (err is
 // what it returned: a failure known to have changed nothing does not
 // count).
-func (c *hostChanges) applied(err error) {
-	if c != nil && (err == nil || !errors.Is(err, executor.ErrNotChanged)) {
-		c.changed = true
+func (c *hostChanges) applied(become bool, err error) {
+	if c == nil || (err != nil && errors.Is(err, executor.ErrNotChanged)) {
+		return
 	}
+	c.changed = true
+	for _, b := range c.contexts {
+		if b == become {
+			return
+		}
+	}
+	c.contexts = append(c.contexts, become)
 }
 
 // applying notes a change the run is about to make on the host: its
@@ -64,7 +80,7 @@ func (c *hostChanges) applying(taskID string, d *modules.Diff) {
 	}
 	c.effects = append(c.effects, d.Effects...)
 	for _, ch := range d.Changes {
-		if ch.Attr == "exists" && ch.Old == "absent" && ch.Path != "" {
+		if ch.Attr == "exists" && ch.Old == "absent" && unitDirs[path.Dir(ch.Path)] {
 			if c.created == nil {
 				c.created = map[string]bool{}
 			}
@@ -113,6 +129,10 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 	}
 	var problems []string
 	pre, post := revertEffects(c.effects, c.created)
+	// Unit actions need the privileges the run had for any of its changes.
+	for _, b := range c.contexts {
+		become = become || b
+	}
 	if len(pre) > 0 {
 		st, err := executor.Gather(ctx, conn, executor.Request{Effects: pre, Become: become})
 		if err == nil {
@@ -124,17 +144,29 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 			problems = append(problems, "undoing unit actions: "+err.Error())
 		}
 	}
-	reverted, err := executor.Revert(ctx, conn, r.runID, become)
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
+	// Each context the run changed the host in kept its own paths: the
+	// last one to change first.
 	d := &modules.Diff{}
-	for _, p := range reverted {
-		if p.Err != "" {
-			problems = append(problems, p.Path+": "+p.Err)
-			continue
+	var err error
+	for i := len(c.contexts) - 1; i >= 0; i-- {
+		reverted, rerr := executor.Revert(ctx, conn, r.runID, c.contexts[i])
+		if rerr != nil {
+			problems = append(problems, rerr.Error())
+			err = rerr
 		}
-		d.Changes = append(d.Changes, modules.Change{Attr: "reverted", Path: p.Path, New: p.Path})
+		for _, p := range reverted {
+			if p.Err != "" {
+				problems = append(problems, p.Path+": "+p.Err)
+				continue
+			}
+			d.Changes = append(d.Changes, modules.Change{Attr: "reverted", Path: p.Path, New: p.Path})
+		}
+	}
+	// What the undone changes promised is owed no more — once every path
+	// is back.
+	clearRecords := c.records
+	if len(problems) > 0 {
+		clearRecords = nil
 	}
 	// Unit files may have come back: systemd reads them again when the run
 	// acted on units at all.
@@ -142,8 +174,8 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 		post = append([]executor.Effect{{Kind: executor.EffectDaemonReload}}, post...)
 	}
 	d.Effects = append(pre, post...)
-	if (len(post) > 0 || len(c.records) > 0) && err == nil {
-		st, gerr := executor.Gather(ctx, conn, executor.Request{Effects: post, Clear: c.records, Become: become})
+	if (len(post) > 0 || len(clearRecords) > 0) && err == nil {
+		st, gerr := executor.Gather(ctx, conn, executor.Request{Effects: post, Clear: clearRecords, Become: become})
 		if gerr == nil {
 			if fe := st.FailedEffect(); fe != nil {
 				gerr = errors.New(fe.Error())
@@ -190,66 +222,71 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 // the files come back (stop what the run started, disable what it
 // enabled: their unit files may go), post after them and a daemon-reload
 // (restart what the run restarted or reloaded, start what it stopped,
-// enable what it disabled), each unit once, in the order the run first
-// acted on it.
+// enable what it disabled). What a unit was before the run is told by the
+// first action the run took on it: of start, stop, restart and reload the
+// first, of enable and disable the first. Units are undone in the order
+// the run first acted on them.
 //
 // A unit whose unit file the run created goes away with it: it is only
 // stopped (when the run started or restarted it) and disabled (when the
 // run enabled it).
 func revertEffects(effects []executor.Effect, created map[string]bool) (pre, post []executor.Effect) {
-	seen := map[string]bool{}
-	for _, e := range effects {
+	type firsts struct{ run, enable *executor.Effect }
+	var order []string
+	units := map[string]*firsts{}
+	for i := range effects {
+		e := &effects[i]
 		if e.Unit == "" {
 			continue
 		}
-		if created[e.Unit] {
-			switch e.Kind {
-			case executor.EffectStart, executor.EffectRestart, executor.EffectReload:
-				e = executor.Effect{Kind: executor.EffectStart, Unit: e.Unit}
-			case executor.EffectEnable:
-			default:
-				continue
-			}
-		}
-		key := string(e.Kind) + " " + e.Unit
-		if seen[key] {
-			continue
-		}
-		seen[key] = true
-		settle := e.Settle
-		if settle == 0 {
-			settle = defaultRevertSettle
+		f := units[e.Unit]
+		if f == nil {
+			f = &firsts{}
+			units[e.Unit] = f
+			order = append(order, e.Unit)
 		}
 		switch e.Kind {
-		case executor.EffectStart:
-			pre = append(pre, executor.Effect{Kind: executor.EffectStop, Unit: e.Unit})
-		case executor.EffectEnable:
-			pre = append(pre, executor.Effect{Kind: executor.EffectDisable, Unit: e.Unit})
-		case executor.EffectDisable:
-			post = append(post, executor.Effect{Kind: executor.EffectEnable, Unit: e.Unit})
-		case executor.EffectStop:
-			post = append(post, executor.Effect{Kind: executor.EffectResetFailed, Unit: e.Unit},
-				executor.Effect{Kind: executor.EffectStart, Unit: e.Unit, Settle: settle})
-		case executor.EffectRestart, executor.EffectReload:
-			if seen["restart "+e.Unit] && seen["reload "+e.Unit] {
-				continue
+		case executor.EffectStart, executor.EffectStop, executor.EffectRestart, executor.EffectReload:
+			if f.run == nil {
+				f.run = e
 			}
-			post = append(post, executor.Effect{Kind: executor.EffectResetFailed, Unit: e.Unit},
-				executor.Effect{Kind: executor.EffectRestart, Unit: e.Unit, Settle: settle})
+		case executor.EffectEnable, executor.EffectDisable:
+			if f.enable == nil {
+				f.enable = e
+			}
 		}
 	}
-	// A unit the run started is stopped: it is not also restarted.
-	stopped := map[string]bool{}
-	for _, e := range pre {
-		if e.Kind == executor.EffectStop {
-			stopped[e.Unit] = true
+	for _, u := range order {
+		f := units[u]
+		settle := defaultRevertSettle
+		if f.run != nil && f.run.Settle > 0 {
+			settle = f.run.Settle
+		}
+		if created[u] {
+			if f.enable != nil && f.enable.Kind == executor.EffectEnable {
+				pre = append(pre, executor.Effect{Kind: executor.EffectDisable, Unit: u})
+			}
+			if f.run != nil && f.run.Kind != executor.EffectStop {
+				pre = append(pre, executor.Effect{Kind: executor.EffectStop, Unit: u})
+			}
+			continue
+		}
+		if f.enable != nil {
+			if f.enable.Kind == executor.EffectEnable {
+				pre = append(pre, executor.Effect{Kind: executor.EffectDisable, Unit: u})
+			} else {
+				post = append(post, executor.Effect{Kind: executor.EffectEnable, Unit: u})
+			}
+		}
+		if f.run != nil {
+			switch f.run.Kind {
+			case executor.EffectStart:
+				pre = append(pre, executor.Effect{Kind: executor.EffectStop, Unit: u})
+			default: // stop, restart, reload: it ran before the run
+				post = append(post, executor.Effect{Kind: executor.EffectResetFailed, Unit: u},
+					executor.Effect{Kind: executor.EffectRestart, Unit: u, Settle: settle})
+			}
 		}
 	}
-	var keep []executor.Effect
-	for _, e := range post {
-		if !stopped[e.Unit] || e.Kind == executor.EffectEnable {
-			keep = append(keep, e)
-		}
-	}
-	return pre, keep
+	return pre, post
 }

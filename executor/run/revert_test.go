@@ -140,7 +140,13 @@ func TestRevertEffects(t *testing.T) {
 			name:    "a started unit is stopped, a stopped one started, each once",
 			effects: []executor.Effect{e(executor.EffectStart, "a.service"), e(executor.EffectStop, "b.service"), e(executor.EffectStart, "a.service")},
 			pre:     "[stop a.service]",
-			post:    "[reset-failed b.service start b.service]",
+			post:    "[reset-failed b.service restart b.service]",
+		},
+		{
+			name:    "the first action tells what the unit was: stopped then started ran before",
+			effects: []executor.Effect{e(executor.EffectStop, "a.service"), e(executor.EffectStart, "a.service"), e(executor.EffectEnable, "a.service"), e(executor.EffectDisable, "a.service")},
+			pre:     "[disable a.service]",
+			post:    "[reset-failed a.service restart a.service]",
 		},
 		{
 			name:    "enable and disable swap",

@@ -550,7 +550,11 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 				recap.Error = err.Error()
 			}
 			if changes != nil && changes.changed && !recap.Unreachable && ctx.Err() == nil {
-				r.revertHost(ctx, h, conn, hp.become(), changes, &recap)
+				if lock != nil && lock.Err() != nil {
+					recap.RevertError = "not reverted: the run lock was lost (" + lock.Err().Error() + "): another run may have changed the host since"
+				} else {
+					r.revertHost(ctx, h, conn, hp.become(), changes, &recap)
+				}
 			}
 			break
 		}
@@ -961,7 +965,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	rc := &recordingConn{Conn: w.conn, records: records, become: w.become()}
 	if d.Changed() {
 		err := t.Module.Apply(ctx, w.target(rc, w.state), d)
-		w.changes.applied(err)
+		w.changes.applied(w.become(), err)
 		if err != nil {
 			if rc.stored && errors.Is(err, executor.ErrNotChanged) {
 				// Nothing changed: nothing is owed by this change — but a
@@ -1184,9 +1188,14 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 				// "handler:NAME" is no task's ID.
 				rec = append(rec, executor.EffectsRecord(w.play.Name, "handler:"+name, d.Effects, w.run.opts.Now()))
 			}
+			if w.changes != nil {
+				for _, x := range rec {
+					w.changes.records = append(w.changes.records, x.Name)
+				}
+			}
 			rc := &recordingConn{Conn: w.conn, records: rec, become: w.become()}
 			err = m.Apply(ctx, w.target(rc, st), d)
-			w.changes.applied(err)
+			w.changes.applied(w.become(), err)
 			if err == nil {
 				err = rc.err
 			}
