@@ -59,8 +59,8 @@ tend_keep() (
 	elif [ -d "$1" ]; then
 		tk_m="dir $(stat -c '%a %u %g' -- "$1")" || exit 1
 	elif [ -f "$1" ]; then
-		tk_st=$(stat -c '%a %u %g %s %U' -- "$1") || exit 1
-		# shellcheck disable=SC2086 # mode uid gid size owner: no blanks
+		tk_st=$(stat -c '%a %u %g %s' -- "$1") || exit 1
+		# shellcheck disable=SC2086 # mode uid gid size: no blanks
 		set -- "$1" "${2:-}" $tk_st
 		tk_m="file $3 $4 $5"
 		[ -z "$tk_was" ] || tk_m="file $tk_was"
@@ -72,14 +72,14 @@ tend_keep() (
 			tk_as=$tend_user
 			if [ "${tend_as:-$tend_user}" != "$tend_user" ]; then
 				tk_as=$tend_as
-			elif [ "$4" != 0 ]; then
-				tk_as=$7
+			elif [ "$4" != 0 ] && [ "$4" != "$tend_uid" ]; then
+				tk_as="uid $4"
 			fi
-			if [ "$tk_as" = "$tend_user" ]; then
-				cat -- "$1" >"$tk_k.data" 2>/dev/null
-			else
-				case $tk_as in [0-9]* | UNKNOWN | '') false ;; *) runuser -u "$tk_as" -- cat -- "$1" >"$tk_k.data" 2>/dev/null ;; esac
-			fi || {
+			case $tk_as in
+			"$tend_user") cat -- "$1" >"$tk_k.data" 2>/dev/null ;;
+			"uid $4") setpriv --reuid="$4" --regid="$5" --clear-groups -- cat -- "$1" >"$tk_k.data" 2>/dev/null ;;
+			*) runuser -u "$tk_as" -- cat -- "$1" >"$tk_k.data" 2>/dev/null ;;
+			esac || {
 				rm -f -- "$tk_k.data"
 				tk_m="unkept it could not be read as $tk_as (or the disk is full)"
 			}
