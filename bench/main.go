@@ -220,7 +220,7 @@ func parseTools(s string) ([]string, error) {
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
 		switch t {
-		case ToolTend, ToolTendNoSettle, ToolAnsible, ToolRef, ToolRefX25519:
+		case ToolTend, ToolTendNoSettle, ToolTendBatch, ToolAnsible, ToolRef, ToolRefX25519:
 			if !slices.Contains(out, t) {
 				out = append(out, t)
 			}

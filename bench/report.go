@@ -129,6 +129,8 @@ func ratios(noop, cold map[string]*Series) []Ratio {
 	ratio("Ansible no-op ÷ tend no-op", med(noop, ToolAnsible), med(noop, ToolTend), 8, false)
 	ratio("Ansible cold ÷ tend cold", med(cold, ToolAnsible), med(cold, ToolTend), 4, false)
 	ratio("Ansible cold ÷ tend cold with settle 0s", med(cold, ToolAnsible), med(cold, ToolTendNoSettle), 0, false)
+	ratio("tend no-op --batch 25% ÷ tend no-op, all at once", med(noop, ToolTendBatch), med(noop, ToolTend), 0, false)
+	ratio("tend cold --batch 25% ÷ tend cold, all at once", med(cold, ToolTendBatch), med(cold, ToolTend), 0, false)
 	ratio("tend cold ÷ plain OpenSSH cold reference, curve25519", med(cold, ToolTend), med(cold, ToolRefX25519), 0, false)
 	ratio("Ansible cold ÷ plain OpenSSH cold reference, curve25519", med(cold, ToolAnsible), med(cold, ToolRefX25519), 0, false)
 	return out
@@ -180,6 +182,8 @@ func toolLabel(t string) string {
 		return "tend apply"
 	case ToolTendNoSettle:
 		return "tend apply, settle 0s"
+	case ToolTendBatch:
+		return "tend apply --batch 25%"
 	case ToolAnsible:
 		return "ansible-playbook"
 	}

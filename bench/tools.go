@@ -28,19 +28,26 @@ import (
 // restart it does not watch the service (a check neither Ansible's playbook
 // nor the references make), so its cold run shows what that check costs.
 // It is measured in the cold scenario only (a no-op run restarts nothing).
+//
+// ToolTendBatch is tend with --batch 25%: the hosts in four batches, each
+// finished (restarted, settled, health-checked) before the next starts;
+// it shows what a staged rollout costs against all hosts at once.
 const (
 	ToolTend         = "tend"
 	ToolTendNoSettle = "tend-settle0"
+	ToolTendBatch    = "tend-batch25"
 	ToolAnsible      = "ansible"
 	ToolRef          = "openssh"
 	ToolRefX25519    = "openssh-x25519"
 )
 
 // allTools is every tool, in report order.
-var allTools = []string{ToolTend, ToolTendNoSettle, ToolAnsible, ToolRef, ToolRefX25519}
+var allTools = []string{ToolTend, ToolTendNoSettle, ToolTendBatch, ToolAnsible, ToolRef, ToolRefX25519}
 
 // isTend reports whether tool is tend, in either variant.
-func isTend(tool string) bool { return tool == ToolTend || tool == ToolTendNoSettle }
+func isTend(tool string) bool {
+	return tool == ToolTend || tool == ToolTendNoSettle || tool == ToolTendBatch
+}
 
 // coldOnly reports whether tool is measured in the cold scenario only.
 func coldOnly(tool string) bool { return tool == ToolTendNoSettle }
@@ -157,8 +164,11 @@ func toolEnv() []string {
 // tendArgs are the arguments of `tend apply` as tool runs it.
 func tendArgs(s *Setup, tool string) []string {
 	args := []string{"apply", s.Playbook, "-i", s.Inventory, "--json", "--forks", strconv.Itoa(s.Forks)}
-	if tool == ToolTendNoSettle {
+	switch tool {
+	case ToolTendNoSettle:
 		args = append(args, "--var", "settle=0s")
+	case ToolTendBatch:
+		args = append(args, "--batch", "25%")
 	}
 	return args
 }

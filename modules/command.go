@@ -38,6 +38,10 @@ var _ Module = (*Command)(nil)
 // line of /bin/sh and may be visible in the host's process list: they must
 // never hold secrets, and sensitive values are refused.
 //
+// undo, when given, is a script that undoes run: a revert of a host that
+// fails later in the run runs it (newest command first) before it puts the
+// files back. Without it, a revert says the command stays done.
+//
 // When the guards do not skip it, Check returns an Unpreviewable diff whose
 // Run is the script's first line; a command that ran counts as changed.
 // After Apply ran the script, Check on the same Command evaluates only the
@@ -54,6 +58,8 @@ type Command struct {
 	chdir   string
 	env     map[string]string
 	timeout time.Duration
+	// undo is the script that undoes run, for a revert ("": none).
+	undo string
 	// ran is set once Apply ran the script.
 	ran bool
 }
@@ -68,6 +74,7 @@ type commandConfig struct {
 	Chdir       *string   `hcl:"chdir,optional"`
 	Environment cty.Value `hcl:"environment,optional"`
 	Timeout     *string   `hcl:"timeout,optional"`
+	Undo        *string   `hcl:"undo,optional"`
 }
 
 // Decode reads and validates the command task.
@@ -78,7 +85,7 @@ func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 		return diags
 	}
 	refused := refuseSensitive(body, dec.marked, pathRefusal, "chdir", "creates", "removes")
-	for _, a := range []string{"run", "unless", "only_if", "environment"} {
+	for _, a := range []string{"run", "unless", "only_if", "environment", "undo"} {
 		if dec.marked[a] {
 			refused = append(refused, errAt(body, a, "Sensitive value in a command",
 				"Command scripts and their environment are passed on the command line and may be visible in the host's process list, so they cannot hold sensitive values. Write the secret to a root-only file with a file task (sensitive = true) and read it from the script."))
@@ -93,6 +100,12 @@ func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 	}
 	if cfg.Run != nil {
 		m.run = *cfg.Run
+	}
+	if cfg.Undo != nil {
+		m.undo = *cfg.Undo
+		if strings.TrimSpace(m.undo) == "" && !dec.unknown["undo"] {
+			diags = append(diags, errAt(body, "undo", "Empty undo", "undo must hold a shell script that undoes run, or be left out."))
+		}
 	}
 	if strings.TrimSpace(m.run) == "" && !dec.unknown["run"] {
 		diags = append(diags, errAt(body, "run", "Empty command", "run must hold a shell script."))
@@ -245,6 +258,20 @@ func (m *Command) Check(ctx context.Context, t *Target) (*Diff, error) {
 
 // Apply runs the script. A non-zero exit is an error carrying the exit code
 // and the end of the output.
+// Undo returns the command that undoes what Apply ran, for a revert of a
+// host that failed later (false: the command declares no undo). It runs
+// like run: same become, chdir, environment and timeout.
+func (m *Command) Undo(t *Target) (executor.Command, bool) {
+	if m.undo == "" {
+		return executor.Command{}, false
+	}
+	become := t.Become
+	if m.become != nil {
+		become = *m.become
+	}
+	return executor.Command{Script: m.wrap(m.undo), Become: become, Timeout: m.timeout}, true
+}
+
 func (m *Command) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if !d.Unpreviewable && d.Run == "" {
 		return nil

@@ -55,6 +55,12 @@ type Verifier interface {
 	Verify(ctx context.Context, t *Target) error
 }
 
+// Undoer is implemented by modules whose change the engine cannot put back
+// by itself (commands): Undo returns the command that undoes it, or false.
+type Undoer interface {
+	Undo(t *Target) (executor.Command, bool)
+}
+
 // Target is the host a module works on.
 type Target struct {
 	// Host is the inventory name of the host, for messages.

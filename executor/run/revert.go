@@ -31,8 +31,10 @@ type hostChanges struct {
 	// effects are the unit actions carried out (or tried) on the host, in
 	// order.
 	effects []executor.Effect
-	// commands are the tasks whose commands ran: a revert cannot undo them.
+	// commands are the tasks whose commands ran, in order; undos the
+	// commands that undo them (by task ID), for those that declare one.
 	commands []string
+	undos    map[string]executor.Command
 	// records are the pending records this run stored on the host (and
 	// that were not there before it): a revert clears them, the changes
 	// that promised them being undone.
@@ -92,6 +94,21 @@ func (c *hostChanges) applying(taskID string, d *modules.Diff) {
 	}
 }
 
+// undoable notes the command that undoes task taskID's command.
+func (c *hostChanges) undoable(taskID string, m modules.Module, t *modules.Target) {
+	if c == nil {
+		return
+	}
+	if u, ok := m.(modules.Undoer); ok {
+		if cmd, ok := u.Undo(t); ok {
+			if c.undos == nil {
+				c.undos = map[string]executor.Command{}
+			}
+			c.undos[taskID] = cmd
+		}
+	}
+}
+
 // checkBaseline runs the host's health checks once, before the run's first
 // change on the host: a revert restores a healthy host, and a host that was
 // not healthy before the change is not put back into that state.
@@ -144,6 +161,25 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 			problems = append(problems, "undoing unit actions: "+err.Error())
 		}
 	}
+	// Commands that declare an undo are undone first, newest first; the
+	// others stay done, and the revert says so.
+	var stayDone []string
+	for i := len(c.commands) - 1; i >= 0; i-- {
+		id := c.commands[i]
+		cmd, ok := c.undos[id]
+		if !ok {
+			stayDone = append([]string{id}, stayDone...)
+			continue
+		}
+		res, err := conn.Run(ctx, cmd)
+		switch {
+		case err != nil:
+			problems = append(problems, "undo of "+id+": "+err.Error())
+		case res.ExitCode != 0:
+			problems = append(problems, fmt.Sprintf("undo of %s exited with status %d: %s", id, res.ExitCode, strings.TrimSpace(string(res.Stderr))))
+		}
+	}
+
 	// Each context the run changed the host in kept its own paths: the
 	// last one to change first.
 	d := &modules.Diff{}
@@ -195,9 +231,12 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 		}
 	}
 	undone := ""
-	if len(c.commands) > 0 {
-		undone = "commands cannot be undone; these ran and stay done: " + strings.Join(c.commands, ", ")
+	if len(stayDone) > 0 {
+		undone = "commands without an undo cannot be undone; these ran and stay done: " + strings.Join(stayDone, ", ")
 		d.Notes = append(d.Notes, undone)
+	}
+	if n := len(c.commands) - len(stayDone); n > 0 {
+		d.Notes = append(d.Notes, fmt.Sprintf("%d command(s) undone by their undo", n))
 	}
 	if len(problems) > 0 {
 		if undone != "" {

@@ -34,6 +34,10 @@ play "p" {
     path    = "${host.vars.dir}/extra.conf"
     content = "extra\n"
   }
+  command "mark" {
+    run  = "touch ${host.vars.dir}/marker"
+    undo = "rm -f ${host.vars.dir}/marker"
+  }
   command "migrate" {
     run = "case ' ` + fail + ` ' in *' ${host.name} '*) echo broken >&2; exit 1;; esac"
   }
@@ -101,6 +105,10 @@ func TestRevert(t *testing.T) {
 			conf, _ := os.ReadFile(filepath.Join(dir, "a", "app.conf"))
 			fi, _ := os.Stat(filepath.Join(dir, "a", "app.conf"))
 			_, extraErr := os.Stat(filepath.Join(dir, "a", "extra.conf"))
+			_, markerErr := os.Stat(filepath.Join(dir, "a", "marker"))
+			if (tt.reverted || tt.budget > 0) == (markerErr == nil) {
+				t.Errorf("a's marker (undo on revert): %v", markerErr)
+			}
 			if tt.reverted || tt.budget > 0 {
 				if string(conf) != "old\n" || fi.Mode().Perm() != 0o640 || !os.IsNotExist(extraErr) {
 					t.Errorf("a not put back: %q %v, extra: %v", conf, fi.Mode(), extraErr)

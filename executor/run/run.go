@@ -939,6 +939,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 
 	w.checkBaseline(ctx)
 	w.changes.applying(t.ID, d)
+	w.changes.undoable(t.ID, t.Module, w.target(w.conn, w.state))
 
 	// What the change promises is recorded on the host in the change's own
 	// command, before the change: the effects it owes, and the handlers it
