@@ -705,11 +705,14 @@ func (m *GunicornService) Check(ctx context.Context, t *Target) (*Diff, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
 	}
-	m.spec.File.Content = content
 	if err := m.preflight().check(t.State); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
 	}
-	return m.spec.check(t)
+	// The unit rendered for this host goes into the diff (its NewContent,
+	// which Apply writes); the module itself is left as it was decoded.
+	spec := m.spec
+	spec.File.Content = content
+	return spec.check(t)
 }
 
 // Apply writes the unit file; the engine runs the effects of d.

@@ -8,7 +8,7 @@ import (
 
 	udiff "github.com/aymanbagabas/go-udiff"
 
-	"github.com/tend-sh/tend/modules"
+	"github.com/tend-sh/tend/executor/plan"
 )
 
 // MaxDiffBytes is the largest old+new content shown as a unified diff.
@@ -16,7 +16,7 @@ const MaxDiffBytes = 1 << 20
 
 // UnifiedDiff renders a content change as a unified diff. Sensitive and
 // binary contents are never shown; a one-line note stands in for them.
-func UnifiedDiff(c modules.Change) string {
+func UnifiedDiff(c plan.Change) string {
 	if c.Sensitive {
 		return "(sensitive content changed; not shown)\n"
 	}

@@ -6,7 +6,7 @@ package report
 import (
 	"time"
 
-	"github.com/tend-sh/tend/modules"
+	"github.com/tend-sh/tend/executor/plan"
 )
 
 // EventType names the kinds of events a run emits, in the order they occur.
@@ -63,7 +63,7 @@ type Event struct {
 	// Name is the task's display name when it has one.
 	Name   string
 	Status Status
-	Diff   *modules.Diff
+	Diff   *plan.Diff
 	// Message is a short human line: why skipped, what was verified, the
 	// error of a failure.
 	Message  string

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tend-sh/tend/modules"
+	"github.com/tend-sh/tend/executor/plan"
 )
 
 // JSONSink writes one JSON object per event and line. Field names are
@@ -43,7 +43,7 @@ type JSONEvent struct {
 	Totals     *JSONTotals `json:"totals,omitempty"`
 }
 
-// JSONDiff is the wire form of a modules.Diff.
+// JSONDiff is the wire form of a plan.Diff.
 type JSONDiff struct {
 	Changes       []JSONChange `json:"changes,omitempty"`
 	Actions       []string     `json:"actions,omitempty"`
@@ -142,7 +142,7 @@ func Totals(recaps []HostRecap) JSONTotals {
 	return t
 }
 
-func jsonDiff(d *modules.Diff) *JSONDiff {
+func jsonDiff(d *plan.Diff) *JSONDiff {
 	if d == nil || (d.Empty() && len(d.Notes) == 0) {
 		return nil
 	}

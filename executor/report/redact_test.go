@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tend-sh/tend/executor"
-	"github.com/tend-sh/tend/modules"
+	"github.com/tend-sh/tend/executor/plan"
 )
 
 // The secrets below are what a module may still hold in a sensitive change
@@ -24,7 +24,7 @@ var allSecrets = []string{secretOldValue, secretNewValue, secretOldContent, secr
 
 // visible is a non-sensitive change shown alongside the sensitive one, so a
 // test that finds no secret has proof the diff was rendered at all.
-var visible = modules.Change{Attr: "owner", Old: "root", New: "visible-owner-marker"}
+var visible = plan.Change{Attr: "owner", Old: "root", New: "visible-owner-marker"}
 
 // TestRedactionTable feeds sensitive changes of every shape, in every status
 // that renders a diff, to the human and the JSON sink, and asserts that no
@@ -34,23 +34,23 @@ var visible = modules.Change{Attr: "owner", Old: "root", New: "visible-owner-mar
 func TestRedactionTable(t *testing.T) {
 	changes := []struct {
 		name   string
-		change modules.Change
+		change plan.Change
 	}{
-		{"content edit", modules.Change{Attr: "content", Path: "/etc/app.env",
+		{"content edit", plan.Change{Attr: "content", Path: "/etc/app.env",
 			OldContent: []byte("PASSWORD=" + secretOldContent + "\n"), NewContent: []byte("PASSWORD=" + secretNewContent + "\n"), Sensitive: true}},
-		{"content of a new file", modules.Change{Attr: "content", Path: "/etc/app.env",
+		{"content of a new file", plan.Change{Attr: "content", Path: "/etc/app.env",
 			NewContent: []byte("PASSWORD=" + secretNewContent + "\n"), Sensitive: true}},
-		{"content with display values", modules.Change{Attr: "content", Path: "/etc/app.env",
+		{"content with display values", plan.Change{Attr: "content", Path: "/etc/app.env",
 			Old: secretOldValue, New: secretNewValue,
 			OldContent: []byte(secretOldContent), NewContent: []byte(secretNewContent), Sensitive: true}},
-		{"content too large to read back", modules.Change{Attr: "content", Path: "/etc/app.env",
+		{"content too large to read back", plan.Change{Attr: "content", Path: "/etc/app.env",
 			Old: secretOldValue, New: secretNewValue, NewContent: []byte(secretNewContent), Sensitive: true}},
-		{"binary content", modules.Change{Attr: "content", Path: "/etc/app.key",
+		{"binary content", plan.Change{Attr: "content", Path: "/etc/app.key",
 			OldContent: []byte("\x00" + secretOldContent), NewContent: []byte("\x00" + secretNewContent), Sensitive: true}},
-		{"attribute change", modules.Change{Attr: "environment", Old: secretOldValue, New: secretNewValue, Sensitive: true}},
-		{"new attribute", modules.Change{Attr: "environment", New: secretNewValue, Sensitive: true}},
-		{"removed attribute", modules.Change{Attr: "environment", Old: secretOldValue, Sensitive: true}},
-		{"attribute carrying contents", modules.Change{Attr: "token", Old: secretOldValue, New: secretNewValue,
+		{"attribute change", plan.Change{Attr: "environment", Old: secretOldValue, New: secretNewValue, Sensitive: true}},
+		{"new attribute", plan.Change{Attr: "environment", New: secretNewValue, Sensitive: true}},
+		{"removed attribute", plan.Change{Attr: "environment", Old: secretOldValue, Sensitive: true}},
+		{"attribute carrying contents", plan.Change{Attr: "token", Old: secretOldValue, New: secretNewValue,
 			OldContent: []byte(secretOldContent), NewContent: []byte(secretNewContent), Sensitive: true}},
 	}
 	statuses := []struct {
@@ -65,7 +65,7 @@ func TestRedactionTable(t *testing.T) {
 	for _, c := range changes {
 		for _, st := range statuses {
 			t.Run(c.name+"/"+string(st.status), func(t *testing.T) {
-				d := &modules.Diff{Changes: []modules.Change{c.change, visible}, Effects: []executor.Effect{{Kind: executor.EffectRestart, Unit: "app.service"}}}
+				d := &plan.Diff{Changes: []plan.Change{c.change, visible}, Effects: []executor.Effect{{Kind: executor.EffectRestart, Unit: "app.service"}}}
 				events := hostEvents(st.mode, st.status, d)
 				human := renderHuman(events)
 				js := renderJSON(t, events)
@@ -92,8 +92,8 @@ func TestRedactionTable(t *testing.T) {
 // must not be printed in full either (the "same diff" shortcut compares
 // rendered text, which is redacted).
 func TestRedactionAcrossHosts(t *testing.T) {
-	d := func(secret string) *modules.Diff {
-		return &modules.Diff{Changes: []modules.Change{{Attr: "content", Path: "/etc/app.env",
+	d := func(secret string) *plan.Diff {
+		return &plan.Diff{Changes: []plan.Change{{Attr: "content", Path: "/etc/app.env",
 			OldContent: []byte("x"), NewContent: []byte(secret), Sensitive: true}}}
 	}
 	events := []Event{
@@ -114,7 +114,7 @@ func TestRedactionAcrossHosts(t *testing.T) {
 }
 
 // hostEvents is a whole one-host run whose only task has diff d.
-func hostEvents(mode string, st Status, d *modules.Diff) []Event {
+func hostEvents(mode string, st Status, d *plan.Diff) []Event {
 	recap := []HostRecap{{Host: "web1", Changed: 1}}
 	if st == StatusFailed {
 		recap = []HostRecap{{Host: "web1", Failed: 1, Error: "file.env: write failed"}}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tend-sh/tend/executor"
-	"github.com/tend-sh/tend/modules"
+	"github.com/tend-sh/tend/executor/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -49,8 +49,8 @@ WantedBy=multi-user.target
 // planEvents is a plan run over three hosts: one with changes, one in sync,
 // one unreachable.
 func planEvents() []Event {
-	unitDiff := &modules.Diff{
-		Changes: []modules.Change{
+	unitDiff := &plan.Diff{
+		Changes: []plan.Change{
 			{Attr: "content", Path: "/etc/systemd/system/staffrota.service", OldContent: []byte(oldUnit), NewContent: []byte(newUnit)},
 		},
 		Effects: []executor.Effect{{Kind: executor.EffectDaemonReload}, {Kind: executor.EffectRestart, Unit: "staffrota.service"}},
@@ -59,15 +59,15 @@ func planEvents() []Event {
 		{Type: EventRunStart, Mode: "plan", Hosts: []string{"web1", "web2", "web-old"}},
 		{Type: EventHostStart, Mode: "plan", Host: "web1"},
 		{Type: EventTask, Mode: "plan", Host: "web1", Task: "gunicorn_service.staffrota", Kind: "gunicorn_service", Status: StatusChange, Diff: unitDiff},
-		{Type: EventTask, Mode: "plan", Host: "web1", Task: "file./etc/app.env", Kind: "file", Status: StatusChange, Diff: &modules.Diff{Changes: []modules.Change{
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "file./etc/app.env", Kind: "file", Status: StatusChange, Diff: &plan.Diff{Changes: []plan.Change{
 			{Attr: "content", Path: "/etc/app.env", OldContent: []byte("A=1\n"), NewContent: []byte("A=2\n"), Sensitive: true},
 			{Attr: "mode", Old: "0644", New: "0600"},
 		}}},
-		{Type: EventTask, Mode: "plan", Host: "web1", Task: "command.migrate", Kind: "command", Status: StatusWillRun, Diff: &modules.Diff{Unpreviewable: true, Run: "./manage.py migrate"}},
+		{Type: EventTask, Mode: "plan", Host: "web1", Task: "command.migrate", Kind: "command", Status: StatusWillRun, Diff: &plan.Diff{Unpreviewable: true, Run: "./manage.py migrate"}},
 		{Type: EventTask, Mode: "plan", Host: "web1", Task: "health_check.staffrota", Kind: "health_check", Status: StatusSkipped, Message: "verified on apply: GET unix:/home/staff-rota-system/staffrota.sock /health/"},
 		{Type: EventHandler, Mode: "plan", Host: "web1", Task: "service.staffrota", Kind: "service", Name: "restart-app", Status: StatusWillRun, Message: "notified", NotifiedBy: []string{"file./etc/app.env"}},
 		{Type: EventHostDone, Mode: "plan", Host: "web1", Status: StatusChange, Recap: []HostRecap{{Host: "web1", Changed: 4, Skipped: 1}}},
-		{Type: EventTask, Mode: "plan", Host: "web2", Task: "gunicorn_service.staffrota", Kind: "gunicorn_service", Status: StatusOK, Diff: &modules.Diff{}},
+		{Type: EventTask, Mode: "plan", Host: "web2", Task: "gunicorn_service.staffrota", Kind: "gunicorn_service", Status: StatusOK, Diff: &plan.Diff{}},
 		{Type: EventHostDone, Mode: "plan", Host: "web-old", Status: StatusUnreachable, Message: "web-old (192.0.2.1:22): connect: i/o timeout", Recap: []HostRecap{{Host: "web-old", Unreachable: true}}},
 		{Type: EventRecap, Mode: "plan", Recap: []HostRecap{
 			{Host: "web1", Changed: 4, Skipped: 1},
@@ -80,7 +80,7 @@ func planEvents() []Event {
 func applyEvents() []Event {
 	return []Event{
 		{Type: EventRunStart, Mode: "apply", Hosts: []string{"web1", "web2"}},
-		{Type: EventTask, Mode: "apply", Host: "web1", Task: "directory./srv/app", Kind: "directory", Status: StatusChanged, Diff: &modules.Diff{Changes: []modules.Change{{Attr: "exists", Old: "", New: "directory"}, {Attr: "owner", Old: "", New: "staffrota"}}}},
+		{Type: EventTask, Mode: "apply", Host: "web1", Task: "directory./srv/app", Kind: "directory", Status: StatusChanged, Diff: &plan.Diff{Changes: []plan.Change{{Attr: "exists", Old: "", New: "directory"}, {Attr: "owner", Old: "", New: "staffrota"}}}},
 		{Type: EventTask, Mode: "apply", Host: "web1", Task: "health_check.staffrota", Kind: "health_check", Status: StatusFailed, Message: "attempt 10/10: GET /health/: status 503, want 200\n$.status: want \"ok\", got \"error\""},
 		{Type: EventTask, Mode: "apply", Host: "web2", Task: "health_check.staffrota", Kind: "health_check", Status: StatusOK, Message: "passed: GET unix:/s.sock /health/"},
 		{Type: EventRecap, Mode: "apply", Recap: []HostRecap{{Host: "web1", Changed: 1, Failed: 1}, {Host: "web2", OK: 1}}},
@@ -145,7 +145,7 @@ func TestHumanColour(t *testing.T) {
 }
 
 func TestSensitiveNeverRendered(t *testing.T) {
-	d := &modules.Diff{Changes: []modules.Change{{Attr: "content", Path: "/etc/secret", OldContent: []byte("hunter2-old"), NewContent: []byte("hunter2-new"), Sensitive: true}}}
+	d := &plan.Diff{Changes: []plan.Change{{Attr: "content", Path: "/etc/secret", OldContent: []byte("hunter2-old"), NewContent: []byte("hunter2-new"), Sensitive: true}}}
 	e := Event{Type: EventTask, Mode: "plan", Host: "h", Task: "file./etc/secret", Status: StatusChange, Diff: d}
 	var human, js bytes.Buffer
 	NewHumanSink(&human, false).Emit(e)
@@ -197,15 +197,15 @@ func TestUnifiedDiffCases(t *testing.T) {
 	big := bytes.Repeat([]byte("x\n"), MaxDiffBytes)
 	tests := []struct {
 		name   string
-		change modules.Change
+		change plan.Change
 		want   string
 	}{
-		{"new file", modules.Change{Attr: "content", Path: "/a", NewContent: []byte("hi\n")}, "--- /dev/null\n+++ /a\n@@ -0,0 +1 @@\n+hi\n"},
-		{"edit", modules.Change{Attr: "content", Path: "/a", OldContent: []byte("a\nb\n"), NewContent: []byte("a\nc\n")}, "--- /a\n+++ /a\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"},
-		{"sensitive", modules.Change{Attr: "content", Path: "/a", OldContent: []byte("s1"), NewContent: []byte("s2"), Sensitive: true}, "(sensitive content changed; not shown)\n"},
-		{"binary", modules.Change{Attr: "content", Path: "/a", OldContent: []byte{0, 1}, NewContent: []byte{0, 2}}, "(binary content changed; not shown)\n"},
-		{"old too large to read", modules.Change{Attr: "content", Path: "/a", Old: "sha256:abc", NewContent: []byte("x")}, "(content changed: sha256:abc → new content; the old file is too large to diff)\n"},
-		{"too large to show", modules.Change{Attr: "content", Path: "/a", OldContent: []byte("a"), NewContent: big}, fmt.Sprintf("(content changed: 1 → %d bytes; too large to show as a diff)\n", len(big))},
+		{"new file", plan.Change{Attr: "content", Path: "/a", NewContent: []byte("hi\n")}, "--- /dev/null\n+++ /a\n@@ -0,0 +1 @@\n+hi\n"},
+		{"edit", plan.Change{Attr: "content", Path: "/a", OldContent: []byte("a\nb\n"), NewContent: []byte("a\nc\n")}, "--- /a\n+++ /a\n@@ -1,2 +1,2 @@\n a\n-b\n+c\n"},
+		{"sensitive", plan.Change{Attr: "content", Path: "/a", OldContent: []byte("s1"), NewContent: []byte("s2"), Sensitive: true}, "(sensitive content changed; not shown)\n"},
+		{"binary", plan.Change{Attr: "content", Path: "/a", OldContent: []byte{0, 1}, NewContent: []byte{0, 2}}, "(binary content changed; not shown)\n"},
+		{"old too large to read", plan.Change{Attr: "content", Path: "/a", Old: "sha256:abc", NewContent: []byte("x")}, "(content changed: sha256:abc → new content; the old file is too large to diff)\n"},
+		{"too large to show", plan.Change{Attr: "content", Path: "/a", OldContent: []byte("a"), NewContent: big}, fmt.Sprintf("(content changed: 1 → %d bytes; too large to show as a diff)\n", len(big))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,8 +236,8 @@ func TestPlanOutputInInventoryOrder(t *testing.T) {
 }
 
 func TestSameDiffNamedNotRepeated(t *testing.T) {
-	d := func(workers string) *modules.Diff {
-		return &modules.Diff{Changes: []modules.Change{{Attr: "content", Path: "/u", OldContent: []byte("w=1\n"), NewContent: []byte("w=" + workers + "\n")}}}
+	d := func(workers string) *plan.Diff {
+		return &plan.Diff{Changes: []plan.Change{{Attr: "content", Path: "/u", OldContent: []byte("w=1\n"), NewContent: []byte("w=" + workers + "\n")}}}
 	}
 	out := render([]Event{
 		{Type: EventRunStart, Mode: "apply", Hosts: []string{"a", "b", "c"}},
