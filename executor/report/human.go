@@ -90,7 +90,7 @@ func (s *HumanSink) Emit(e Event) {
 		r := first(e.Recap)
 		switch {
 		case r != nil && r.NotStarted:
-			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(StatusNotStarted), e.Message)
+			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(StatusNotStarted), strings.TrimPrefix(e.Message, "not started: "))
 		}
 		if r != nil && !r.NotStarted && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
 			// Connection-level failures have no task line of their own; a
