@@ -94,3 +94,58 @@ func (p *preflight) check(st *executor.State) error {
 	}
 	return fmt.Errorf("preflight: the checks of what the unit needs failed on the host (exit status %d)", code)
 }
+
+// unitFileNeeds builds the preflight of a unit from its file: the [Service]
+// section's User=, Group=, WorkingDirectory= and the program of the first
+// ExecStart= (the last assignment wins, as in systemd). Values with
+// specifiers (%h…), relative programs (looked up in systemd's PATH), a
+// WorkingDirectory= that may be missing ("-" prefix) and units with
+// DynamicUser= are not checked.
+func unitFileNeeds(content []byte) *preflight {
+	var user, group, dir, program string
+	dynamic := false
+	section := ""
+	for _, raw := range strings.Split(string(content), "\n") {
+		line := strings.TrimSpace(raw)
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = line
+			continue
+		}
+		if section != "[Service]" || line == "" || line[0] == '#' || line[0] == ';' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if strings.Contains(v, "%") || strings.HasSuffix(v, "\\") {
+			continue
+		}
+		switch k {
+		case "User":
+			user = v
+		case "Group":
+			group = v
+		case "DynamicUser":
+			dynamic = v == "yes" || v == "true" || v == "1" || v == "on"
+		case "WorkingDirectory":
+			dir = ""
+			if strings.HasPrefix(v, "/") {
+				dir = v
+			}
+		case "ExecStart":
+			if program != "" || v == "" {
+				continue
+			}
+			p := strings.TrimLeft(v, "@-:+!")
+			if f := strings.Fields(p); len(f) > 0 && strings.HasPrefix(f[0], "/") {
+				program = f[0]
+			}
+		}
+	}
+	if dynamic {
+		user, group = "", ""
+	}
+	return unitNeeds(user, group, dir, program, nil)
+}

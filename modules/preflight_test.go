@@ -69,3 +69,35 @@ func TestPreflightLocal(t *testing.T) {
 		t.Errorf("an unread preflight: %v", err)
 	}
 }
+
+func TestUnitFileNeeds(t *testing.T) {
+	tests := []struct {
+		name, unit string
+		want       []string // the checks' reasons, in order
+	}{
+		{"all of it", "[Unit]\nDescription=x\n[Service]\nUser=app\nGroup=app\nWorkingDirectory=/srv/app\nExecStart=/srv/app/bin/run --port 80\n",
+			[]string{"User=app", "Group=app", "WorkingDirectory=/srv/app", "the program /srv/app/bin/run"}},
+		{"last assignment wins, first ExecStart", "[Service]\nUser=a\nUser=b\nExecStart=-/bin/true\nExecStart=/bin/false\n",
+			[]string{"User=b", "the program /bin/true"}},
+		{"specifiers, relative programs and optional directories are not checked", "[Service]\nUser=%i\nWorkingDirectory=-/srv/x\nExecStart=python3 -m http.server\n", nil},
+		{"DynamicUser", "[Service]\nDynamicUser=yes\nUser=app\n", nil},
+		{"other sections", "[Unit]\nUser=x\n[Install]\nWantedBy=multi-user.target\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := unitFileNeeds([]byte(tt.unit))
+			var got []string
+			for _, c := range p.checks {
+				got = append(got, c.why)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("checks %q, want %q", got, tt.want)
+			}
+			for i := range got {
+				if !strings.HasPrefix(got[i], tt.want[i]) {
+					t.Errorf("check %d: %q, want %q…", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+}

@@ -45,6 +45,8 @@ var _ Module = (*SystemdUnit)(nil)
 // unitSecretWarning). The path cannot be sensitive.
 type SystemdUnit struct {
 	spec unitSpec
+	// needs is what the unit needs from the host before it can start.
+	needs *preflight
 }
 
 type sectionBlock struct {
@@ -267,10 +269,28 @@ func unitValue(v cty.Value) (string, error) {
 }
 
 // Probes reads the unit file and the unit.
-func (m *SystemdUnit) Probes() []executor.Probe { return m.spec.probes() }
+func (m *SystemdUnit) Probes() []executor.Probe {
+	return append(m.spec.probes(), m.preflight().probe()...)
+}
 
-// Check compares the unit file and the unit with the gathered state.
+// preflight is what the unit needs from the host to start, from its file;
+// nothing for a unit declared stopped.
+func (m *SystemdUnit) preflight() *preflight {
+	if m.spec.State == "stopped" {
+		return nil
+	}
+	if m.needs == nil {
+		m.needs = unitFileNeeds(m.spec.File.Content)
+	}
+	return m.needs
+}
+
+// Check reads the preflight (what the unit needs from the host), then
+// compares the unit file and the unit with the gathered state.
 func (m *SystemdUnit) Check(ctx context.Context, t *Target) (*Diff, error) {
+	if err := m.preflight().check(t.State); err != nil {
+		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
+	}
 	return m.spec.check(t)
 }
 
