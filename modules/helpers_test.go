@@ -111,6 +111,8 @@ func parseWrite(cmd executor.Command) (fakeWrite, bool) {
 			w.Attrs.Owner = v
 		case "tend_group":
 			w.Attrs.Group = v
+		case "tend_validate":
+			w.Attrs.Validate = strings.ReplaceAll(v, `"$1"`, "%s")
 		}
 	}
 	want, err := executor.WriteScript(w.Path, cmd.Input, w.Attrs)

@@ -3,6 +3,7 @@ package modules
 import (
 	"context"
 	"fmt"
+	pathpkg "path"
 	"regexp"
 	"strings"
 	"time"
@@ -120,7 +121,27 @@ func unitFile(path string, content []byte) fileSpec {
 		ownership:   ownership{Mode: 0o644, HasMode: true, Owner: "root", Group: "root"},
 		DefaultMode: 0o644,
 		QuietCreate: true,
+		Validate:    unitVerify(pathpkg.Base(path)),
 	}
+}
+
+// unitVerify returns the validate command of a unit file named name: the
+// staged file, copied under its own name into a private directory, must
+// pass systemd-analyze verify (a program that does not exist, an invalid
+// setting) without systemd ignoring any of its lines (a misspelt key such
+// as Restrt=, a value it cannot parse): systemd would run the unit without
+// them. Where systemd-analyze is missing, nothing is checked.
+func unitVerify(name string) string {
+	q := executor.ShellQuote(name)
+	return strings.Join([]string{
+		`command -v systemd-analyze >/dev/null 2>&1 || exit 0`,
+		`d=$(mktemp -d) || exit 1`,
+		`cp -- %s "$d/"` + q + ` || { rm -rf -- "$d"; exit 1; }`,
+		`out=$(systemd-analyze verify --man=no -- "$d/"` + q + ` 2>&1); rc=$?`,
+		`rm -rf -- "$d"`,
+		`ignored=$(echo "$out" | grep -F -- "$d/"` + q + `: | grep -F ignoring)`,
+		`if [ "$rc" -ne 0 ] || [ -n "$ignored" ]; then echo "systemd-analyze verify: $out" | sed "s|$d/||g"; exit 1; fi`,
+	}, "; ")
 }
 
 // probes reads the unit file and the unit, with its drop-ins.

@@ -195,7 +195,7 @@ func TestSystemdUnitApply(t *testing.T) {
 		t.Fatalf("writes: %+v", conn.writes)
 	}
 	w := conn.writes[0]
-	if w.Path != "/etc/systemd/system/demo.service" || w.Data != unitText || w.Attrs != (executor.FileAttrs{Mode: 0o644, Owner: "root", Group: "root", Become: true}) {
+	if w.Path != "/etc/systemd/system/demo.service" || w.Data != unitText || w.Attrs != (executor.FileAttrs{Mode: 0o644, Owner: "root", Group: "root", Become: true, Validate: unitVerify("demo.service")}) {
 		t.Errorf("write %+v", w)
 	}
 	// The unit actions are effects, run by the engine, not by Apply; a

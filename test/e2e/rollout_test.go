@@ -270,6 +270,26 @@ play "ssh" {
 		t.Errorf("good drop-in: %q", got)
 	}
 
+	// A unit file systemd would run without one of its lines (a misspelt
+	// key) is kept out by systemd-analyze verify, before the rename.
+	typo := writeFile(t, filepath.Join(dir, "typo.hcl"), `
+play "typo" {
+  hosts = ["all"]
+  systemd_unit "tend-e2e-typo.service" {
+    content = "[Service]\nExecStart=/bin/sleep infinity\nRestrt=always\n"
+    state   = "started"
+  }
+}
+`)
+	tr := tend(t, nil, "apply", typo, "-i", inv, "--json")
+	tr.wantExit(t, 3)
+	if e := task(t, tr.events(t), h.Name, "systemd_unit.tend-e2e-typo.service"); e.Status != "failed" || !strings.Contains(e.Message, "Unknown key 'Restrt'") {
+		t.Errorf("a unit with a misspelt key: %s: %s", e.Status, e.Message)
+	}
+	if got := sh(t, h, "ls -A /etc/systemd/system | grep -c -e tend-e2e-typo -e .tend- || true"); got != "0" {
+		t.Errorf("the unit or its temporary file is on the host")
+	}
+
 	harden := readFile(t, playbook)
 	for _, tc := range []struct{ from, to, want string }{
 		{`user        = "staffrota"`, `user        = "staffrot"`, "preflight: User=staffrot does not exist on the host"},
