@@ -31,6 +31,9 @@ type FileAttrs struct {
 	Group string
 	// Become writes the file with escalated privileges.
 	Become bool
+	// Sensitive keeps what a validate command prints about the file out of
+	// errors (it may quote the content).
+	Sensitive bool
 	// Validate, when not empty, is a command run on the new file before it
 	// replaces the old one, like Ansible's validate: "%s" in it stands for
 	// the new file's path (e.g. "sshd -t -f %s"). It runs as the writer,
@@ -225,6 +228,8 @@ func writeError(dest string, attrs FileAttrs, res Result) error {
 			dest, strings.Join(trust, "; "), who)
 	case strings.Contains(detail, "No space left on device"), strings.Contains(detail, "Disk quota exceeded"):
 		return fmt.Errorf("write %s: %w in %s (%s); the old file is untouched", dest, ErrNoSpace, path.Dir(dest), strings.TrimSpace(detail))
+	case step == "validate" && attrs.Sensitive:
+		return fmt.Errorf("write %s: the new file was rejected by its validate command (%s); what it printed is not shown: the content is sensitive; the old file is untouched", dest, attrs.Validate)
 	case step == "validate":
 		return fmt.Errorf("write %s: the new file was rejected by its validate command (%s): %s; the old file is untouched", dest, attrs.Validate, strings.TrimSpace(detail))
 	case step == "create" && strings.Contains(detail, "No such file or directory"):

@@ -2,6 +2,9 @@ package modules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -253,11 +256,23 @@ func (m *Command) Check(ctx context.Context, t *Target) (*Diff, error) {
 	if reason != "" {
 		return &Diff{Notes: []string{reason}}, nil
 	}
-	return &Diff{Unpreviewable: true, Run: firstLine(m.run)}, nil
+	return &Diff{Unpreviewable: true, Run: firstLine(m.run), Detail: m.detail()}, nil
 }
 
 // Apply runs the script. A non-zero exit is an error carrying the exit code
 // and the end of the output.
+// detail identifies in full what Apply runs, for a saved plan.
+func (m *Command) detail() string {
+	b, _ := json.Marshal(struct {
+		Run, Undo, Chdir string
+		Become           *bool
+		Env              map[string]string
+		Timeout          time.Duration
+	}{m.run, m.undo, m.chdir, m.become, m.env, m.timeout})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // Undo returns the command that undoes what Apply ran, for a revert of a
 // host that failed later (false: the command declares no undo). It runs
 // like run: same become, chdir, environment and timeout.

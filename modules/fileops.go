@@ -247,6 +247,7 @@ func (f *fileSpec) check(cur *executor.FileState, d *Diff) (bool, error) {
 		if want != cur.SHA256 {
 			changed = true
 			c := f.contentChange(nil, "sha256:"+shortSum(cur.SHA256), "sha256:"+shortSum(want))
+			c.Digest = cur.SHA256 + c.Digest
 			d.Add(c)
 			d.Notes = append(d.Notes, fmt.Sprintf("%s is larger than %d MiB on the host: only its SHA-256 was compared", f.Path, executor.MaxProbeContent>>20))
 		}
@@ -267,6 +268,13 @@ func shortSum(s string) string {
 
 func (f *fileSpec) contentChange(old []byte, oldShow, newShow string) Change {
 	c := Change{Attr: "content", Path: f.Path, OldContent: old, NewContent: f.Content, Old: oldShow, New: newShow}
+	if old != nil {
+		sum := sha256.Sum256(old)
+		c.Digest = hex.EncodeToString(sum[:])
+	}
+	if f.Validate != "" {
+		c.Digest += " validate " + f.Validate
+	}
 	if f.Sensitive {
 		// Apply needs the new content; the old one is not carried at all.
 		c.Sensitive, c.OldContent, c.Old, c.New = true, nil, "", "(sensitive content changed)"
@@ -286,7 +294,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		}
 		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepAttrsFirst(f.Path, script), "")
 	}
-	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate}
+	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate, Sensitive: f.Sensitive}
 	if cur != nil && cur.Exists {
 		// Keep what the user did not ask to change.
 		attrs.Mode, attrs.Owner, attrs.Group = cur.Mode, cur.Owner, cur.Group

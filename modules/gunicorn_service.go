@@ -388,7 +388,7 @@ func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalConte
 			bad("unit_path", "Invalid unit_path", err.Error())
 		}
 	}
-	spec := unitSpec{Name: name, File: unitFile(path, nil), RestartOnChange: true, State: "started"}
+	spec := unitSpec{Name: name, File: unitFile(path, name, nil), RestartOnChange: true, State: "started"}
 	// Any sensitive value in the settings makes the rendered unit
 	// sensitive: its content never reaches a diff, a log or --json.
 	spec.File.Sensitive = len(dec.marked) > 0
@@ -682,6 +682,9 @@ func (m *GunicornService) Probes() []executor.Probe {
 
 // preflight returns what the unit needs from the host (built once).
 func (m *GunicornService) preflight() *preflight {
+	if m.spec.State == "stopped" {
+		return nil
+	}
 	if m.needs == nil {
 		var socks []string
 		for _, b := range m.g.Binds {
@@ -705,14 +708,15 @@ func (m *GunicornService) Check(ctx context.Context, t *Target) (*Diff, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
 	}
-	if err := m.preflight().check(t.State); err != nil {
-		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
-	}
 	// The unit rendered for this host goes into the diff (its NewContent,
 	// which Apply writes); the module itself is left as it was decoded.
 	spec := m.spec
 	spec.File.Content = content
-	return spec.check(t)
+	d, err := spec.check(t)
+	if err != nil {
+		return nil, err
+	}
+	return preflightResult(m.spec.Name, m.preflight(), t, d)
 }
 
 // Apply writes the unit file; the engine runs the effects of d.

@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -28,7 +29,10 @@ func (p *preflight) add(script, why string) {
 }
 
 // unitNeeds builds the preflight of a unit that runs program in dir as
-// user:group and listens on the unix sockets socks.
+// user:group and listens on the unix sockets socks. The directory, the
+// program and the sockets' directories are tried as the unit's user (its
+// group and supplementary groups), as systemd will start it; as root
+// (test -x is true for root) they would pass where the unit fails.
 func unitNeeds(user, group, dir, program string, socks []string) *preflight {
 	p := &preflight{}
 	q := executor.ShellQuote
@@ -38,25 +42,50 @@ func unitNeeds(user, group, dir, program string, socks []string) *preflight {
 	if group != "" {
 		p.add("getent group -- "+q(group)+" >/dev/null", fmt.Sprintf("Group=%s does not exist on the host", group))
 	}
+	who := user
+	if who == "" {
+		who = "root"
+	}
+	// asUser runs test as the unit's user, when tend is root (another
+	// login cannot change user; it tries as itself).
+	asUser := func(test string) string {
+		if user == "" || user == "root" || user == "0" {
+			return test
+		}
+		gid := q(group)
+		if group == "" {
+			gid = `"$(id -g -- ` + q(user) + `)"`
+		}
+		return `if [ "$(id -u)" = 0 ]; then setpriv --reuid=` + q(user) + ` --regid=` + gid + ` --init-groups -- /bin/sh -c ` + q(test) + `; else ` + test + `; fi`
+	}
 	if dir != "" {
-		p.add("test -d "+q(dir), fmt.Sprintf("WorkingDirectory=%s does not exist on the host", dir))
+		p.add(asUser("test -d "+q(dir)+" && test -x "+q(dir)), fmt.Sprintf("WorkingDirectory=%s does not exist on the host, or %s cannot enter it", dir, who))
 	}
 	if program != "" {
-		p.add("test -f "+q(program)+" && test -x "+q(program), fmt.Sprintf("the program %s does not exist or is not executable", program))
+		p.add(asUser("test -f "+q(program)+" && test -x "+q(program)), fmt.Sprintf("the program %s does not exist or %s cannot run it", program, who))
 	}
 	for _, s := range socks {
 		d := path.Dir(s)
-		who := user
-		if who == "" {
-			who = "root"
-		}
-		test := "test -d " + q(d) + " && test -w " + q(d) + " && test -x " + q(d)
-		if user != "" && user != "root" {
-			test = "runuser -u " + q(user) + " -- /bin/sh -c " + q(test)
-		}
-		p.add(test, fmt.Sprintf("%s cannot create its socket %s: the directory %s does not exist or %s cannot write it", who, s, d, who))
+		p.add(asUser("test -d "+q(d)+" && test -w "+q(d)+" && test -x "+q(d)), fmt.Sprintf("%s cannot create its socket %s: the directory %s does not exist or %s cannot write it", who, s, d, who))
 	}
 	return p
+}
+
+// PreflightError says what a unit needs from the host and lacks. Diff is
+// what Check found all the same: a plan in which an earlier task of the
+// host changes something (and may make what is missing) shows it, with
+// the finding as a note; apply checks again after those changes.
+type PreflightError struct {
+	Diff *Diff
+	Unit string
+	Why  string
+}
+
+func (e *PreflightError) Error() string {
+	if e.Unit == "" {
+		return "preflight: " + e.Why
+	}
+	return e.Unit + ": preflight: " + e.Why
 }
 
 // script is the guard: exit 0 when every check passes, else 10 + the
@@ -90,9 +119,9 @@ func (p *preflight) check(st *executor.State) error {
 		return nil
 	}
 	if i := code - 10; i >= 0 && i < len(p.checks) {
-		return fmt.Errorf("preflight: %s", p.checks[i].why)
+		return &PreflightError{Why: p.checks[i].why}
 	}
-	return fmt.Errorf("preflight: the checks of what the unit needs failed on the host (exit status %d)", code)
+	return &PreflightError{Why: fmt.Sprintf("the checks of what the unit needs failed on the host (exit status %d)", code)}
 }
 
 // unitFileNeeds builds the preflight of a unit from its file: the [Service]
@@ -103,7 +132,7 @@ func (p *preflight) check(st *executor.State) error {
 // DynamicUser= are not checked.
 func unitFileNeeds(content []byte) *preflight {
 	var user, group, dir, program string
-	dynamic := false
+	dynamic, rooted, madeAtStart := false, false, false
 	section := ""
 	for _, raw := range strings.Split(string(content), "\n") {
 		line := strings.TrimSpace(raw)
@@ -129,6 +158,12 @@ func unitFileNeeds(content []byte) *preflight {
 			group = v
 		case "DynamicUser":
 			dynamic = v == "yes" || v == "true" || v == "1" || v == "on"
+		case "RootDirectory", "RootImage":
+			// Paths are the new root's.
+			rooted = true
+		case "StateDirectory", "RuntimeDirectory", "CacheDirectory", "LogsDirectory", "ConfigurationDirectory":
+			// systemd makes these at start: the working directory may be one.
+			madeAtStart = true
 		case "WorkingDirectory":
 			dir = ""
 			if strings.HasPrefix(v, "/") {
@@ -147,5 +182,23 @@ func unitFileNeeds(content []byte) *preflight {
 	if dynamic {
 		user, group = "", ""
 	}
+	if rooted {
+		dir, program = "", ""
+	}
+	if madeAtStart {
+		dir = ""
+	}
 	return unitNeeds(user, group, dir, program, nil)
+}
+
+// preflightResult returns d, or, when the unit's preflight found something
+// missing, d inside a *PreflightError (unit names the unit).
+func preflightResult(unit string, p *preflight, t *Target, d *Diff) (*Diff, error) {
+	err := p.check(t.State)
+	var pe *PreflightError
+	if errors.As(err, &pe) {
+		pe.Diff, pe.Unit = d, unit
+		return nil, pe
+	}
+	return d, err
 }

@@ -35,7 +35,10 @@ func TestPreflightLocal(t *testing.T) {
 		{name: "no such user", user: "tend-no-such-user", group: "root", wdir: dir, bin: prog, want: "User=tend-no-such-user does not exist"},
 		{name: "no such group", user: "root", group: "tend-no-such-group", wdir: dir, bin: prog, want: "Group=tend-no-such-group does not exist"},
 		{name: "no working directory", user: "root", wdir: filepath.Join(dir, "missing"), bin: prog, want: "WorkingDirectory=" + dir + "/missing does not exist"},
-		{name: "program not executable", bin: notExec, want: "the program " + notExec + " does not exist or is not executable"},
+		{name: "program not executable", bin: notExec, want: "the program " + notExec + " does not exist or root cannot run it"},
+		// As root, test -x passes anywhere: the checks run as the unit's user.
+		{name: "a directory root can enter but the user cannot", user: "nobody", wdir: dir, bin: "/bin/true", want: "WorkingDirectory=" + dir + " does not exist on the host, or nobody cannot enter it"},
+		{name: "the user's own view, all there", user: "nobody", wdir: "/", bin: "/bin/true"},
 		{name: "socket directory missing", bin: prog, socks: []string{filepath.Join(dir, "run", "app.sock")}, want: "root cannot create its socket " + dir + "/run/app.sock"},
 		{name: "first missing piece wins", user: "tend-no-such-user", wdir: filepath.Join(dir, "missing"), want: "User=tend-no-such-user"},
 	}

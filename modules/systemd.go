@@ -3,7 +3,6 @@ package modules
 import (
 	"context"
 	"fmt"
-	pathpkg "path"
 	"regexp"
 	"strings"
 	"time"
@@ -114,23 +113,25 @@ type unitSpec struct {
 }
 
 // unitFile returns the file spec of a unit file: mode 0644, root:root.
-func unitFile(path string, content []byte) fileSpec {
+func unitFile(path, name string, content []byte) fileSpec {
 	return fileSpec{
 		Path:        path,
 		Content:     content,
 		ownership:   ownership{Mode: 0o644, HasMode: true, Owner: "root", Group: "root"},
 		DefaultMode: 0o644,
 		QuietCreate: true,
-		Validate:    unitVerify(pathpkg.Base(path)),
+		Validate:    unitVerify(name),
 	}
 }
 
-// unitVerify returns the validate command of a unit file named name: the
-// staged file, copied under its own name into a private directory, must
-// pass systemd-analyze verify (a program that does not exist, an invalid
-// setting) without systemd ignoring any of its lines (a misspelt key such
-// as Restrt=, a value it cannot parse): systemd would run the unit without
-// them. Where systemd-analyze is missing, nothing is checked.
+// unitVerify returns the validate command of the unit file of unit name:
+// the staged file, copied under the unit's name into a private directory,
+// must pass systemd-analyze verify (an invalid setting) without systemd
+// ignoring any of its lines (a misspelt key such as Restrt=, a value it
+// cannot parse): systemd would run the unit without them. A program that
+// does not exist yet is left to the preflight and to the start (a later
+// task may install it). Where systemd-analyze is missing, nothing is
+// checked.
 func unitVerify(name string) string {
 	q := executor.ShellQuote(name)
 	return strings.Join([]string{
@@ -139,8 +140,8 @@ func unitVerify(name string) string {
 		`cp -- %s "$d/"` + q + ` || { rm -rf -- "$d"; exit 1; }`,
 		`out=$(systemd-analyze verify --man=no -- "$d/"` + q + ` 2>&1); rc=$?`,
 		`rm -rf -- "$d"`,
-		`ignored=$(echo "$out" | grep -F -- "$d/"` + q + `: | grep -F ignoring)`,
-		`if [ "$rc" -ne 0 ] || [ -n "$ignored" ]; then echo "systemd-analyze verify: $out" | sed "s|$d/||g"; exit 1; fi`,
+		`bad=$(printf '%''s\n' "$out" | grep -F -- "$d/" | grep -v -e 'is not executable' -e '^$')`,
+		`if [ -n "$bad" ] || { [ "$rc" -ne 0 ] && [ -z "$(printf '%''s\n' "$out" | grep -F 'is not executable')" ]; }; then printf '%''s\n' "systemd-analyze verify: $out" | sed "s|$d/||g"; exit 1; fi`,
 	}, "; ")
 }
 

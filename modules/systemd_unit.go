@@ -125,7 +125,7 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	default:
 		return append(diags, errAt(body, "", "Missing unit definition", "A systemd_unit needs content or unit/service/install blocks."))
 	}
-	m.spec = unitSpec{Name: name, File: unitFile(path, content), RestartOnChange: true}
+	m.spec = unitSpec{Name: name, File: unitFile(path, name, content), RestartOnChange: true}
 	diags = append(diags, unitSecretWarnings(body, ctx, dec.marked)...)
 	for k := range dec.marked {
 		if k == "content" || strings.Contains(k, ".") {
@@ -288,10 +288,11 @@ func (m *SystemdUnit) preflight() *preflight {
 // Check reads the preflight (what the unit needs from the host), then
 // compares the unit file and the unit with the gathered state.
 func (m *SystemdUnit) Check(ctx context.Context, t *Target) (*Diff, error) {
-	if err := m.preflight().check(t.State); err != nil {
-		return nil, fmt.Errorf("%s: %w", m.spec.Name, err)
+	d, err := m.spec.check(t)
+	if err != nil {
+		return nil, err
 	}
-	return m.spec.check(t)
+	return preflightResult(m.spec.Name, m.preflight(), t, d)
 }
 
 // Apply writes the unit file; the engine runs the effects of d.

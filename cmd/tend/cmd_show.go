@@ -27,6 +27,10 @@ one JSON document, for review bots. It connects to nothing.`,
 				return exitWith(ExitInvalid, "%v", err)
 			}
 			w := cmd.OutOrStdout()
+			// The plan is checked when this controller has its key.
+			if key, err := plan.LoadKey(false); err == nil && key.ID() == f.KeyID && !f.Verify(key) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "tend: warning: %s was changed after it was made (its MAC does not match): do not trust what it shows; apply refuses it\n", args[0])
+			}
 			if g.json {
 				enc := json.NewEncoder(w)
 				enc.SetEscapeHTML(false)
@@ -119,8 +123,42 @@ func renderPlan(w io.Writer, f *plan.File, useColor bool) error {
 		changed += n
 	}
 	fmt.Fprintf(&b, "\n%d change(s) on %d host(s). Apply exactly this with: tend apply PLANFILE\n", changed, len(f.Hosts))
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, printable(b.String()))
 	return err
+}
+
+// printable drops control characters other than newline, tab and the
+// colours' escapes tend itself wrote: content read from a host must not
+// move the cursor or hide lines of the diff under review.
+func printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\n' || c == '\t':
+		case c == 0x1b && i+1 < len(s) && s[i+1] == '[' && colorSGR(s[i:]):
+		case c < 0x20 || c == 0x7f:
+			b.WriteString("?")
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// colorSGR reports whether s starts with a colour escape (ESC [ digits
+// and semicolons m), the only kind fatih/color writes.
+func colorSGR(s string) bool {
+	for i := 2; i < len(s) && i < 16; i++ {
+		switch c := s[i]; {
+		case c == 'm':
+			return true
+		case c == ';' || (c >= '0' && c <= '9'):
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func orNone(s string) string {

@@ -20,6 +20,11 @@ type Diff struct {
 	Unpreviewable bool
 	// Notes are informational lines shown with the diff (never changes).
 	Notes []string
+	// Detail identifies, in full, what Apply would do beyond what Changes
+	// show (for a command: its whole script, become, directory,
+	// environment and timeout). It is never shown: a saved plan's
+	// fingerprint covers it, under its key.
+	Detail string
 }
 
 // Change is one attribute that differs.
@@ -38,6 +43,11 @@ type Change struct {
 	NewContent []byte
 	// Sensitive hides the values and contents from all output.
 	Sensitive bool
+	// Digest identifies the state the change was computed from (for a
+	// file's content, the SHA-256 of the current content, also when it is
+	// sensitive or too large to read back). It is never shown: a saved
+	// plan's fingerprint covers it, under its key.
+	Digest string
 }
 
 // Empty reports whether the diff holds nothing to do.

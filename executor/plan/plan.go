@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -47,9 +48,48 @@ type File struct {
 	Inventory []Source `json:"inventory,omitempty"`
 	// Limit is the --limit the plan was made with.
 	Limit []string `json:"limit,omitempty"`
-	// KeyID names the controller key of the fingerprints.
+	// KeyID names the controller key of the fingerprints; Nonce makes this
+	// plan's fingerprints its own (the same secret in two plans, or on two
+	// hosts, does not show).
 	KeyID string `json:"key_id"`
-	Hosts []Host `json:"hosts"`
+	Nonce string `json:"nonce"`
+	// Inputs is the HMAC of the variables the plan was made with
+	// (--var, --var-file contents, TEND_VAR_*): apply needs the same.
+	Inputs string `json:"inputs"`
+	Hosts  []Host `json:"hosts"`
+	// MAC is the HMAC of the whole file (with MAC empty): an edited plan
+	// is refused by apply and flagged by show.
+	MAC string `json:"mac"`
+}
+
+// Seal sets f's MAC under k.
+func (f *File) Seal(k Key) error {
+	f.TendPlan = Format
+	f.MAC = ""
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	f.MAC = k.Fingerprint(data)
+	return nil
+}
+
+// Verify reports whether f's MAC is right under k.
+func (f *File) Verify(k Key) bool {
+	c := *f
+	c.MAC = ""
+	data, err := json.Marshal(&c)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal([]byte(k.Fingerprint(data)), []byte(f.MAC))
+}
+
+// NewNonce returns a random nonce for a plan.
+func NewNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Source is one file the plan was computed from.
@@ -64,7 +104,11 @@ type Host struct {
 	// Error is set when the plan could not read the host (unreachable) or
 	// a task failed there: apply of the plan refuses such a host.
 	Error string `json:"error,omitempty"`
-	Tasks []Task `json:"tasks"`
+	// Pending names the records of earlier runs the plan found on the
+	// host (owed handlers and restarts): apply refuses the host when they
+	// differ.
+	Pending []string `json:"pending,omitempty"`
+	Tasks   []Task   `json:"tasks"`
 }
 
 // Task is one task's planned change.
@@ -161,33 +205,57 @@ func (f *File) Write(path string) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// Sources returns the digests of every regular file under paths (files or
-// directories), sorted by path; paths are made absolute.
-func Sources(paths []string) ([]Source, error) {
+// Sources returns the digests of the files a playbook or inventory path
+// stands for, as tend reads them: a file (through any symbolic link), or
+// the *.hcl files directly in a directory; sorted by path, made absolute.
+// Files skip names the paths exclude (the plan file itself).
+func Sources(paths []string, skip ...string) ([]Source, error) {
+	skipped := map[string]bool{}
+	for _, s := range skip {
+		if abs, err := filepath.Abs(s); err == nil {
+			skipped[abs] = true
+		}
+	}
 	var out []Source
+	add := func(p string) error {
+		if skipped[p] {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		out = append(out, Source{Path: p, SHA256: hex.EncodeToString(sum[:])})
+		return nil
+	}
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
 			return nil, err
 		}
-		err = filepath.WalkDir(abs, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.Type().IsRegular() {
-				return nil
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			out = append(out, Source{Path: path, SHA256: hex.EncodeToString(sum[:])})
-			return nil
-		})
+		fi, err := os.Stat(abs)
 		if err != nil {
 			return nil, err
 		}
+		if !fi.IsDir() {
+			if err := add(abs); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		matches, err := filepath.Glob(filepath.Join(abs, "*.hcl"))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			if err := add(m); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no file under %s", strings.Join(paths, ", "))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
@@ -250,6 +318,9 @@ func LoadKey(create bool) (Key, error) {
 	}
 	data, err := os.ReadFile(p)
 	if err == nil {
+		if fi, serr := os.Stat(p); serr == nil && fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("the plan key %s is readable by others (mode %04o): with it, a guess at a secret can be tested against a plan's fingerprints; chmod 600 it", p, fi.Mode().Perm())
+		}
 		if len(data) < 32 {
 			return nil, fmt.Errorf("the plan key %s is too short (%d bytes)", p, len(data))
 		}
@@ -265,18 +336,25 @@ func LoadKey(create bool) (Key, error) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// Written whole in a temporary file, then linked into place: another
+	// tend making the key at the same time, or a crash, never leaves a
+	// short one.
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".plan-key-*")
 	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), p); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return LoadKey(false)
 		}
-		return nil, err
-	}
-	if _, err := f.Write(key); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
 		return nil, err
 	}
 	return Key(key), nil

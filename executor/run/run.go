@@ -527,6 +527,7 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 		r.emit(report.Event{Type: report.EventHostNote, Host: h.Name, Message: "an apply is in progress on this host (" + st.Lock.Holder + "): this plan may be out of date when it ends"})
 	}
 	r.noteForeignRecords(h, plays, st.Records)
+	r.recordPending(h.Name, st.Records)
 
 	for i, hp := range plays {
 		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records, changes: changes}
@@ -626,6 +627,9 @@ type hostWork struct {
 	// changes is what the run did on the host, for a revert (nil: the run
 	// does not revert).
 	changes *hostChanges
+	// plannedChange is set in a plan once a task of the play changes
+	// something.
+	plannedChange bool
 }
 
 // earlierRun names a notification that a run which stopped before its
@@ -914,6 +918,13 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		w.state = st
 	}
 	d, err := t.Module.Check(ctx, w.target(w.conn, w.state))
+	var pre *modules.PreflightError
+	if errors.As(err, &pre) && !apply && w.plannedChange && pre.Diff != nil {
+		// An earlier task of this plan changes the host and may make what
+		// the unit lacks: shown, with the finding; apply checks again.
+		d, err = pre.Diff, nil
+		d.Notes = append(d.Notes, pre.Error()+" (now; an earlier task of this plan changes the host, and apply checks again after it)")
+	}
 	if err != nil {
 		return fail(nil, fmt.Errorf("check: %w", err))
 	}
@@ -924,6 +935,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		return nil
 	}
 	if !apply {
+		w.plannedChange = true
 		w.recap.Changed++
 		status := report.StatusChange
 		if d.Unpreviewable {
@@ -934,6 +946,9 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		return nil
 	}
 	if err := w.lockLost(); err != nil {
+		return fail(d, err)
+	}
+	if err := w.matchesSaved(t, d); err != nil {
 		return fail(d, err)
 	}
 
@@ -1108,6 +1123,7 @@ func (w *hostWork) runOrphanEffects(ctx context.Context, apply bool) error {
 		if !apply {
 			w.recap.Changed++
 			ev(report.StatusChange, d.Notes[0])
+			w.run.recordTask(w.host.Name, planKey(w.play.Name, "pending:"+rec.Task), report.StatusChange, d)
 			continue
 		}
 		w.checkBaseline(ctx)
@@ -1158,6 +1174,7 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 		if !apply {
 			w.recap.Changed++
 			ev(report.StatusWillRun, nil, "notified")
+			w.run.recordTask(w.host.Name, planKey(w.play.Name, "handler:"+name), report.StatusWillRun, &modules.Diff{Notes: notified})
 			continue
 		}
 		// The records that promised this handler: the ones of this run's

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tend-sh/tend/executor"
 	"github.com/tend-sh/tend/executor/plan"
 	"github.com/tend-sh/tend/executor/report"
 	"github.com/tend-sh/tend/modules"
@@ -23,6 +24,8 @@ type SavedPlan struct {
 	Key plan.Key
 	// Apply is the saved plan an apply must match, host by host.
 	Apply *plan.File
+	// Nonce is the new plan's nonce (plan mode).
+	Nonce string
 }
 
 // planRecorder collects, in a plan that is saved, each host's tasks.
@@ -31,40 +34,55 @@ type planRecorder struct {
 	hosts map[string]*plan.Host
 }
 
-// fingerprint is the HMAC under key of what d would do: every change with
-// the digests of the old and new contents, the unit actions, the command.
-// Two diffs have the same fingerprint when apply would do the same thing
-// from the same state.
-func fingerprint(key plan.Key, d *modules.Diff) string {
+// fingerprint is the HMAC under the saved plan's key of what d would do on
+// host as task id: every change with the digests of the old and new
+// contents and of the state it was computed from, the unit actions, the
+// command in full. The plan's nonce, the host and the task are in it, so a
+// fingerprint says nothing across plans, hosts or tasks. Two diffs have
+// the same fingerprint when apply would do the same thing from the same
+// state.
+func fingerprint(s *SavedPlan, host, id string, d *modules.Diff) string {
 	type change struct {
 		Attr, Old, New, Path string
 		OldSum, NewSum       string
+		Digest               string
 		Sensitive            bool
 	}
 	var c struct {
-		Changes       []change
-		Effects       []string
-		Run           string
-		Unpreviewable bool
+		Nonce, Host, Task string
+		Changes           []change
+		Effects           []string
+		Run, Detail       string
+		Unpreviewable     bool
 	}
+	c.Nonce, c.Host, c.Task = s.nonce(), host, id
 	if d != nil {
 		for _, ch := range d.Changes {
-			x := change{Attr: ch.Attr, Old: ch.Old, New: ch.New, Path: ch.Path, Sensitive: ch.Sensitive}
+			x := change{Attr: ch.Attr, Old: ch.Old, New: ch.New, Path: ch.Path, Digest: ch.Digest, Sensitive: ch.Sensitive}
 			if ch.OldContent != nil {
-				s := sha256.Sum256(ch.OldContent)
-				x.OldSum = hex.EncodeToString(s[:])
+				sum := sha256.Sum256(ch.OldContent)
+				x.OldSum = hex.EncodeToString(sum[:])
 			}
 			if ch.NewContent != nil {
-				s := sha256.Sum256(ch.NewContent)
-				x.NewSum = hex.EncodeToString(s[:])
+				sum := sha256.Sum256(ch.NewContent)
+				x.NewSum = hex.EncodeToString(sum[:])
 			}
 			c.Changes = append(c.Changes, x)
 		}
 		c.Effects = d.Actions()
-		c.Run, c.Unpreviewable = d.Run, d.Unpreviewable
+		c.Run, c.Detail, c.Unpreviewable = d.Run, d.Detail, d.Unpreviewable
 	}
 	data, _ := json.Marshal(c)
-	return key.Fingerprint(data)
+	return s.Key.Fingerprint(data)
+}
+
+// nonce is the plan's nonce: the saved one when applying, else the one
+// made for this plan.
+func (s *SavedPlan) nonce() string {
+	if s.Apply != nil {
+		return s.Apply.Nonce
+	}
+	return s.Nonce
 }
 
 // planKey names a task of a play in a saved plan.
@@ -76,7 +94,19 @@ func (w *hostWork) recordPlanned(t *playbooks.Task, status report.Status, d *mod
 	if r.recorder == nil || r.opts.Mode != ModePlan {
 		return
 	}
-	pt := plan.Task{ID: planKey(w.play.Name, t.ID), Status: string(status), Fingerprint: fingerprint(r.opts.Saved.Key, d)}
+	r.recordTask(w.host.Name, planKey(w.play.Name, t.ID), status, d)
+}
+
+// recordTask notes one planned entry of a host: a task, a handler
+// ("handler:NAME") or an effect an earlier run left ("pending:TASK").
+func (r *Run) recordTask(host, id string, status report.Status, d *modules.Diff) {
+	if r.recorder == nil || r.opts.Mode != ModePlan {
+		return
+	}
+	pt := plan.Task{ID: id, Status: string(status), Fingerprint: fingerprint(r.opts.Saved, host, id, d)}
+	if strings.Contains(id, "/handler:") && d != nil {
+		pt.Summary = "notified by " + strings.Join(d.Notes, ", ")
+	}
 	if !d.Empty() {
 		pt.Summary = summarize(d)
 		if jd := report.ToJSON(report.Event{Diff: d}).Diff; jd != nil {
@@ -86,12 +116,39 @@ func (w *hostWork) recordPlanned(t *playbooks.Task, status report.Status, d *mod
 	rec := r.recorder
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
-	h := rec.hosts[w.host.Name]
-	if h == nil {
-		h = &plan.Host{Name: w.host.Name}
-		rec.hosts[w.host.Name] = h
-	}
+	h := rec.host(host)
 	h.Tasks = append(h.Tasks, pt)
+}
+
+// host returns the recorded host (the caller holds mu).
+func (rec *planRecorder) host(name string) *plan.Host {
+	h := rec.hosts[name]
+	if h == nil {
+		h = &plan.Host{Name: name}
+		rec.hosts[name] = h
+	}
+	return h
+}
+
+// recordPending notes the records of earlier runs a plan found on a host.
+func (r *Run) recordPending(host string, records []executor.Record) {
+	if r.recorder == nil || r.opts.Mode != ModePlan {
+		return
+	}
+	r.recorder.mu.Lock()
+	defer r.recorder.mu.Unlock()
+	h := r.recorder.host(host)
+	h.Pending = pendingNames(records)
+}
+
+// pendingNames returns the records' names, sorted.
+func pendingNames(records []executor.Record) []string {
+	var names []string
+	for _, rec := range records {
+		names = append(names, rec.Name)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Planned returns the hosts of a plan that was saved, in inventory order
@@ -114,7 +171,7 @@ func (r *Run) Planned(res Result) []plan.Host {
 	for _, h := range r.hosts {
 		ph := plan.Host{Name: h.Name, Error: errs[h.Name]}
 		if rh := r.recorder.hosts[h.Name]; rh != nil {
-			ph.Tasks = rh.Tasks
+			ph.Tasks, ph.Pending = rh.Tasks, rh.Pending
 		}
 		out = append(out, ph)
 	}
@@ -146,6 +203,11 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 		want[t.ID] = t
 	}
 	var drift []string
+	// What earlier runs left owed (handlers, restarts) is part of what
+	// apply does: the same records, or the host is refused.
+	if now := pendingNames(w.records); strings.Join(now, " ") != strings.Join(host.Pending, " ") {
+		drift = append(drift, fmt.Sprintf("the records of earlier runs on the host (owed handlers and restarts) are not the ones the plan saw: planned %d, now %d", len(host.Pending), len(now)))
+	}
 	for _, t := range w.plan.Tasks {
 		id := planKey(w.play.Name, t.ID)
 		p, ok := want[id]
@@ -168,7 +230,7 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 			continue
 		}
 		w.withPending(t, d)
-		if fingerprint(saved.Key, d) != p.Fingerprint {
+		if fingerprint(saved, w.host.Name, id, d) != p.Fingerprint {
 			now := "nothing to do"
 			if !d.Empty() {
 				now = summarize(d)
@@ -186,9 +248,38 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 	}
 	if len(drift) > 0 {
 		sort.Strings(drift)
-		return fmt.Errorf("changed since the plan: %s; nothing was changed on this host, make a new plan", strings.Join(drift, "; "))
+		msg := "nothing was changed on this host"
+		if w.changes != nil && w.changes.changed {
+			msg = "nothing more was changed on this host (an earlier play of the run changed it)"
+		}
+		return fmt.Errorf("changed since the plan: %s; %s, make a new plan", strings.Join(drift, "; "), msg)
 	}
 	return nil
+}
+
+// matchesSaved checks, in an apply of a saved plan, that the diff about
+// to be applied is the one the plan holds for the task (the state may have
+// been read again after earlier changes): anything else is not applied.
+func (w *hostWork) matchesSaved(t *playbooks.Task, d *modules.Diff) error {
+	saved := w.run.opts.Saved
+	if saved == nil || saved.Apply == nil || w.run.opts.Mode != ModeApply {
+		return nil
+	}
+	id := planKey(w.play.Name, t.ID)
+	for _, h := range saved.Apply.Hosts {
+		if h.Name != w.host.Name {
+			continue
+		}
+		for _, p := range h.Tasks {
+			if p.ID == id {
+				if fingerprint(saved, w.host.Name, id, d) == p.Fingerprint {
+					return nil
+				}
+				return fmt.Errorf("changed since the plan: %s would now do %s, which the plan did not show; not applied", t.ID, summarize(d))
+			}
+		}
+	}
+	return fmt.Errorf("changed since the plan: %s is not in the plan; not applied", t.ID)
 }
 
 func firstLine(s string) string {

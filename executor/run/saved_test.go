@@ -34,7 +34,7 @@ play "p" {
 	dir := t.TempDir()
 	key := plan.Key(strings.Repeat("k", 32))
 	r, _ := setupIn(t, dir, []string{"a", "b"}, pb, ModePlan)
-	r.opts.Saved = &SavedPlan{Key: key}
+	r.opts.Saved = &SavedPlan{Key: key, Nonce: "n1"}
 	r.recorder = &planRecorder{hosts: map[string]*plan.Host{}}
 	res := r.Execute(context.Background())
 	hosts := r.Planned(res)
@@ -49,7 +49,7 @@ play "p" {
 		t.Fatalf("planned: %s", data)
 	}
 	// Another key, another fingerprint: nobody can test a guess without it.
-	if fingerprint(plan.Key(strings.Repeat("x", 32)), nil) == fingerprint(key, nil) {
+	if fingerprint(&SavedPlan{Key: plan.Key(strings.Repeat("x", 32))}, "a", "t", nil) == fingerprint(&SavedPlan{Key: key}, "a", "t", nil) {
 		t.Error("the fingerprint does not depend on the key")
 	}
 
@@ -58,7 +58,7 @@ play "p" {
 		t.Fatal(err)
 	}
 	apply, _ := setupIn(t, dir, []string{"a", "b"}, pb, ModeApply)
-	apply.opts.Saved = &SavedPlan{Key: key, Apply: &plan.File{Hosts: hosts}}
+	apply.opts.Saved = &SavedPlan{Key: key, Apply: &plan.File{Hosts: hosts, Nonce: "n1"}}
 	res = apply.Execute(context.Background())
 	a, b := res.Recaps[0], res.Recaps[1]
 	if a.Failed != 0 || a.Changed != 2 {

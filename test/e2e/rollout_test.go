@@ -336,6 +336,13 @@ func TestSavedPlan(t *testing.T) {
 		t.Errorf("show --json:\n%s", js)
 	}
 
+	// Other variables than the plan's: refused before any connection.
+	vars := tend(t, env, "apply", saved, "--var", "settle=5s")
+	vars.wantExit(t, 5)
+	if !strings.Contains(vars.stderr, "made with other variables") {
+		t.Errorf("other variables:\n%s", vars)
+	}
+
 	drifted := f.Hosts[1]
 	sh(t, drifted, "sed -i 's/--workers 2/--workers 3/' "+unitPath)
 	before := snapshot(t, drifted)
