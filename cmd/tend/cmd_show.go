@@ -94,6 +94,8 @@ func renderPlan(w io.Writer, f *plan.File, useColor bool) error {
 			}
 			if len(t.Diff) > 0 {
 				_ = json.Unmarshal(t.Diff, &d)
+			} else if t.Summary != "" {
+				fmt.Fprintf(&b, "      %s\n", t.Summary)
 			}
 			for _, c := range d.Changes {
 				switch {
