@@ -477,16 +477,10 @@ func (l *loader) play(b *hcl.Block) {
 			hostsSeen = true
 			l.hosts(play, a, ctx)
 		case "become":
-			if d := l.p.checkRefs(a.Expr.Variables(), scopePlay, nil); d.HasErrors() {
-				l.diags = append(l.diags, d...)
+			v, ok := l.playValue(a, ctx)
+			if !ok {
 				continue
 			}
-			v, d := a.Expr.Value(ctx)
-			l.diags = append(l.diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			v, _ = v.Unmark()
 			bv, err := convert.Convert(v, cty.Bool)
 			if err != nil || bv.IsNull() || !bv.IsKnown() {
 				l.errorf(a.Expr.Range(), "Incorrect attribute value type", "become must be true or false.")
@@ -556,6 +550,23 @@ func (l *loader) play(b *hcl.Block) {
 	}
 }
 
+// playValue evaluates an argument of a play (or of its rollout block),
+// which may use variables and functions only; false when it cannot (the
+// diagnostics are collected).
+func (l *loader) playValue(a *hclsyntax.Attribute, ctx *hcl.EvalContext) (cty.Value, bool) {
+	if d := l.p.checkRefs(a.Expr.Variables(), scopePlay, nil); d.HasErrors() {
+		l.diags = append(l.diags, d...)
+		return cty.NilVal, false
+	}
+	v, d := a.Expr.Value(ctx)
+	l.diags = append(l.diags, d...)
+	if d.HasErrors() {
+		return cty.NilVal, false
+	}
+	v, _ = v.Unmark()
+	return v, true
+}
+
 // rollout reads a play's rollout block.
 func (l *loader) rollout(play *Play, b *hclsyntax.Block, ctx *hcl.EvalContext) {
 	if play.Rollout != nil {
@@ -571,16 +582,10 @@ func (l *loader) rollout(play *Play, b *hclsyntax.Block, ctx *hcl.EvalContext) {
 		l.errorf(blk.DefRange(), "Unsupported block type", "A rollout block holds only canary, batch, max_failures and revert.")
 	}
 	for _, a := range sortedSyntaxAttrs(b.Body.Attributes) {
-		if d := l.p.checkRefs(a.Expr.Variables(), scopePlay, nil); d.HasErrors() {
-			l.diags = append(l.diags, d...)
+		v, ok := l.playValue(a, ctx)
+		if !ok {
 			continue
 		}
-		v, d := a.Expr.Value(ctx)
-		l.diags = append(l.diags, d...)
-		if d.HasErrors() {
-			continue
-		}
-		v, _ = v.Unmark()
 		if v.IsNull() || !v.IsKnown() {
 			l.errorf(a.Expr.Range(), "Invalid rollout setting", "%s must have a value.", a.Name)
 			continue

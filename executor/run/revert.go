@@ -152,12 +152,7 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 	}
 	if len(pre) > 0 {
 		st, err := executor.Gather(ctx, conn, executor.Request{Effects: pre, Become: become})
-		if err == nil {
-			if fe := st.FailedEffect(); fe != nil {
-				err = errors.New(fe.Error())
-			}
-		}
-		if err != nil {
+		if err := effectsError(st, err); err != nil {
 			problems = append(problems, "undoing unit actions: "+err.Error())
 		}
 	}
@@ -212,12 +207,7 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 	d.Effects = append(pre, post...)
 	if (len(post) > 0 || len(clearRecords) > 0) && err == nil {
 		st, gerr := executor.Gather(ctx, conn, executor.Request{Effects: post, Clear: clearRecords, Become: become})
-		if gerr == nil {
-			if fe := st.FailedEffect(); fe != nil {
-				gerr = errors.New(fe.Error())
-			}
-		}
-		if gerr != nil {
+		if gerr := effectsError(st, gerr); gerr != nil {
 			problems = append(problems, gerr.Error())
 		}
 	}

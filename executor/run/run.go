@@ -1054,6 +1054,17 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	return nil
 }
 
+// effectsError is err, or, when the read that ran effects succeeded, the
+// failure of the first effect that failed.
+func effectsError(st *executor.State, err error) error {
+	if err == nil {
+		if fe := st.FailedEffect(); fe != nil {
+			return errors.New(fe.Error())
+		}
+	}
+	return err
+}
+
 // lockLost says whether the run lock ended while the host was being
 // changed (the host stopped its holder: tend's heartbeats did not come):
 // another run may then have changed the host meanwhile.
@@ -1129,12 +1140,7 @@ func (w *hostWork) runOrphanEffects(ctx context.Context, apply bool) error {
 		w.checkBaseline(ctx)
 		w.changes.applying(rec.Task, d)
 		st, err := w.gather(ctx, executor.Request{Effects: effects, Clear: []string{rec.Name}})
-		if err == nil {
-			if fe := st.FailedEffect(); fe != nil {
-				err = errors.New(fe.Error())
-			}
-		}
-		if err != nil {
+		if err := effectsError(st, err); err != nil {
 			w.recap.Failed++
 			ev(report.StatusFailed, err.Error())
 			return err
@@ -1224,13 +1230,8 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 		if err == nil {
 			// The handler's effects, the end of its promise, and the state
 			// after it: one round trip.
-			var after *executor.State
-			after, err = w.gather(ctx, executor.Request{Effects: d.Effects, Clear: clear}, h)
-			if err == nil {
-				if fe := after.FailedEffect(); fe != nil {
-					err = errors.New(fe.Error())
-				}
-			}
+			after, gerr := w.gather(ctx, executor.Request{Effects: d.Effects, Clear: clear}, h)
+			err = effectsError(after, gerr)
 		}
 		if err != nil {
 			w.recap.Failed++

@@ -76,6 +76,16 @@ func fingerprint(s *SavedPlan, host, id string, d *modules.Diff) string {
 	return s.Key.Fingerprint(data)
 }
 
+// host returns the saved plan's entry of the host named name, or nil.
+func (s *SavedPlan) host(name string) *plan.Host {
+	for i := range s.Apply.Hosts {
+		if s.Apply.Hosts[i].Name == name {
+			return &s.Apply.Hosts[i]
+		}
+	}
+	return nil
+}
+
 // nonce is the plan's nonce: the saved one when applying, else the one
 // made for this plan.
 func (s *SavedPlan) nonce() string {
@@ -186,12 +196,7 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 	if saved == nil || saved.Apply == nil || w.run.opts.Mode != ModeApply {
 		return nil
 	}
-	var host *plan.Host
-	for i := range saved.Apply.Hosts {
-		if saved.Apply.Hosts[i].Name == w.host.Name {
-			host = &saved.Apply.Hosts[i]
-		}
-	}
+	host := saved.host(w.host.Name)
 	if host == nil {
 		return fmt.Errorf("the saved plan has no host %s", w.host.Name)
 	}
@@ -266,10 +271,7 @@ func (w *hostWork) matchesSaved(t *playbooks.Task, d *modules.Diff) error {
 		return nil
 	}
 	id := planKey(w.play.Name, t.ID)
-	for _, h := range saved.Apply.Hosts {
-		if h.Name != w.host.Name {
-			continue
-		}
+	if h := saved.host(w.host.Name); h != nil {
 		for _, p := range h.Tasks {
 			if p.ID == id {
 				if fingerprint(saved, w.host.Name, id, d) == p.Fingerprint {
