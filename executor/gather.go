@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
@@ -172,7 +173,7 @@ func lockedBy(out []byte) *LockedError {
 // batch is a deduplicated request.
 type batch struct {
 	req    Request
-	probes []Probe // files and guards, in first-seen order
+	probes []Probe // files, guards and facts, in first-seen order
 	units  []Probe // one per unit
 	lock   *LockHolder
 	token  string
@@ -194,6 +195,10 @@ func newBatch(req Request) (*batch, error) {
 		case ProbeGuard:
 			if strings.TrimSpace(p.Script) == "" {
 				return nil, errors.New("guard probe: empty script")
+			}
+		case ProbeFact:
+			if p.Fact == nil || p.Fact.Key() == "" || strings.TrimSpace(p.Fact.Script()) == "" {
+				return nil, errors.New("fact probe: no fact, key or script")
 			}
 		default:
 			return nil, fmt.Errorf("probe of unknown kind %d", p.Kind)
@@ -475,7 +480,18 @@ tend_whoami
 read -r tend_hn </proc/sys/kernel/hostname || tend_hn=$(hostname)
 printf 'hostname %s\n' "$tend_hn"
 tend_nproc
-printf 'os %s\n' "$( (. /etc/os-release && printf '%s' "$ID") 2>/dev/null)"
+tend_osr=$( (. /etc/os-release && printf '%s\n%s' "$ID" "${VERSION_ID:-}") 2>/dev/null) || tend_osr=
+printf 'os %s\n' "${tend_osr%%"
+"*}"
+case $tend_osr in *"
+"*) printf 'osversion %s\n' "${tend_osr#*"
+"}" ;; *) echo 'osversion ' ;; esac
+read -r tend_k </proc/sys/kernel/osrelease || tend_k=
+printf 'kernel %s\n' "$tend_k"
+printf 'arch %s\n' "$(uname -m)"
+printf 'virt %s\n' "$(systemd-detect-virt 2>/dev/null || :)"
+read -r tend_k </proc/1/comm 2>/dev/null || tend_k=
+printf 'init %s\n' "$tend_k"
 printf 'user %s\n' "${SUDO_USER:-$tend_user}"
 printf 'euser %s\n' "$tend_user"
 if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; fi
@@ -492,6 +508,11 @@ if [ -d /run/systemd/system ]; then echo 'systemd yes'; else echo 'systemd no'; 
 			// 9>&-: a process the guard leaves behind must not inherit the
 			// run lock's descriptor.
 			fmt.Fprintf(&sb, "echo '@@tend %d guard'\n{ %s; } </dev/null >/dev/null 2>&1 9>&-\necho \"rc $?\"\n", i, run)
+		case ProbeFact:
+			// The snippet runs in a subshell (an exit in it ends only the
+			// snippet); its output and then its status are one base64
+			// line, so that nothing it prints can pass for a marker.
+			fmt.Fprintf(&sb, "echo '@@tend %d fact'\n{ (\n%s\n) </dev/null 2>/dev/null 9>&-; printf '\\n@@tend-rc %%s\\n' \"$?\"; } | base64 -w0\necho\n", i, p.Fact.Script())
 		}
 	}
 	if len(b.units) > 0 {
@@ -547,7 +568,7 @@ func (b *batch) result(res Result) (*State, error) {
 
 // parse reads the script's output into a State.
 func (b *batch) parse(out string) (*State, error) {
-	st := &State{Files: map[string]*FileState{}, Units: map[string]*UnitState{}, Guards: map[string]int{}}
+	st := &State{Files: map[string]*FileState{}, Units: map[string]*UnitState{}, Guards: map[string]int{}, Values: map[string]any{}}
 	if !strings.HasSuffix(out, "@@tend end\n") {
 		return nil, errors.New("the output is incomplete (no end marker)")
 	}
@@ -637,7 +658,7 @@ func (b *batch) parse(out string) (*State, error) {
 		return nil, err
 	}
 	for i, p := range b.probes {
-		want := fmt.Sprintf("@@tend %d %s", i, map[ProbeKind]string{ProbeFile: "file", ProbeGuard: "guard"}[p.Kind])
+		want := fmt.Sprintf("@@tend %d %s", i, map[ProbeKind]string{ProbeFile: "file", ProbeGuard: "guard", ProbeFact: "fact"}[p.Kind])
 		if l, _ := next(); l != want {
 			return nil, fmt.Errorf("expected %q, got %q", want, l)
 		}
@@ -661,6 +682,12 @@ func (b *batch) parse(out string) (*State, error) {
 				return nil, fmt.Errorf("guard %q: bad exit code %q", p.Script, body[0])
 			}
 			st.Guards[p.Script] = rc
+		case ProbeFact:
+			v, err := parseFact(p.Fact, body)
+			if err != nil {
+				return nil, fmt.Errorf("fact %s: %w", p.Fact.Key(), err)
+			}
+			st.Values[p.Fact.Key()] = v
 		}
 	}
 	if len(b.units) > 0 && st.Facts.Systemd {
@@ -746,6 +773,27 @@ func parseEffect(e Effect, body []string) (EffectResult, error) {
 	return r, nil
 }
 
+// parseFact unframes a fact's answer (one base64 line: the output, a
+// newline, and the status line) and hands it to the fact's parser.
+func parseFact(f Fact, body []string) (any, error) {
+	if len(body) != 1 {
+		return nil, fmt.Errorf("expected one line, got %d", len(body))
+	}
+	data, err := base64.StdEncoding.DecodeString(body[0])
+	if err != nil {
+		return nil, fmt.Errorf("bad encoding: %w", err)
+	}
+	i := bytes.LastIndex(data, []byte("\n@@tend-rc "))
+	if i < 0 || !bytes.HasSuffix(data, []byte("\n")) {
+		return nil, errors.New("the answer has no exit status (cut short?)")
+	}
+	rc, err := strconv.Atoi(string(data[i+len("\n@@tend-rc ") : len(data)-1]))
+	if err != nil {
+		return nil, fmt.Errorf("bad exit status in %q", data[i+1:])
+	}
+	return f.Parse(data[:i], rc)
+}
+
 // parseDropIns reads the drop-ins of a unit.
 func parseDropIns(body []string) ([]DropIn, error) {
 	var out []DropIn
@@ -786,6 +834,19 @@ func parseFacts(body []string, f *Facts) error {
 			f.CPUs = n
 		case "os":
 			f.OS = value
+		case "osversion":
+			f.OSVersion = value
+		case "kernel":
+			f.Kernel = value
+		case "arch":
+			f.Arch = value
+		case "virt":
+			f.Virtualization = value
+			if value == "" {
+				f.Virtualization = "unknown"
+			}
+		case "init":
+			f.Init = value
 		case "user":
 			f.User = value
 		case "euser":
@@ -799,7 +860,7 @@ func parseFacts(body []string, f *Facts) error {
 			return fmt.Errorf("facts: unknown fact %q", key)
 		}
 	}
-	for _, k := range []string{"hostname", "nproc", "os", "user", "euser", "systemd"} {
+	for _, k := range []string{"hostname", "nproc", "os", "osversion", "kernel", "arch", "virt", "init", "user", "euser", "systemd"} {
 		if !seen[k] {
 			return fmt.Errorf("facts: %s missing", k)
 		}

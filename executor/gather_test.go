@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -218,7 +220,7 @@ func TestGatherParserStrict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	facts := "@@tend facts\nhostname h\nnproc 2\nos debian\nuser u\neuser root\nsystemd no\n"
+	facts := "@@tend facts\nhostname h\nnproc 2\nos debian\nosversion 12\nkernel 6.1.0\narch x86_64\nvirt none\ninit systemd\nuser u\neuser root\nsystemd no\n"
 	good := facts + "@@tend 0 file\nstat regular file|644|root|root|2\ncontent aGk=\n@@tend 1 guard\nrc 0\n@@tend 2 file\nmissing\n@@tend end\n"
 	st, err := b.parse(good)
 	if err != nil {
@@ -329,5 +331,72 @@ func TestDropInsScan(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("drop-ins %v, want %v", got, want)
+	}
+}
+
+// testFact is a fact whose snippet and parser are given by the test.
+type testFact struct {
+	key, script string
+	parse       func(out []byte, rc int) (any, error)
+}
+
+func (f testFact) Key() string    { return f.key }
+func (f testFact) Script() string { return f.script }
+func (f testFact) Parse(out []byte, rc int) (any, error) {
+	if f.parse != nil {
+		return f.parse(out, rc)
+	}
+	return fmt.Sprintf("%d:%s", rc, out), nil
+}
+
+// TestGatherFacts runs facts of every shape through one real gather: what a
+// snippet prints (markers, no final newline, binary) reaches its parser
+// byte for byte with its exit status, an exit ends only its own snippet,
+// the same key is read once, and a parser's error fails the gather.
+func TestGatherFacts(t *testing.T) {
+	conn := NewLocal(LocalOptions{})
+	counter := filepath.Join(t.TempDir(), "n")
+	facts := []testFact{
+		{key: "markers", script: "printf '@@tend end\\n@@tend 0 file\\n'"},
+		{key: "nonl", script: "printf 'a b'; exit 3"},
+		{key: "binary", script: "printf '\\000\\377\\n\\n'"},
+		{key: "stderr", script: "echo out; echo err >&2; false"},
+		{key: "once", script: "echo x >>" + ShellQuote(counter) + "; cat " + ShellQuote(counter)},
+		{key: "once", script: "echo x >>" + ShellQuote(counter) + "; cat " + ShellQuote(counter)},
+	}
+	var probes []Probe
+	for _, f := range facts {
+		probes = append(probes, Probe{Kind: ProbeFact, Fact: f})
+	}
+	probes = append(probes, Probe{Kind: ProbeGuard, Script: "true"})
+	st, err := Gather(context.Background(), conn, Request{Probes: probes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"markers": "0:@@tend end\n@@tend 0 file\n",
+		"nonl":    "3:a b",
+		"binary":  "0:\x00\xff\n\n",
+		"stderr":  "1:out\n",
+		"once":    "0:x\n",
+	}
+	for key, w := range want {
+		if got, ok := st.Fact(testFact{key: key}); !ok || got != w {
+			t.Errorf("fact %s = %q (read: %v), want %q", key, got, ok, w)
+		}
+	}
+	if rc, ok := st.Guard("true"); !ok || rc != 0 {
+		t.Errorf("the guard after the facts: %d %v", rc, ok)
+	}
+	if st.Facts.Kernel == "" || st.Facts.Arch == "" || st.Facts.Virtualization == "" {
+		t.Errorf("host facts missing: %+v", st.Facts)
+	}
+	bad := testFact{key: "bad", script: "echo nonsense", parse: func([]byte, int) (any, error) { return nil, errors.New("not understood") }}
+	_, err = Gather(context.Background(), conn, Request{Probes: []Probe{{Kind: ProbeFact, Fact: bad}}})
+	if err == nil || !strings.Contains(err.Error(), "fact bad: not understood") {
+		t.Errorf("a parser's error: %v", err)
+	}
+	if _, err := Gather(context.Background(), conn, Request{Probes: []Probe{{Kind: ProbeFact}}}); err == nil {
+		t.Error("a fact probe without a fact was accepted")
 	}
 }

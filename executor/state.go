@@ -16,6 +16,10 @@ const (
 	ProbeUnit
 	// ProbeGuard runs a read-only guard command and records its exit code.
 	ProbeGuard
+	// ProbeFact runs a Fact's shell snippet and parses its output with the
+	// Fact's own parser: the open end of the set, for the state a module
+	// reads that is none of the above (packages, users, sysctl values…).
+	ProbeFact
 )
 
 // MaxProbeContent is the largest file whose content a probe returns; larger
@@ -36,6 +40,30 @@ type Probe struct {
 	Become bool
 	// DropIns also reads the drop-ins of a ProbeUnit's unit.
 	DropIns bool
+	// Fact is the fact a ProbeFact reads.
+	Fact Fact
+}
+
+// Fact is one piece of host state that is not a file, a unit or a guard:
+// its shell snippet and its parser, declared next to the module that needs
+// it (pyinfra's facts). Gather frames any number of facts into its one
+// round trip, runs each snippet once per distinct Key, and hands the
+// snippet's standard output and exit status to Parse; a new kind of state
+// never edits the transport.
+type Fact interface {
+	// Key identifies the fact and its arguments ("package:nginx"): two
+	// probes of the same key are read once and share the parsed value.
+	Key() string
+	// Script is a POSIX sh snippet. It runs with standard input from
+	// /dev/null and standard error discarded, as the batch's user (root
+	// with become); it must change nothing. What it prints on standard
+	// output is the fact's raw answer; it may print anything (the answer
+	// is framed, not scanned for markers).
+	Script() string
+	// Parse turns the snippet's output and exit status into the fact's
+	// value. An error fails the gather: an answer that was not understood
+	// is never taken for an empty state.
+	Parse(out []byte, exitCode int) (any, error)
 }
 
 // Key identifies the probe's answer in a State.
@@ -47,6 +75,10 @@ func (p Probe) Key() string {
 		return "unit:" + p.Unit
 	case ProbeGuard:
 		return "guard:" + p.Script
+	case ProbeFact:
+		if p.Fact != nil {
+			return "fact:" + p.Fact.Key()
+		}
 	}
 	return "unknown:"
 }
@@ -121,8 +153,20 @@ type Facts struct {
 	Hostname string
 	// CPUs is the number of online CPUs (nproc).
 	CPUs int
-	// OS is the ID from /etc/os-release, e.g. "debian".
-	OS string
+	// OS is the ID from /etc/os-release, e.g. "debian"; OSVersion its
+	// VERSION_ID ("12"; empty on rolling releases).
+	OS        string
+	OSVersion string
+	// Kernel is the kernel release (uname -r), Arch the machine (uname -m,
+	// e.g. "x86_64").
+	Kernel string
+	Arch   string
+	// Virtualization is what systemd-detect-virt says ("kvm",
+	// "systemd-nspawn", "none" on bare metal, "unknown" where it cannot tell).
+	Virtualization string
+	// Init is the name of process 1 ("systemd", "init", …; empty when it
+	// cannot be read).
+	Init string
 	// User is the login user; EffectiveUser is the user the batch ran as
 	// (root with become).
 	User          string
@@ -137,6 +181,8 @@ type State struct {
 	Files  map[string]*FileState
 	Units  map[string]*UnitState
 	Guards map[string]int // guard script -> exit code
+	// Values are the parsed answers of fact probes, by Fact.Key.
+	Values map[string]any
 	// Effects are the results of the request's effects, in order.
 	Effects []EffectResult
 	// Cleared reports that the request's pending records were removed.
@@ -174,6 +220,15 @@ func (s *State) Unit(name string) *UnitState {
 		return nil
 	}
 	return s.Units[name]
+}
+
+// Fact returns the parsed value of a fact probe, and whether it was read.
+func (s *State) Fact(f Fact) (any, bool) {
+	if s == nil || f == nil {
+		return nil, false
+	}
+	v, ok := s.Values[f.Key()]
+	return v, ok
 }
 
 // Guard returns the exit code of a guard script and whether it was probed.

@@ -15,6 +15,14 @@ func init() {
 		Kind:    "directory",
 		Summary: "A directory: mode, owner, group; or the absence of an empty directory",
 		New:     func() Module { return &Directory{} },
+		Config:  func() any { return &directoryConfig{} },
+		Doc: `Manages one directory on the host. A missing directory is created with its missing parents (mkdir -p; the parents get the default mode and the connection user's ownership). With state = "absent" it removes only an empty directory (rmdir): a directory with content makes apply fail rather than delete data. A path that exists but is not a directory is an error; tend never replaces it.`,
+		Example: `directory "/srv/app/releases" {
+  mode  = "0750"
+  owner = "app"
+  group = "app"
+}
+`,
 	})
 }
 
@@ -36,24 +44,20 @@ type Directory struct {
 }
 
 type directoryConfig struct {
-	Path  *string `hcl:"path,optional"`
-	Mode  *string `hcl:"mode,optional"`
-	Owner *string `hcl:"owner,optional"`
-	Group *string `hcl:"group,optional"`
-	State *string `hcl:"state,optional"`
+	Path  *string `hcl:"path,optional" sensitive:"path" doc:"The directory's absolute path; the task's label when not set."`
+	Mode  *string `hcl:"mode,optional" doc:"Permission bits as an octal string, such as \"0755\"; left as it is when not set (a new directory gets 0755)."`
+	Owner *string `hcl:"owner,optional" doc:"The owning user (name or id); left as it is when not set."`
+	Group *string `hcl:"group,optional" doc:"The owning group (name or id); left as it is when not set."`
+	State *string `hcl:"state,optional" enum:"present,absent" default:"present" doc:"\"absent\" removes the directory if it is empty."`
 }
 
 // Decode reads and validates the directory task (an attribute whose value is
 // not known is checked no further).
 func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg directoryConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
+	dec, diags := decodeConfig(body, ctx, &cfg)
 	if diags.HasErrors() {
 		return diags
-	}
-	refused := append(refuseSensitive(body, dec.marked, pathRefusal, "path"), refuseSensitive(body, dec.marked, shownRefusal, "mode", "owner", "group")...)
-	if refused.HasErrors() {
-		return append(diags, refused...)
 	}
 	p, pathAttr := label, ""
 	if cfg.Path != nil {
@@ -73,7 +77,6 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 	m.own = own
 	if cfg.State != nil {
 		switch *cfg.State {
-		case "present":
 		case "absent":
 			m.absent = true
 			for _, a := range []struct {
@@ -84,8 +87,6 @@ func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hc
 					diags = append(diags, errAt(body, a.name, "Attribute for an absent directory", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
 				}
 			}
-		default:
-			diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", *cfg.State)))
 		}
 	}
 	return diags

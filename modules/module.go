@@ -83,6 +83,15 @@ type Info struct {
 	Summary string
 	// New returns a fresh, unconfigured module.
 	New func() Module
+	// Config returns a new config struct of the kind, whose field tags
+	// declare its attributes (see schema.go); nil for a kind that does not
+	// declare them yet.
+	Config func() any
+	// Doc is the help text: what the module does, in full sentences.
+	Doc string
+	// Example is a task of the kind, as a playbook would hold it; tests
+	// decode it.
+	Example string
 }
 
 var (
