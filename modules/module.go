@@ -56,7 +56,10 @@ type Verifier interface {
 }
 
 // Undoer is implemented by modules whose change the engine cannot put back
-// by itself (commands): Undo returns the command that undoes it, or false.
+// by itself (commands, and diffs marked Beyond: packages, accounts, live
+// settings): Undo returns the command that undoes it, or false. It is
+// called before Apply, with the state Check saw, so the command can name
+// what was there before.
 type Undoer interface {
 	Undo(t *Target) (executor.Command, bool)
 }

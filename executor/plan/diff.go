@@ -18,6 +18,12 @@ type Diff struct {
 	// Unpreviewable is set for commands whose guards do not settle whether
 	// they run: plan shows "will run (cannot be previewed)".
 	Unpreviewable bool
+	// Beyond is set when the change reaches beyond files and unit actions
+	// (a package installed, an account created, a live kernel setting):
+	// a revert cannot put it back from what the host kept. The module's
+	// Undo does, when it implements modules.Undoer and has one; otherwise
+	// the revert says that the change stays done.
+	Beyond bool
 	// Notes are informational lines shown with the diff (never changes).
 	Notes []string
 	// Detail identifies, in full, what Apply would do beyond what Changes

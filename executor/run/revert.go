@@ -89,7 +89,7 @@ func (c *hostChanges) applying(taskID string, d *modules.Diff) {
 			c.created[path.Base(ch.Path)] = true
 		}
 	}
-	if d.Run != "" || d.Unpreviewable {
+	if d.Run != "" || d.Unpreviewable || d.Beyond {
 		c.commands = append(c.commands, taskID)
 	}
 }
@@ -222,11 +222,11 @@ func (r *Run) revertHost(ctx context.Context, h *inventory.Host, conn executor.C
 	}
 	undone := ""
 	if len(stayDone) > 0 {
-		undone = "commands without an undo cannot be undone; these ran and stay done: " + strings.Join(stayDone, ", ")
+		undone = "changes without an undo cannot be undone; these were made and stay done: " + strings.Join(stayDone, ", ")
 		d.Notes = append(d.Notes, undone)
 	}
 	if n := len(c.commands) - len(stayDone); n > 0 {
-		d.Notes = append(d.Notes, fmt.Sprintf("%d command(s) undone by their undo", n))
+		d.Notes = append(d.Notes, fmt.Sprintf("%d change(s) undone by their undo", n))
 	}
 	if len(problems) > 0 {
 		if undone != "" {

@@ -182,7 +182,7 @@ func TestRolloutAndRevert(t *testing.T) {
 		r.wantExit(t, 3)
 		evs := r.events(t)
 		rc := recapOf(t, evs, hosts[0].Name)
-		if rc.Reverted || !strings.Contains(rc.RevertError, "still fails") || !strings.Contains(rc.RevertError, "cannot be undone; these ran and stay done: command.drop-db") {
+		if rc.Reverted || !strings.Contains(rc.RevertError, "still fails") || !strings.Contains(rc.RevertError, "cannot be undone; these were made and stay done: command.drop-db") {
 			t.Errorf("recap: %+v", rc)
 		}
 		e := task(t, evs, hosts[0].Name, "revert")
