@@ -39,6 +39,10 @@ type FileAttrs struct {
 	// the new file's path (e.g. "sshd -t -f %s"). It runs as the writer,
 	// in the file's directory; a non-zero exit leaves the old file.
 	Validate string
+	// Backup keeps the file being replaced beside it, as
+	// DEST.YYYY-MM-DD@HH:MM:SS~ (Ansible's backup = yes): a hard link to the
+	// old file, made just before the rename.
+	Backup bool
 }
 
 // ValidateCommand checks a validate command: it must name the new file
@@ -95,9 +99,13 @@ func WriteScript(dest string, data []byte, attrs FileAttrs) (Command, error) {
 		// The command sees the new file as "$1".
 		validate = strings.ReplaceAll(attrs.Validate, "%s", `"$1"`)
 	}
-	fmt.Fprintf(&b, "tend_dest=%s tend_mode=%s tend_owner=%s tend_group=%s tend_size=%d tend_sum=%s tend_validate=%s\n",
+	backup := ""
+	if attrs.Backup {
+		backup = "yes"
+	}
+	fmt.Fprintf(&b, "tend_dest=%s tend_mode=%s tend_owner=%s tend_group=%s tend_size=%d tend_sum=%s tend_validate=%s tend_backup=%s\n",
 		ShellQuote(dest), "0"+strconv.FormatUint(uint64(unixPerm(attrs.Mode)), 8), ShellQuote(attrs.Owner),
-		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]), ShellQuote(validate))
+		ShellQuote(attrs.Group), len(data), hex.EncodeToString(sum[:]), ShellQuote(validate), backup)
 	b.WriteString(stateScript)
 	b.WriteString(writeScript)
 	if data == nil {
@@ -177,7 +185,7 @@ func NotChanged(err error) error { return notChanged{err} }
 // preRename are the steps of the write primitive that fail before the
 // rename (the rename itself failing leaves the old file too): such a
 // failure is known to have changed nothing.
-var preRename = map[string]bool{"trust": true, "keep": true, "validate": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
+var preRename = map[string]bool{"trust": true, "keep": true, "validate": true, "backup": true, "create": true, "write": true, "short": true, "verify": true, "owner": true, "group": true, "mode": true, "rename": true}
 
 // WriteResult turns the result of a WriteScript command into an error
 // that says what went wrong, or nil. A failure the primitive reported

@@ -243,3 +243,53 @@ func TestWriteResultOutcomes(t *testing.T) {
 		}
 	}
 }
+
+// Backup keeps the replaced file beside it (the same inode: content, mode
+// and owner as they were), a second backup in the same second gets a name
+// of its own, and a new file has nothing to back up.
+func TestWriteFileBackup(t *testing.T) {
+	c := NewLocal(LocalOptions{})
+	ctx := context.Background()
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "sshd_config")
+	if err := os.WriteFile(dest, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	for i, content := range []string{"new\n", "newer\n"} {
+		if err := WriteFile(ctx, c, dest, []byte(content), FileAttrs{Mode: 0o600, Backup: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(dest); string(got) != content {
+			t.Fatalf("write %d: dest holds %q", i, got)
+		}
+	}
+	baks, _ := filepath.Glob(dest + ".*~")
+	if len(baks) != 2 {
+		t.Fatalf("backups: %v, want 2", baks)
+	}
+	var contents []string
+	for _, b := range baks {
+		data, _ := os.ReadFile(b)
+		contents = append(contents, string(data))
+		if fi, _ := os.Stat(b); fi.Name() == "" || !strings.HasPrefix(fi.Name(), "sshd_config.") {
+			t.Errorf("backup name %s", b)
+		}
+	}
+	if !(contents[0] == "old\n" && contents[1] == "new\n") && !(contents[0] == "new\n" && contents[1] == "old\n") {
+		t.Errorf("backups hold %q, want the old and the new content", contents)
+	}
+	for _, b := range baks {
+		if data, _ := os.ReadFile(b); string(data) == "old\n" {
+			if fi, _ := os.Stat(b); fi.Mode().Perm() != 0o640 {
+				t.Errorf("the backup of the first file has mode %v, want its own 0640", fi.Mode().Perm())
+			}
+		}
+	}
+	fresh := filepath.Join(dir, "fresh")
+	if err := WriteFile(ctx, c, fresh, []byte("x"), FileAttrs{Backup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if baks, _ := filepath.Glob(fresh + ".*~"); len(baks) != 0 {
+		t.Errorf("a new file was backed up: %v", baks)
+	}
+}

@@ -63,6 +63,7 @@ type fileConfig struct {
 	Sensitive *bool     `hcl:"sensitive,optional"`
 	State     *string   `hcl:"state,optional"`
 	Validate  *string   `hcl:"validate,optional"`
+	Backup    *bool     `hcl:"backup,optional"`
 }
 
 // Decode reads and validates the file task. An attribute whose value is not
@@ -139,14 +140,17 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	if dec.given("vars", isSet(cfg.Vars)) && !dec.given("template", cfg.Template != nil) {
 		diags = append(diags, errAt(body, "vars", "vars without template", "vars are only used to render a template; set template or remove vars."))
 	}
-	if dec.given("validate", cfg.Validate != nil) && !dec.unknown["validate"] {
-		if m.absent {
-			diags = append(diags, errAt(body, "validate", "Attribute for an absent file", "validate has no meaning with state = \"absent\"."))
-		} else if err := executor.ValidateCommand(*cfg.Validate); err != nil {
-			diags = append(diags, errAt(body, "validate", "Invalid validate command", err.Error()+"."))
-		} else {
-			m.spec.Validate = *cfg.Validate
+	if m.absent {
+		for _, a := range []struct {
+			name string
+			set  bool
+		}{{"validate", cfg.Validate != nil}, {"backup", cfg.Backup != nil}} {
+			if dec.given(a.name, a.set) {
+				diags = append(diags, errAt(body, a.name, "Attribute for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
+			}
 		}
+	} else {
+		diags = append(diags, m.spec.decodeWriteOptions(body, dec, cfg.Validate, cfg.Backup)...)
 	}
 	if m.absent {
 		for _, s := range sources {

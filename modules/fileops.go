@@ -207,6 +207,29 @@ func indent(s string) string {
 	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 }
 
+// decodeWriteOptions reads the validate and backup attributes that every
+// module writing a whole file takes.
+func (f *fileSpec) decodeWriteOptions(body hcl.Body, dec decoded, validate *string, backup *bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if validate != nil {
+		if err := executor.ValidateCommand(*validate); err != nil {
+			diags = append(diags, errAt(body, "validate", "Invalid validate command", err.Error()+"."))
+		} else {
+			f.Validate = *validate
+		}
+	}
+	if backup != nil {
+		f.Backup = *backup
+	}
+	return diags
+}
+
+// Doc strings of the attributes every file-writing module takes.
+const (
+	validateDoc = "A command that checks the new file before it replaces the old one, \"%s\" standing for the new file's path (\"sshd -t -f %s\", \"visudo -cf %s\"); a non-zero exit leaves the old file and fails the task."
+	backupDoc   = "Keep the file being replaced beside it, as PATH.YYYY-MM-DD@HH:MM:SS~ (a hard link: the old file as it was)."
+)
+
 // fileSpec is the desired state of one regular file with known content.
 type fileSpec struct {
 	Path    string
@@ -218,6 +241,9 @@ type fileSpec struct {
 	// Validate is run on the new file before it replaces the old one
 	// (executor.FileAttrs.Validate).
 	Validate string
+	// Backup keeps the file being replaced beside it
+	// (executor.FileAttrs.Backup).
+	Backup bool
 	// QuietCreate leaves the mode, owner and group out of the diff of a new
 	// file (they are implied, as for unit files); Apply still sets them.
 	QuietCreate bool
@@ -255,6 +281,9 @@ func (f *fileSpec) check(cur *executor.FileState, d *Diff) (bool, error) {
 		changed = true
 		d.Add(f.contentChange(cur.Content, "", ""))
 	}
+	if changed && f.Backup {
+		d.Notes = append(d.Notes, fmt.Sprintf("the current %s is kept as %s.<date>@<time>~", f.Path, path.Base(f.Path)))
+	}
 	f.ownership.check(cur, d)
 	return changed, nil
 }
@@ -275,6 +304,9 @@ func (f *fileSpec) contentChange(old []byte, oldShow, newShow string) Change {
 	if f.Validate != "" {
 		c.Digest += " validate " + f.Validate
 	}
+	if f.Backup {
+		c.Digest += " backup"
+	}
 	if f.Sensitive {
 		// Apply needs the new content; the old one is not carried at all.
 		c.Sensitive, c.OldContent, c.Old, c.New = true, nil, "", "(sensitive content changed)"
@@ -294,7 +326,7 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		}
 		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepAttrsFirst(f.Path, script), "")
 	}
-	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate, Sensitive: f.Sensitive}
+	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate, Sensitive: f.Sensitive, Backup: f.Backup}
 	if cur != nil && cur.Exists {
 		// Keep what the user did not ask to change.
 		attrs.Mode, attrs.Owner, attrs.Group = cur.Mode, cur.Owner, cur.Group

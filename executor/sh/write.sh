@@ -10,6 +10,9 @@
 #   tend_validate (optional) a command run on the new file before the
 #               rename; it sees the file as "$1"; non-zero leaves the old
 #               file
+#   tend_backup (optional) "yes": the file being replaced stays as
+#               DEST.YYYY-MM-DD@HH:MM:SS~ (a hard link made just before the
+#               rename: the very inode, with its owner and mode)
 #   tend_src    (optional) a file to read the bytes from instead of
 #               standard input (a revert's kept copy)
 #
@@ -45,7 +48,7 @@ for tend_f in "$tend_dir"/.tend-????????????.tmp; do
 done
 # shellcheck disable=SC2016 # expanded by the inner shell
 tend_body='
-dest=$1 dir=$2 mode=$3 owner=$4 group=$5 size=$6 sum=$7 validate=$8
+dest=$1 dir=$2 mode=$3 owner=$4 group=$5 size=$6 sum=$7 validate=$8 backup=$9
 fail() { printf "tend-write-error: %s: %s\n" "$1" "$2" >&2; exit 1; }
 umask 077
 tmp=$(mktemp "$dir/.tend-XXXXXXXXXXXX.tmp" 2>&1) || fail create "$tmp"
@@ -66,6 +69,17 @@ if [ -n "$validate" ]; then
 	err=$(cd -- "$dir" && /bin/sh -c "$validate" tend-validate "$tmp" </dev/null 2>&1) || fail validate "$(printf "%s" "$err" | tail -c 2000 | tr "\n" " ")"
 fi
 sync -- "$tmp" 2>/dev/null || sync
+if [ "$backup" = yes ] && [ -f "$dest" ] && [ ! -L "$dest" ]; then
+	bak=$dest.$(date +%Y-%m-%d@%H:%M:%S)~
+	n=0
+	while [ -e "$bak" ] || [ -L "$bak" ]; do
+		n=$((n + 1))
+		[ "$n" -le 9 ] || fail backup "$bak exists"
+		bak=$dest.$(date +%Y-%m-%d@%H:%M:%S).$n~
+	done
+	err=$(ln -- "$dest" "$bak" 2>&1) || fail backup "$err"
+	printf "tend-backup: %s\n" "$bak"
+fi
 err=$(mv -f -T -- "$tmp" "$dest" 2>&1) || fail rename "$err"
 trap - EXIT
 sync -- "$dir" 2>/dev/null || :
@@ -78,9 +92,9 @@ else
 	exec 3<&0
 fi
 if [ "$tend_as" = "$tend_user" ]; then
-	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" <&3 3<&-
+	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" "${tend_backup:-}" <&3 3<&-
 else
 	# The directory is the owner's own: write as the owner, who needs no
 	# chown (and cannot do one).
-	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" <&3 3<&-
+	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" "${tend_backup:-}" <&3 3<&-
 fi
