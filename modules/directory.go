@@ -16,7 +16,7 @@ func init() {
 		Summary: "A directory: mode, owner, group; or the absence of an empty directory",
 		New:     func() Module { return &Directory{} },
 		Config:  func() any { return &directoryConfig{} },
-		Doc: `Manages one directory on the host. A missing directory is created with its missing parents (mkdir -p; the parents get the default mode and the connection user's ownership). With state = "absent" it removes only an empty directory (rmdir): a directory with content makes apply fail rather than delete data. A path that exists but is not a directory is an error; tend never replaces it.`,
+		Doc:     `Manages one directory on the host. A missing directory is created with its missing parents (mkdir -p; the parents get the default mode and the connection user's ownership). With state = "absent" it removes only an empty directory (rmdir): a directory with content makes apply fail rather than delete data. A path that exists but is not a directory is an error; tend never replaces it.`,
 		Example: `directory "/srv/app/releases" {
   mode  = "0750"
   owner = "app"
