@@ -15,6 +15,7 @@ func unknownHost() cty.Value {
 		"address": cty.UnknownVal(cty.String),
 		"groups":  cty.UnknownVal(cty.List(cty.String)),
 		"vars":    cty.DynamicVal,
+		"facts":   (*Facts)(nil).value(),
 	})
 }
 

@@ -17,6 +17,11 @@ import (
 // with name, address, groups (a list of strings) and vars (an object of the
 // host's merged inventory vars).
 func HostObject(h *inventory.Host) cty.Value {
+	return hostObject(h, nil)
+}
+
+// hostObject is HostObject with host.facts from facts (unknown when nil).
+func hostObject(h *inventory.Host, facts *Facts) cty.Value {
 	groups := cty.ListValEmpty(cty.String)
 	if len(h.Groups) > 0 {
 		gs := make([]cty.Value, len(h.Groups))
@@ -34,6 +39,7 @@ func HostObject(h *inventory.Host) cty.Value {
 		"address": cty.StringVal(h.Address),
 		"groups":  groups,
 		"vars":    vars,
+		"facts":   facts.value(),
 	})
 }
 
@@ -94,13 +100,26 @@ func (p *Playbook) fileCtx(ctx *hcl.EvalContext, filename string) *hcl.EvalConte
 // decoded), display name, and module settings, decoded by the module. It
 // makes no connection. Diagnostics of all tasks are collected; the plan holds
 // the tasks that could be instantiated.
+//
+// A play that refers to host.facts (NeedsFacts) is only checked: its plan
+// has NeedsFacts set and no tasks, and InstantiateWithFacts makes them once
+// the facts were read.
 func (p *Playbook) Instantiate(play *Play, host *inventory.Host) (*HostPlan, hcl.Diagnostics) {
+	return p.instantiatePlay(play, host, nil)
+}
+
+func (p *Playbook) instantiatePlay(play *Play, host *inventory.Host, facts *Facts) (*HostPlan, hcl.Diagnostics) {
 	plan := &HostPlan{Play: play, Host: host, Become: host.Become, Handlers: map[string]*Task{}}
 	if play.Become != nil {
 		plan.Become = *play.Become
 	}
-	ctx, diags := p.EvalContext(host)
+	ctx, diags := p.evalContext(hostObject(host, facts), host)
 	if diags.HasErrors() {
+		return plan, p.forHost(diags, host, ctx)
+	}
+	if facts == nil && p.NeedsFacts(play) {
+		plan.NeedsFacts = true
+		diags = append(diags, p.checkForHost(play, host, ctx)...)
 		return plan, p.forHost(diags, host, ctx)
 	}
 	for _, spec := range play.Tasks {

@@ -183,6 +183,9 @@ type HostPlan struct {
 	Tasks []*Task
 	// Handlers by handler name.
 	Handlers map[string]*Task
+	// NeedsFacts is set when the play refers to host.facts and was only
+	// checked: it has no tasks until InstantiateWithFacts.
+	NeedsFacts bool
 }
 
 // Task is one task (or handler) instance configured for one host.

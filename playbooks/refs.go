@@ -29,7 +29,7 @@ var (
 )
 
 // hostAttrs are the attributes of the host object.
-var hostAttrs = []string{"address", "groups", "name", "vars"}
+var hostAttrs = []string{"address", "facts", "groups", "name", "vars"}
 
 // bodyTraversals returns every variable reference in body and its nested
 // blocks, in source order.
@@ -115,6 +115,10 @@ func (p *Playbook) checkRefs(refs []hcl.Traversal, sc scope, localNames map[stri
 			if !contains(hostAttrs, name) {
 				diags = append(diags, refError(tr, "Unsupported attribute",
 					"The host object has no attribute %q.%s It has: %s.", name, suggest(name, hostAttrs), strings.Join(hostAttrs, ", ")))
+			} else if name == "facts" {
+				if d := checkFactRef(tr); d != nil {
+					diags = append(diags, d)
+				}
 			}
 		case "each":
 			if hasName && name != "key" && name != "value" {
@@ -123,7 +127,7 @@ func (p *Playbook) checkRefs(refs []hcl.Traversal, sc scope, localNames map[stri
 			}
 		default:
 			diags = append(diags, refError(tr, "Unknown variable",
-				"There is no variable named %q. Expressions may refer to var.<name>, local.<name>, host.name, host.address, host.groups, host.vars.<name>, and each.key / each.value in for_each tasks.", root))
+				"There is no variable named %q. Expressions may refer to var.<name>, local.<name>, host.name, host.address, host.groups, host.vars.<name>, host.facts.<name>, and each.key / each.value in for_each tasks.", root))
 		}
 	}
 	return diags

@@ -534,7 +534,19 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 		if i == 0 || (hp.become() == become && !dirtyAny(plays[:i])) {
 			w.state = st
 		}
-		err := w.runPlay(ctx)
+		var err error
+		if hp.plan.NeedsFacts {
+			// The play refers to host.facts: it is made now that they are
+			// known, and its state is read in a round trip of its own.
+			w.plan, err = r.withFacts(hp, h, st.Facts, changes)
+			plays[i].plan, w.state = w.plan, nil
+			if err != nil {
+				recap.Failed++
+			}
+		}
+		if err == nil {
+			err = w.runPlay(ctx)
+		}
 		plays[i].dirty = w.dirty
 		if err != nil {
 			if recap.Error == "" {
@@ -580,6 +592,26 @@ func (r *Run) noteForeignRecords(h *inventory.Host, plays []hostPlay, records []
 }
 
 func (hp *hostPlay) become() bool { return hp.plan.Become }
+
+// withFacts instantiates a play that needs the host's facts, and adds its
+// health checks to those a revert runs.
+func (r *Run) withFacts(hp hostPlay, h *inventory.Host, f executor.Facts, changes *hostChanges) (*playbooks.HostPlan, error) {
+	plan, diags := r.opts.Playbook.InstantiateWithFacts(hp.play, h, playbooks.Facts{
+		OSID: f.OS, OSVersion: f.OSVersion, Arch: f.Arch, Kernel: f.Kernel, Virtualization: f.Virtualization,
+		Init: f.Init, Hostname: f.Hostname, CPUs: f.CPUs,
+	})
+	if diags.HasErrors() {
+		return hp.plan, playbooks.FactsError(diags)
+	}
+	if changes != nil {
+		for _, t := range plan.Tasks {
+			if _, ok := t.Module.(modules.Verifier); ok && !t.Skip {
+				changes.checks = append(changes.checks, t)
+			}
+		}
+	}
+	return plan, nil
+}
 
 func (hp *hostPlay) probes() []executor.Probe {
 	var probes []executor.Probe
