@@ -8,7 +8,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
@@ -28,7 +30,47 @@ func Functions(dir string) map[string]function.Function {
 	tmplFuncs := inventory.Functions()
 	tmplFuncs["file"] = funcs["file"]
 	funcs["templatefile"] = templateFileFunc(dir, tmplFuncs)
+	funcs["fileset"] = filesetFunc(dir)
+	funcs["try"] = tryfunc.TryFunc
+	funcs["can"] = tryfunc.CanFunc
 	return funcs
+}
+
+// filesetFunc is Terraform's fileset(path, pattern): the regular files under
+// path (relative to the playbook's directory) that pattern matches, as a
+// set of paths relative to path. The pattern is a glob in which "**"
+// matches any number of directories; a path that does not exist is an
+// error (a misspelt template tree must not quietly yield no tasks).
+func filesetFunc(dir string) function.Function {
+	return function.New(&function.Spec{
+		Description: "The regular files under a local directory that a glob pattern matches, relative to the directory.",
+		Params:      []function.Parameter{{Name: "path", Type: cty.String}, {Name: "pattern", Type: cty.String}},
+		Type:        function.StaticReturnType(cty.Set(cty.String)),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			root := resolvePath(dir, args[0].AsString())
+			pattern := args[1].AsString()
+			if !doublestar.ValidatePattern(pattern) {
+				return cty.NilVal, function.NewArgErrorf(1, "%q is not a valid glob pattern", pattern)
+			}
+			if fi, err := os.Stat(root); err != nil {
+				return cty.NilVal, function.NewArgErrorf(0, "no directory exists at %s", root)
+			} else if !fi.IsDir() {
+				return cty.NilVal, function.NewArgErrorf(0, "%s is not a directory", root)
+			}
+			matches, err := doublestar.Glob(os.DirFS(root), pattern, doublestar.WithFilesOnly(), doublestar.WithFailOnIOErrors())
+			if err != nil {
+				return cty.NilVal, fmt.Errorf("listing %s: %w", root, err)
+			}
+			if len(matches) == 0 {
+				return cty.SetValEmpty(cty.String), nil
+			}
+			vals := make([]cty.Value, len(matches))
+			for i, m := range matches {
+				vals[i] = cty.StringVal(m)
+			}
+			return cty.SetVal(vals), nil
+		},
+	})
 }
 
 func resolvePath(dir, p string) string {
