@@ -252,7 +252,7 @@ func (p *Playbook) instantiate(spec *TaskSpec, hostCtx *hcl.EvalContext, host *i
 	for _, in := range insts {
 		ictx := ctx
 		t := &Task{ID: spec.ID, Kind: spec.Kind, Label: spec.Label, Name: spec.Name,
-			Notify: spec.Notify, Range: spec.Range}
+			Notify: spec.Notify, Range: spec.Range, IgnoreErrors: spec.IgnoreErrors}
 		if spec.Handler != "" && t.Name == "" {
 			t.Name = spec.Handler
 		}

@@ -196,10 +196,10 @@ var variableSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 }}
 
 // metaArgs are the task arguments handled here rather than by modules.
-var metaArgs = []string{"for_each", "name", "notify", "when"}
+var metaArgs = []string{"for_each", "ignore_errors", "name", "notify", "when"}
 
 var taskMetaSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
-	{Name: "for_each"}, {Name: "name"}, {Name: "notify"}, {Name: "when"},
+	{Name: "for_each"}, {Name: "ignore_errors"}, {Name: "name"}, {Name: "notify"}, {Name: "when"},
 }}
 
 // expandPaths turns the arguments into playbook files.
@@ -754,6 +754,14 @@ func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
 	}
 	if a, ok := content.Attributes["notify"]; ok {
 		l.notify(t, a)
+	}
+	if a, ok := content.Attributes["ignore_errors"]; ok {
+		v, d := a.Expr.Value(nil)
+		if d.HasErrors() || v.Type() != cty.Bool || v.IsNull() {
+			l.errorf(a.Expr.Range(), "Invalid ignore_errors", "ignore_errors must be the constant true or false.")
+		} else {
+			t.IgnoreErrors = v.True()
+		}
 	}
 	if a, ok := content.Attributes["when"]; ok {
 		t.when = a.Expr

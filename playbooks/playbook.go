@@ -158,6 +158,9 @@ type TaskSpec struct {
 	Notify []string
 	// ForEach reports whether the task has a for_each meta-argument.
 	ForEach bool
+	// IgnoreErrors is the ignore_errors meta-argument: a failure of the
+	// task is reported and counted as ignored, and the host goes on.
+	IgnoreErrors bool
 	// Range is the module block's definition range (for handlers, the
 	// handler block's).
 	Range hcl.Range
@@ -206,6 +209,8 @@ type Task struct {
 	Notify []string
 	// EachKey is the for_each key of the instance ("" without for_each).
 	EachKey string
+	// IgnoreErrors: see TaskSpec.IgnoreErrors.
+	IgnoreErrors bool
 	// Range is the module block's definition range (for handlers, the
 	// handler block's).
 	Range hcl.Range

@@ -176,6 +176,7 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/ref_host_var_missing.hcl", at: "10:16", phrase: `The host has no variable "gunicorn_workers" (it has workers).`, withInventoryOnly: true},
 	{file: "playbook/ref_host_var_singular.hcl", at: "6:18", phrase: `Did you mean "vars"?`},
 	{file: "playbook/ref_host_fact_misspelt.hcl", at: "7:15", phrase: `host.facts has no fact "os". Did you mean "os_id"?`},
+	{file: "playbook/ignore_errors_yes.hcl", at: "7:21", phrase: `ignore_errors must be the constant true or false.`},
 	{file: "playbook/ref_each_without_for_each.hcl", at: "6:20", phrase: `Reference to "each" in context without for_each`},
 	{file: "playbook/ref_unknown_function.hcl", at: "8:26", phrase: `Did you mean "length"?`},
 

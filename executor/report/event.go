@@ -44,6 +44,7 @@ const (
 	StatusSkipped     Status = "skipped"
 	StatusUnreachable Status = "unreachable"
 	StatusNotStarted  Status = "not_started" // the rollout halted before the host
+	StatusIgnored     Status = "ignored"     // failed, and its ignore_errors let the host go on
 )
 
 // Event is one thing that happened during a run.
@@ -76,11 +77,13 @@ type Event struct {
 
 // HostRecap counts one host's task outcomes.
 type HostRecap struct {
-	Host        string
-	OK          int
-	Changed     int
-	Failed      int
-	Skipped     int
+	Host    string
+	OK      int
+	Changed int
+	Failed  int
+	Skipped int
+	// Ignored counts the tasks that failed with ignore_errors set.
+	Ignored     int
 	Unreachable bool
 	// Interrupted is set when the run was interrupted (Ctrl-C, SIGTERM)
 	// before the host was done.

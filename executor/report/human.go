@@ -319,11 +319,15 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 	}
 	w := max(s.width, len("HOST"))
 	fmt.Fprintf(b, "\n%s\n", s.bold.Sprint("RECAP"))
-	outcome := false
+	outcome, ignored := false, false
 	for _, r := range recaps {
 		outcome = outcome || r.NotStarted || r.Reverted || r.RevertError != ""
+		ignored = ignored || r.Ignored > 0
 	}
 	header := fmt.Sprintf("%-*s  %4s  %9s  %6s  %7s  %s", w, "HOST", "ok", changedWord, "failed", "skipped", "unreachable")
+	if ignored {
+		header = fmt.Sprintf("%-*s  %4s  %9s  %6s  %7s  %7s  %s", w, "HOST", "ok", changedWord, "failed", "ignored", "skipped", "unreachable")
+	}
 	if outcome {
 		header += "  outcome"
 	}
@@ -351,6 +355,9 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 		fl := fmt.Sprintf("%6d", r.Failed)
 		if r.Failed > 0 {
 			fl = s.red.Sprint(fl)
+		}
+		if ignored {
+			fl += fmt.Sprintf("  %7d", r.Ignored)
 		}
 		fmt.Fprintf(b, "%s  %4d  %s  %s  %7d  %s\n", s.bold.Sprintf("%-*s", w, r.Host), r.OK, ch, fl, r.Skipped, unreach)
 	}

@@ -68,6 +68,7 @@ type JSONRecap struct {
 	Changed     int    `json:"changed"`
 	Failed      int    `json:"failed"`
 	Skipped     int    `json:"skipped"`
+	Ignored     int    `json:"ignored,omitempty"`
 	Unreachable bool   `json:"unreachable"`
 	Interrupted bool   `json:"interrupted,omitempty"`
 	Internal    bool   `json:"internal_error,omitempty"`
@@ -86,6 +87,7 @@ type JSONTotals struct {
 	Changed     int `json:"changed"`
 	Failed      int `json:"failed"`
 	Skipped     int `json:"skipped"`
+	Ignored     int `json:"ignored,omitempty"`
 	Unreachable int `json:"unreachable"`
 	NotStarted  int `json:"not_started,omitempty"`
 	Reverted    int `json:"reverted,omitempty"`
@@ -109,7 +111,7 @@ func ToJSON(e Event) JSONEvent {
 		t := Totals(e.Recap)
 		for _, r := range e.Recap {
 			j.Recap = append(j.Recap, JSONRecap{
-				Host: r.Host, OK: r.OK, Changed: r.Changed, Failed: r.Failed, Skipped: r.Skipped,
+				Host: r.Host, OK: r.OK, Changed: r.Changed, Failed: r.Failed, Skipped: r.Skipped, Ignored: r.Ignored,
 				Unreachable: r.Unreachable, Interrupted: r.Interrupted, Internal: r.Internal,
 				NotStarted: r.NotStarted, Reverted: r.Reverted, RevertError: r.RevertError, Error: r.Error, DurationMS: r.Duration.Milliseconds(), RoundTrips: r.RoundTrips,
 			})
@@ -129,6 +131,7 @@ func Totals(recaps []HostRecap) JSONTotals {
 		t.Changed += r.Changed
 		t.Failed += r.Failed
 		t.Skipped += r.Skipped
+		t.Ignored += r.Ignored
 		if r.Unreachable {
 			t.Unreachable++
 		}

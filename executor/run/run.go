@@ -770,6 +770,10 @@ func (w *hostWork) runPlay(ctx context.Context) error {
 			continue
 		}
 		if err := w.runTask(ctx, t, apply); err != nil {
+			if ignored, ok := err.(ignoredError); ok {
+				w.run.emit(report.Event{Type: report.EventHostNote, Play: w.play.Name, Host: w.host.Name, Message: string(ignored)})
+				continue
+			}
 			w.dropHandlers(apply)
 			return err
 		}
@@ -905,6 +909,25 @@ func sortEffects(effects []executor.Effect) []executor.Effect {
 	return out
 }
 
+// ignoredError is what runTask returns for a failure its ignore_errors
+// lets pass: the play goes on.
+type ignoredError string
+
+func (e ignoredError) Error() string { return string(e) }
+
+// ignorable reports whether ignore_errors may let err pass: a task that
+// failed, but not a host that is gone, an outcome that is unknown, a lost
+// run lock or an interrupted run — those stop the host whatever the task
+// says.
+func ignorable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, executor.ErrUnreachable) || errors.Is(err, executor.ErrOutcomeUnknown) {
+		return false
+	}
+	var stop *executor.StopError
+	var lost *executor.LostError
+	return !errors.As(err, &stop) && !errors.As(err, &lost) && !strings.Contains(err.Error(), "the run lock was lost")
+}
+
 func effectList(effects []executor.Effect) string {
 	s := ""
 	for i, e := range effects {
@@ -919,6 +942,11 @@ func effectList(effects []executor.Effect) string {
 func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) error {
 	start := time.Now()
 	fail := func(d *modules.Diff, err error) error {
+		if t.IgnoreErrors && ignorable(ctx, err) {
+			w.recap.Ignored++
+			w.emitTask(report.EventTask, t, report.StatusIgnored, d, err.Error(), time.Since(start))
+			return ignoredError(t.ID + " failed; ignore_errors is set, so the host goes on")
+		}
 		w.recap.Failed++
 		w.emitTask(report.EventTask, t, report.StatusFailed, d, err.Error(), time.Since(start))
 		return fmt.Errorf("%s: %w", t.ID, err)
