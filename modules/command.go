@@ -21,6 +21,8 @@ func init() {
 		Kind:    "command",
 		Summary: "A shell script, run unless its guards (creates, removes, unless, only_if) say it is not needed",
 		New:     func() Module { return &Command{} },
+		// changed_when and failed_when see the result of the run.
+		ResultAttrs: []string{"changed_when", "failed_when"},
 	})
 }
 
@@ -45,6 +47,12 @@ var _ Module = (*Command)(nil)
 // fails later in the run runs it (newest command first) before it puts the
 // files back. Without it, a revert says the command stays done.
 //
+// failed_when and changed_when are expressions evaluated once the script
+// ran, with result.exit_code, result.stdout and result.stderr in scope:
+// failed_when (a bool) replaces "a non-zero exit fails"; changed_when
+// false reports the command as ok, changing nothing (its handlers are not
+// notified).
+//
 // When the guards do not skip it, Check returns an Unpreviewable diff whose
 // Run is the script's first line; a command that ran counts as changed.
 // After Apply ran the script, Check on the same Command evaluates only the
@@ -65,19 +73,66 @@ type Command struct {
 	undo string
 	// ran is set once Apply ran the script.
 	ran bool
+	// changedWhen and failedWhen are evaluated in ctx with the result;
+	// unchanged is set when changed_when said the run changed nothing.
+	changedWhen, failedWhen hcl.Expression
+	ctx                     *hcl.EvalContext
+	unchanged               bool
 }
 
+var _ ChangeReporter = (*Command)(nil)
+
+// resultType is the type of result in changed_when and failed_when.
+var resultType = cty.Object(map[string]cty.Type{"exit_code": cty.Number, "stdout": cty.String, "stderr": cty.String})
+
+// resultCtx is ctx with result bound to v.
+func resultCtx(ctx *hcl.EvalContext, v cty.Value) *hcl.EvalContext {
+	var child *hcl.EvalContext
+	if ctx == nil {
+		child = &hcl.EvalContext{}
+	} else {
+		child = ctx.NewChild()
+	}
+	child.Variables = map[string]cty.Value{"result": v}
+	return child
+}
+
+// evalResultBool evaluates a changed_when or failed_when expression for
+// result v: a known bool, or an error that says why not.
+func evalResultBool(expr hcl.Expression, ctx *hcl.EvalContext, v cty.Value) (cty.Value, hcl.Diagnostics) {
+	val, diags := expr.Value(resultCtx(ctx, v))
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	val, _ = val.UnmarkDeep()
+	if !val.IsKnown() {
+		return val, nil
+	}
+	if val.IsNull() || val.Type() != cty.Bool {
+		rng := expr.Range()
+		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid condition",
+			Detail: fmt.Sprintf("The condition must be true or false, not %s.", val.Type().FriendlyName()), Subject: &rng}}
+	}
+	return val, nil
+}
+
+// Changed reports whether the run changed something: false when
+// changed_when said it did not.
+func (m *Command) Changed() bool { return !m.unchanged }
+
 type commandConfig struct {
-	Run         *string   `hcl:"run"`
-	Creates     *string   `hcl:"creates,optional"`
-	Removes     *string   `hcl:"removes,optional"`
-	Unless      *string   `hcl:"unless,optional"`
-	OnlyIf      *string   `hcl:"only_if,optional"`
-	Become      *bool     `hcl:"become,optional"`
-	Chdir       *string   `hcl:"chdir,optional"`
-	Environment cty.Value `hcl:"environment,optional"`
-	Timeout     *string   `hcl:"timeout,optional"`
-	Undo        *string   `hcl:"undo,optional"`
+	Run         *string        `hcl:"run"`
+	Creates     *string        `hcl:"creates,optional"`
+	Removes     *string        `hcl:"removes,optional"`
+	Unless      *string        `hcl:"unless,optional"`
+	OnlyIf      *string        `hcl:"only_if,optional"`
+	Become      *bool          `hcl:"become,optional"`
+	Chdir       *string        `hcl:"chdir,optional"`
+	Environment cty.Value      `hcl:"environment,optional"`
+	Timeout     *string        `hcl:"timeout,optional"`
+	Undo        *string        `hcl:"undo,optional"`
+	ChangedWhen *hcl.Attribute `hcl:"changed_when,optional"`
+	FailedWhen  *hcl.Attribute `hcl:"failed_when,optional"`
 }
 
 // Decode reads and validates the command task.
@@ -139,6 +194,22 @@ func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 			diags = append(diags, errAt(body, a.name, "Empty guard", a.name+" must hold a shell command."))
 		}
 		*a.dst = *a.val
+	}
+	m.ctx = ctx
+	for _, a := range []struct {
+		attr *hcl.Attribute
+		dst  *hcl.Expression
+	}{{cfg.ChangedWhen, &m.changedWhen}, {cfg.FailedWhen, &m.failedWhen}} {
+		if a.attr == nil {
+			continue
+		}
+		expr := hcl.UnwrapExpression(a.attr.Expr)
+		// Checked now with the result unknown: references, type.
+		if _, d := evalResultBool(expr, ctx, cty.UnknownVal(resultType)); d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		*a.dst = expr
 	}
 	m.become = cfg.Become
 	env, err := stringMap(cfg.Environment)
@@ -300,9 +371,32 @@ func (m *Command) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if res.ExitCode != 0 {
+	result := cty.ObjectVal(map[string]cty.Value{
+		"exit_code": cty.NumberIntVal(int64(res.ExitCode)),
+		"stdout":    cty.StringVal(strings.ToValidUTF8(string(res.Stdout), "\uFFFD")),
+		"stderr":    cty.StringVal(strings.ToValidUTF8(string(res.Stderr), "\uFFFD")),
+	})
+	failed := res.ExitCode != 0
+	if m.failedWhen != nil {
+		v, d := evalResultBool(m.failedWhen, m.ctx, result)
+		if d.HasErrors() {
+			return fmt.Errorf("%s: failed_when: %s", what, d.Error())
+		}
+		failed = v.True()
+		if failed {
+			return fmt.Errorf("%s: failed_when is true (exit status %d)%s", what, res.ExitCode, outputTail(res))
+		}
+	}
+	if failed {
 		return fmt.Errorf("%s exited with status %d%s", what, res.ExitCode, outputTail(res))
 	}
 	m.ran = true
+	if m.changedWhen != nil {
+		v, d := evalResultBool(m.changedWhen, m.ctx, result)
+		if d.HasErrors() {
+			return fmt.Errorf("%s: changed_when: %s", what, d.Error())
+		}
+		m.unchanged = !v.True()
+	}
 	return nil
 }

@@ -64,6 +64,14 @@ type Undoer interface {
 	Undo(t *Target) (executor.Command, bool)
 }
 
+// ChangeReporter is implemented by modules that learn only when Apply ran
+// whether it changed anything (a command's changed_when): Changed, after
+// Apply, false reports the task as ok, and the handlers it would notify
+// are not.
+type ChangeReporter interface {
+	Changed() bool
+}
+
 // Target is the host a module works on.
 type Target struct {
 	// Host is the inventory name of the host, for messages.
@@ -95,6 +103,10 @@ type Info struct {
 	// Example is a task of the kind, as a playbook would hold it; tests
 	// decode it.
 	Example string
+	// ResultAttrs name the attributes evaluated after Apply with result in
+	// scope (a command's changed_when, failed_when): the playbook lets
+	// them refer to result.*, and the module checks those references.
+	ResultAttrs []string
 }
 
 var (

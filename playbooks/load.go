@@ -779,9 +779,13 @@ func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
 		}
 	}
 	// References of the module body proper (meta-arguments excluded).
+	info, _ := modules.Lookup(blk.Type)
 	for _, tr := range bodyTraversals(blk.Body) {
 		if isMetaRef(blk.Body, tr) {
 			continue
+		}
+		if tr.RootName() == "result" && inAttrs(blk.Body, tr, info.ResultAttrs) {
+			continue // the module checks it
 		}
 		t.bodyRefs = append(t.bodyRefs, tr)
 	}
@@ -791,8 +795,13 @@ func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
 
 // isMetaRef reports whether tr sits in one of body's meta-arguments.
 func isMetaRef(body *hclsyntax.Body, tr hcl.Traversal) bool {
+	return inAttrs(body, tr, metaArgs)
+}
+
+// inAttrs reports whether tr sits in one of body's attributes names.
+func inAttrs(body *hclsyntax.Body, tr hcl.Traversal, names []string) bool {
 	r := tr.SourceRange()
-	for _, name := range metaArgs {
+	for _, name := range names {
 		if a, ok := body.Attributes[name]; ok {
 			ar := a.SrcRange
 			if r.Filename == ar.Filename && r.Start.Byte >= ar.Start.Byte && r.End.Byte <= ar.End.Byte {

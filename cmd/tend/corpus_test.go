@@ -177,6 +177,7 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/ref_host_var_singular.hcl", at: "6:18", phrase: `Did you mean "vars"?`},
 	{file: "playbook/ref_host_fact_misspelt.hcl", at: "7:15", phrase: `host.facts has no fact "os". Did you mean "os_id"?`},
 	{file: "playbook/ignore_errors_yes.hcl", at: "7:21", phrase: `ignore_errors must be the constant true or false.`},
+	{file: "playbook/changed_when_result_stdot.hcl", at: "7:39", phrase: `does not have an attribute named "stdot"`},
 	{file: "playbook/ref_each_without_for_each.hcl", at: "6:20", phrase: `Reference to "each" in context without for_each`},
 	{file: "playbook/ref_unknown_function.hcl", at: "8:26", phrase: `Did you mean "length"?`},
 

@@ -1070,6 +1070,23 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		if err := w.lockLost(); err != nil {
 			return fail(d, err)
 		}
+		if cr, ok := t.Module.(modules.ChangeReporter); ok && !cr.Changed() {
+			// changed_when: the run changed nothing, and owes nothing.
+			var names []string
+			for _, r := range records {
+				if !w.hadRecord(r.Name) {
+					names = append(names, r.Name)
+				}
+			}
+			if len(names) > 0 && rc.stored {
+				if _, err := w.gather(ctx, executor.Request{Clear: names}); err != nil {
+					return fail(d, fmt.Errorf("clearing what it would have promised: %w", err))
+				}
+			}
+			w.recap.OK++
+			w.emitTask(report.EventTask, t, report.StatusOK, d, "ran; changed_when says it changed nothing", time.Since(start))
+			return nil
+		}
 		w.recap.Changed++
 		w.notify(t, t.Notify...)
 		w.emitTask(report.EventTask, t, report.StatusChanged, d, noteLine(d), time.Since(start))
