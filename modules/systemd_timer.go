@@ -343,7 +343,11 @@ func (m *SystemdTimer) checkAbsent(t *Target) (*Diff, error) {
 			return nil, fmt.Errorf("%s is a directory; tend will not remove it", p)
 		}
 		removed = true
-		d.Add(Change{Attr: path.Base(p) + " exists", Old: "present", New: "absent", Path: p})
+		name := path.Base(p)
+		if p == m.wants {
+			name = path.Base(path.Dir(p)) + "/" + name
+		}
+		d.Add(Change{Attr: name + " exists", Old: "present", New: "absent", Path: p})
 		if cur.Type == "file" && !cur.Truncated && p != m.wants {
 			d.Add(Change{Attr: "content", Path: p, OldContent: cur.Content, Old: "present", New: "absent"})
 		}
@@ -397,9 +401,9 @@ func unitFileDiff(d *Diff, u *unitSpec) *Diff {
 // effects.
 func (m *SystemdTimer) Apply(ctx context.Context, t *Target, d *Diff) error {
 	if m.absent {
-		for _, p := range []string{m.service.File.Path, m.timer.File.Path, m.wants} {
-			c := d.Change(path.Base(p) + " exists")
-			if c == nil || c.Path != p {
+		for _, c := range d.Changes {
+			p := c.Path
+			if !strings.HasSuffix(c.Attr, " exists") || c.New != "absent" || (p != m.service.File.Path && p != m.timer.File.Path && p != m.wants) {
 				continue
 			}
 			if err := runTrusted(ctx, t, "remove "+p, path.Dir(p), "", keepFirst(p, "rm -f -- "+executor.ShellQuote(p)), ""); err != nil {

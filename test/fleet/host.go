@@ -235,7 +235,11 @@ func (h *Host) start() error {
 		// is the console log, so a failed boot can be read there.
 		"--", "--show-status=yes",
 	)
-	cmd.Env = append(os.Environ(), "TEND_FLEET_CGROUPS="+strings.Join(procs, " "))
+	// SYSTEMD_NSPAWN_API_VFS_WRITABLE=network makes the host's
+	// /proc/sys/net writable (it is its own network namespace), so that
+	// tests can set net.* kernel parameters; the rest of /proc/sys stays
+	// read-only.
+	cmd.Env = append(os.Environ(), "TEND_FLEET_CGROUPS="+strings.Join(procs, " "), "SYSTEMD_NSPAWN_API_VFS_WRITABLE=network")
 	cmd.Stdout = console
 	cmd.Stderr = console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
