@@ -19,13 +19,13 @@ func init() {
 		Summary: "A drop-in file of a systemd unit (also a vendor unit tend does not own); daemon-reload and restart or reload on change",
 		New:     func() Module { return &SystemdDropin{} },
 		Config:  func() any { return &systemdDropinConfig{} },
-		Doc: `Manages one drop-in of a systemd unit: /etc/systemd/system/UNIT.d/NAME.conf, which overrides or extends the unit's settings without touching its unit file, so it works for units tend does not own (ssh.service, cron.service, a package's nginx.service). The label is the unit (".service" is implied when it has no unit type suffix); unit_name overrides it, so that one play can hold several drop-ins of one unit.
+		Doc: `Manages one drop-in of a systemd unit: /etc/systemd/system/UNIT.d/DROPIN.conf (dropin defaults to "50-tend"), which overrides or extends the unit's settings without touching its unit file, so it works for units tend does not own (ssh.service, cron.service, a package's nginx.service). The label is the unit (".service" is implied when it has no unit type suffix); unit_name overrides it, so that one play can hold several drop-ins of one unit.
 
 The drop-in is given as content, or as unit, service, socket, timer and install blocks whose attributes become Key=value lines: sections always come in that order, keys in the order written; strings are written as they are, numbers as numbers, bools as yes/no, and a list writes the key once per element, so ExecStart = ["", "/usr/bin/x"] first resets the unit's ExecStart= and then sets the new one. The file is written 0644 root:root, the UNIT.d directory is created (0755 root:root) when missing, and the new file is checked with systemd-analyze verify against the unit and its other drop-ins before it replaces the old one: a misspelt key or a value systemd cannot parse fails the task and leaves the old file.
 
 When the drop-in changes (or is removed), tend runs daemon-reload and then acts on the unit as on_change says, only if the unit is active: an inactive unit is not started (the plan says so), and a second run with nothing changed reloads and restarts nothing. on_change = "reload" needs a unit that can reload (ExecReload=); "reload-or-restart" reloads such a unit and restarts any other, and the plan names which. The plan notes another drop-in that overrides a key this one sets (a later name wins) or that masks this one (the same name in a directory systemd reads first). state = "absent" removes the file (the directory stays) and reloads systemd.`,
 		Example: `systemd_dropin "ssh" {
-  name = "10-restart"
+  dropin = "10-restart"
   service {
     Restart    = "always"
     RestartSec = "5s"
@@ -54,7 +54,7 @@ type SystemdDropin struct {
 
 type systemdDropinConfig struct {
 	UnitName *string        `hcl:"unit_name,optional" doc:"The unit the drop-in belongs to, such as \"nginx\" or \"ssh.service\"; the task's label when not set (\".service\" is implied when the name has no unit type suffix)."`
-	Name     *string        `hcl:"name,optional" default:"50-tend" doc:"The drop-in's name: the file is UNIT.d/NAME.conf (a trailing \".conf\" is accepted). systemd reads a unit's drop-ins in the order of their names; a later one overrides what an earlier one sets."`
+	DropIn   *string        `hcl:"dropin,optional" default:"50-tend" doc:"The drop-in's name: the file is UNIT.d/NAME.conf (a trailing \".conf\" is accepted). systemd reads a unit's drop-ins in the order of their names; a later one overrides what an earlier one sets. (The task's name meta-argument is its display name, not this.)"`
 	Content  *string        `hcl:"content,optional" sensitive:"ok" doc:"The whole drop-in file, instead of the section blocks."`
 	OnChange *string        `hcl:"on_change,optional" enum:"restart,reload,reload-or-restart,none" default:"restart" doc:"What a changed drop-in does to the unit, after daemon-reload, if the unit is active: restart it, reload it (the unit must support reload), reload it if it can and restart it otherwise, or nothing."`
 	State    *string        `hcl:"state,optional" enum:"present,absent" default:"present" doc:"\"absent\" removes the drop-in, then reloads systemd and acts on the unit as on_change says."`
@@ -95,11 +95,11 @@ func (m *SystemdDropin) Decode(label string, body hcl.Body, ctx *hcl.EvalContext
 		m.unit = name
 	}
 	file := ""
-	if cfg.Name != nil {
-		n := strings.TrimSuffix(*cfg.Name, ".conf")
+	if cfg.DropIn != nil {
+		n := strings.TrimSuffix(*cfg.DropIn, ".conf")
 		if !dropInNameRe.MatchString(n) || len(n) > 200 {
-			diags = append(diags, errAt(body, "name", "Invalid drop-in name",
-				fmt.Sprintf("%q is not a drop-in name: use letters, digits and \"_.@:+-\", not starting with a dot, such as \"10-restart\".", *cfg.Name)))
+			diags = append(diags, errAt(body, "dropin", "Invalid drop-in name",
+				fmt.Sprintf("%q is not a drop-in name: use letters, digits and \"_.@:+-\", not starting with a dot, such as \"10-restart\".", *cfg.DropIn)))
 		} else {
 			file = n + ".conf"
 		}

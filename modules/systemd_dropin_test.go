@@ -43,11 +43,11 @@ unit { After = "network-online.target" }
 			}
 		})
 	}
-	m := mustDecode(t, "systemd_dropin", "ssh.socket", "name = \"10-listen.conf\"\nsocket { ListenStream = [\"\", \"2222\"] }\n").(*SystemdDropin)
+	m := mustDecode(t, "systemd_dropin", "ssh.socket", "dropin = \"10-listen.conf\"\nsocket { ListenStream = [\"\", \"2222\"] }\n").(*SystemdDropin)
 	if m.file.Path != "/etc/systemd/system/ssh.socket.d/10-listen.conf" {
 		t.Errorf("name with .conf: %s", m.file.Path)
 	}
-	m = mustDecode(t, "systemd_dropin", "limits", "unit_name = \"cron\"\nname = \"20-limits\"\nservice { LimitNOFILE = 4096 }\n").(*SystemdDropin)
+	m = mustDecode(t, "systemd_dropin", "limits", "unit_name = \"cron\"\ndropin = \"20-limits\"\nservice { LimitNOFILE = 4096 }\n").(*SystemdDropin)
 	if m.file.Path != "/etc/systemd/system/cron.service.d/20-limits.conf" {
 		t.Errorf("unit_name: %s", m.file.Path)
 	}
@@ -59,8 +59,8 @@ func TestSystemdDropinDiagnostics(t *testing.T) {
 		name, label, src, at, want string
 	}{
 		{"bad on_change", "nginx", "service { Restart = \"always\" }\non_change = \"bounce\"\n", "2:1", `on_change must be "restart", "reload", "reload-or-restart" or "none"`},
-		{"bad name", "nginx", "name = \"../x\"\nservice { Restart = \"always\" }\n", "1:1", "is not a drop-in name"},
-		{"hidden name", "nginx", "name = \".x\"\nservice { Restart = \"always\" }\n", "1:1", "is not a drop-in name"},
+		{"bad name", "nginx", "dropin = \"../x\"\nservice { Restart = \"always\" }\n", "1:1", "is not a drop-in name"},
+		{"hidden name", "nginx", "dropin = \".x\"\nservice { Restart = \"always\" }\n", "1:1", "is not a drop-in name"},
 		{"bad unit", "ngi nx", "service { Restart = \"always\" }\n", "", "not a valid systemd unit name"},
 		{"bad setting name", "nginx", "service {\n  _Restart = 1\n}\n", "2:3", "is not a systemd setting name"},
 		{"both", "nginx", "content = \"[Service]\\n\"\nservice { Restart = \"always\" }\n", "1:1", "either content or"},
