@@ -139,11 +139,19 @@ func unitVerify(name string) string {
 		`d=$(mktemp -d) || exit 1`,
 		`cp -- %s "$d/"` + q + ` || { rm -rf -- "$d"; exit 1; }`,
 		`out=$(systemd-analyze verify --man=no -- "$d/"` + q + ` 2>&1); rc=$?`,
-		`rm -rf -- "$d"`,
-		`bad=$(printf '%''s\n' "$out" | grep -F -- "$d/" | grep -v -e 'is not executable' -e '^$')`,
-		`if [ -n "$bad" ] || { [ "$rc" -ne 0 ] && [ -z "$(printf '%''s\n' "$out" | grep -F 'is not executable')" ]; }; then printf '%''s\n' "systemd-analyze verify: $out" | sed "s|$d/||g"; exit 1; fi`,
+		verifyVerdict,
 	}, "; ")
 }
+
+// verifyVerdict ends a verify script: it removes the private directory $d
+// and fails when systemd-analyze's output $out names a line of a file under
+// $d (the staged file), or when it exited non-zero ($rc) for another reason
+// than a program that does not exist yet.
+var verifyVerdict = strings.Join([]string{
+	`rm -rf -- "$d"`,
+	`bad=$(printf '%''s\n' "$out" | grep -F -- "$d/" | grep -v -e 'is not executable' -e '^$')`,
+	`if [ -n "$bad" ] || { [ "$rc" -ne 0 ] && [ -z "$(printf '%''s\n' "$out" | grep -F 'is not executable')" ]; }; then printf '%''s\n' "systemd-analyze verify: $out" | sed "s|$d/||g"; exit 1; fi`,
+}, "; ")
 
 // probes reads the unit file and the unit, with its drop-ins.
 func (u *unitSpec) probes() []executor.Probe {

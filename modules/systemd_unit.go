@@ -88,17 +88,10 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 			diags = append(diags, errAt(body, "path", "Invalid unit path", err.Error()))
 		}
 	}
-	sections := []struct {
-		name   string
-		blocks []sectionBlock
-	}{{"Unit", cfg.Unit}, {"Service", cfg.Service}, {"Socket", cfg.Socket}, {"Timer", cfg.Timer}, {"Install", cfg.Install}}
-	structured := false
-	for _, s := range sections {
-		structured = structured || len(s.blocks) > 0
-	}
+	sections := []unitSection{{"Unit", cfg.Unit}, {"Service", cfg.Service}, {"Socket", cfg.Socket}, {"Timer", cfg.Timer}, {"Install", cfg.Install}}
 	var content []byte
 	contentGiven := dec.given("content", cfg.Content != nil)
-	switch {
+	switch structured := anySection(sections); {
 	case contentGiven && structured:
 		return append(diags, errAt(body, "content", "Conflicting unit definitions", "Give either content or unit/service/install blocks, not both."))
 	case contentGiven:
@@ -106,22 +99,9 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 			content = []byte(*cfg.Content)
 		}
 	case structured:
-		var b strings.Builder
-		b.WriteString("# Managed by tend. Local changes will be overwritten.\n")
-		for _, s := range sections {
-			if len(s.blocks) == 0 {
-				continue
-			}
-			b.WriteString("\n[" + s.name + "]\n")
-			for _, blk := range s.blocks {
-				lines, sdiags := sectionLines(blk.Body, ctx)
-				diags = append(diags, sdiags...)
-				for _, l := range lines {
-					b.WriteString(l + "\n")
-				}
-			}
-		}
-		content = []byte(b.String())
+		var sdiags hcl.Diagnostics
+		content, sdiags = renderSections("# Managed by tend. Local changes will be overwritten.\n", sections, ctx)
+		diags = append(diags, sdiags...)
 	default:
 		return append(diags, errAt(body, "", "Missing unit definition", "A systemd_unit needs content or unit/service/install blocks."))
 	}
@@ -190,6 +170,47 @@ func decodeUnitState(body hcl.Body, enabled *bool, state *string, spec *unitSpec
 		return nil
 	}
 	return hcl.Diagnostics{errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"started\" or \"stopped\", not %q.", *state))}
+}
+
+// unitSection is one section of a unit file as blocks of a task: the
+// section's name ("Service") and the blocks that set it.
+type unitSection struct {
+	name   string
+	blocks []sectionBlock
+}
+
+// anySection reports whether any section has a block.
+func anySection(sections []unitSection) bool {
+	for _, s := range sections {
+		if len(s.blocks) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// renderSections renders header and then, in the order of sections (a
+// fixed order, whatever the order of the blocks in the task), each section
+// that has blocks: "[Name]" and the Key=value lines of its blocks (see
+// sectionLines), a blank line before each section.
+func renderSections(header string, sections []unitSection, ctx *hcl.EvalContext) ([]byte, hcl.Diagnostics) {
+	var b strings.Builder
+	var diags hcl.Diagnostics
+	b.WriteString(header)
+	for _, s := range sections {
+		if len(s.blocks) == 0 {
+			continue
+		}
+		b.WriteString("\n[" + s.name + "]\n")
+		for _, blk := range s.blocks {
+			lines, sdiags := sectionLines(blk.Body, ctx)
+			diags = append(diags, sdiags...)
+			for _, l := range lines {
+				b.WriteString(l + "\n")
+			}
+		}
+	}
+	return []byte(b.String()), diags
 }
 
 var unitKeyRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)

@@ -265,7 +265,12 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 	}
 	bootCtx, cancel := context.WithTimeout(ctx, o.BootTimeout)
 	defer cancel()
-	if err := f.forEach(func(h *Host) error { return h.waitReady(bootCtx) }); err != nil {
+	if err := f.forEach(func(h *Host) error {
+		if err := h.waitReady(bootCtx); err != nil {
+			return err
+		}
+		return h.writableNet(bootCtx)
+	}); err != nil {
 		return nil, err
 	}
 	total := time.Since(start)

@@ -227,6 +227,9 @@ func (h *Host) start() error {
 		// the console log; with --console=pipe systemd prints nothing.
 		"--console=read-only",
 		"--setenv=SYSTEMD_COLORS=0",
+		// Its own network's settings (net.* kernel parameters, see
+		// writableNet): the host has its own network namespace.
+		"--capability=CAP_NET_ADMIN",
 		"--link-journal=no",
 		"--machine="+h.Machine,
 		"--hostname="+h.Name,
@@ -289,6 +292,30 @@ func (h *Host) waitReady(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("host not ready (%v): %v", ctx.Err(), lastErr)
+}
+
+// writableNet makes the host's /proc/sys/net writable, so that tests can
+// set net.* kernel parameters: systemd-nspawn mounts /proc/sys read-only,
+// and its SYSTEMD_NSPAWN_API_VFS_WRITABLE=network leaves /proc/sys/net
+// writable only in a user namespace, which the fleet does not use. So
+// /proc/sys/net is bind-mounted read-write onto itself in the host's mount
+// namespace (as nspawn does with user namespaces). The host has its own
+// network namespace: what it writes there changes only its own network
+// settings (with CAP_NET_ADMIN, which nspawn gives it); the rest of
+// /proc/sys stays read-only.
+func (h *Host) writableNet(ctx context.Context) error {
+	pid := h.PID()
+	children, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	fields := strings.Fields(string(children))
+	if err != nil || pid == 0 || len(fields) != 1 {
+		return fmt.Errorf("%s: the container's init process (the child of systemd-nspawn %d): %q %v", h.Name, pid, children, err)
+	}
+	cmd := exec.CommandContext(ctx, "nsenter", "--target", fields[0], "--mount", "--",
+		"/bin/sh", "-c", "mount --bind /proc/sys/net /proc/sys/net && mount -o remount,bind,rw /proc/sys/net")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: making /proc/sys/net writable: %v: %s", h.Name, err, out)
+	}
+	return nil
 }
 
 // sshBanner returns the SSH identification line that addr sends, or "".
