@@ -51,6 +51,7 @@ type Sysctl struct {
 }
 
 type sysctlConfig struct {
+	Key      *string `hcl:"key,optional" doc:"The kernel parameter, such as \"net.ipv4.ip_forward\"; the task's label when not set (set it in a for_each task, whose label is one for all its elements)."`
 	Value    *string `hcl:"value,optional" doc:"The value, as the kernel prints it: \"1\", \"4096 131072 6291456\" (a number is taken as its text). Required unless state is \"absent\"."`
 	File     *string `hcl:"file,optional" sensitive:"path" default:"/etc/sysctl.d/90-tend.conf" doc:"The sysctl.d file that keeps the value across boots (systemd-sysctl reads only *.conf files there)."`
 	Live     *bool   `hcl:"live,optional" default:"true" doc:"Also set the running kernel's value (sysctl -w); false only edits the file, for the next boot."`
@@ -99,11 +100,19 @@ func (m *Sysctl) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.D
 	if diags.HasErrors() {
 		return diags
 	}
-	p, err := sysctlPath(label)
-	if err != nil {
-		diags = append(diags, labelErrAt(body, "Invalid kernel parameter", err.Error()))
+	key := label
+	if cfg.Key != nil {
+		key = *cfg.Key
 	}
-	m.key, m.proc = label, p
+	if !dec.unknown["key"] {
+		p, err := sysctlPath(key)
+		if err != nil && cfg.Key != nil {
+			diags = append(diags, errAt(body, "key", "Invalid kernel parameter", err.Error()))
+		} else if err != nil {
+			diags = append(diags, labelErrAt(body, "Invalid kernel parameter", err.Error()))
+		}
+		m.key, m.proc = key, p
+	}
 	m.absent = cfg.State != nil && *cfg.State == "absent"
 	m.live = cfg.Live != nil && *cfg.Live
 	if cfg.File != nil {
