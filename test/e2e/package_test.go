@@ -300,4 +300,29 @@ func TestPackage(t *testing.T) {
 			pkgWant(t, h, map[string]string{"jq": "absent", "libjq1": "absent", "libonig5": "absent", "tree": "installed 2.1.0-1"})
 		}
 	})
+
+	t.Run("update_cache refreshes the lists before installing", func(t *testing.T) {
+		// Lists that do not know tend-probe: only update_cache lets
+		// apply find it.
+		for _, h := range all {
+			sh(t, h, "rm -f /var/lib/apt/lists/*Packages* && apt-get -q update >/dev/null 2>&1 || true; mv /etc/apt/sources.list /etc/apt/sources.list.off && apt-get -q update >/dev/null 2>&1; mv /etc/apt/sources.list.off /etc/apt/sources.list")
+		}
+		plain := writeFile(t, filepath.Join(dir, "plain.hcl"), "play \"p\" {\n  hosts = [\"all\"]\n  package \"tend-probe\" {}\n}\n")
+		r := tend(t, env, "plan", plain, "-i", invOpsRoot, "--json")
+		r.wantExit(t, 3)
+		if e := task(t, r.events(t), h0.Name, "package.tend-probe"); !strings.Contains(e.Message, "not available from the host's apt sources: run apt-get update or add update_cache = true") {
+			t.Errorf("message: %s", e.Message)
+		}
+		refresh := writeFile(t, filepath.Join(dir, "refresh.hcl"), "play \"p\" {\n  hosts = [\"all\"]\n  package \"tend-probe\" {\n    update_cache = true\n  }\n}\n")
+		p := tend(t, env, "plan", refresh, "-i", invOpsRoot, "--json")
+		p.wantExit(t, 2)
+		if got := pkgChanges(task(t, p.events(t), h0.Name, "package.tend-probe")); got != "version: (absent) → (candidate after apt-get update)" {
+			t.Errorf("plan: %q", got)
+		}
+		tend(t, env, "apply", refresh, "-i", invOpsRoot).wantExit(t, 0)
+		for _, h := range all {
+			pkgWant(t, h, map[string]string{"tend-probe": "installed 1.1-1"})
+		}
+		pkgNoChange(t, env, refresh, invOpsRoot)
+	})
 }
