@@ -80,7 +80,9 @@ printf 'passwd %s\n' "$tu_p"
 tu_g=${tu_p#*:*:*:}
 tu_g=${tu_g%%:*}
 if tu_r=$(getent group -- "$tu_g"); then printf 'primary %s\n' "${tu_r%%:*}"; else printf 'primary %s\n' "$tu_g"; fi
-if tu_i=$(id -Gn -- ` + q + `); then printf 'groups %s\n' "$tu_i"; else echo 'error id -Gn failed'; fi
+# id exits 1 when a group has no name, and prints its number for it.
+tu_i=$(id -Gn -- ` + q + `)
+if [ -n "$tu_i" ]; then printf 'groups %s\n' "$tu_i"; else echo 'error id -Gn failed'; fi
 tu_s=$(getent shadow -- ` + q + `)
 case $? in
 0)

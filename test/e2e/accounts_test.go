@@ -280,7 +280,32 @@ play "broken" {
 		}
 	})
 
+	t.Run("delete", func(t *testing.T) {
+		pb := writeFile(t, filepath.Join(dir, "delete.hcl"), `
+play "delete" {
+  hosts = ["all"]
+  user "ci" {
+    state  = "absent"
+    remove = true
+  }
+  group "ci-team" { state = "absent" }
+}
+`)
+		r := tend(t, nil, "plan", pb, "-i", inv, "--json")
+		r.wantExit(t, 2)
+		evs := r.events(t)
+		if got := acctChanges(task(t, evs, h.Name, "user.ci")) + acctChanges(task(t, evs, h.Name, "group.ci-team")); got != "exists: present → absent\nexists: present → absent\n" {
+			t.Errorf("plan:\n%s", got)
+		}
+		tend(t, nil, "apply", pb, "-i", inv).wantExit(t, 0)
+		if got := sh(t, h, "getent passwd ci || echo nouser; getent group ci-team || echo nogroup; test -e /srv/ci && echo home || echo nohome"); got != "nouser\nnogroup\nnohome" {
+			t.Fatalf("after the deletion:\n%s", got)
+		}
+		acctUnchanged(t, nil, pb, inv)
+	})
+
 	t.Run("hostile links refused", func(t *testing.T) {
+		sh(t, h, "id mallory >/dev/null 2>&1 || useradd -m -s /bin/bash mallory")
 		shadowRoot := sh(t, h, "getent shadow root")
 		before := sh(t, h, "sha256sum /root/.ssh/authorized_keys /etc/shadow; stat -c '%U %G %a' /etc/shadow; ls -A /root/.ssh /etc | sha256sum")
 		pb := writeFile(t, filepath.Join(dir, "mallory.hcl"), `
@@ -310,24 +335,36 @@ play "mallory" {
 				}
 			}
 		}
-		// The race: mallory swaps ~/.ssh between a directory of its own and
-		// a link to /root/.ssh, as fast as it can, while tend writes.
+		// The race: mallory swaps ~/.ssh between a directory of its own
+		// (most of the time, so that tend gets past its check) and a link
+		// to /root/.ssh, while tend writes.
 		sh(t, h, `cat > /home/mallory/swap.sh <<'EOF'
 end=$(( $(date +%s) + 30 ))
 cd
 while [ "$(date +%s)" -lt "$end" ] && [ ! -e stop ]; do
-	rm -rf .ssh; mkdir .ssh; rm -rf .ssh; ln -s /root/.ssh .ssh; echo x >> swaps
+	rm -rf .ssh; mkdir .ssh; sleep 0.2; rm -rf .ssh; ln -s /root/.ssh .ssh; echo x >> swaps
 done
 EOF
 chown mallory: /home/mallory/swap.sh; rm -f /home/mallory/stop /home/mallory/swaps
 su mallory -s /bin/sh -c 'nohup sh /home/mallory/swap.sh >/dev/null 2>&1 &'; sleep 0.5; pgrep -u mallory -f swap.sh >/dev/null`)
 		outcomes := map[int]int{}
-		for i := 1; i <= 6; i++ {
-			r := tend(t, nil, "apply", pb, "-i", inv, "--var", fmt.Sprintf("n=%d", i))
+		for i := 1; i <= 8; i++ {
+			r := tend(t, nil, "apply", pb, "-i", inv, "--json", "--var", fmt.Sprintf("n=%d", i))
 			if r.code != 0 && r.code != 3 {
 				t.Fatalf("run %d: %s", i, r)
 			}
 			outcomes[r.code]++
+			// A failed run failed in the task, or in the state read (an
+			// entry mallory removed while it was read).
+			evs := r.events(t)
+			for _, e := range evs {
+				if e.Type == "task" && e.Task == "authorized_key.mallory" && e.Status == "failed" {
+					t.Logf("run %d: %s", i, e.Message)
+				}
+			}
+			if rc := recap(evs)[h.Name]; rc.Failed > 0 && rc.Error != "" && !strings.Contains(rc.Error, "authorized_key.mallory") {
+				t.Logf("run %d: %s", i, rc.Error)
+			}
 		}
 		sh(t, h, "touch /home/mallory/stop; sleep 1")
 		n := sh(t, h, "wc -l < /home/mallory/swaps")
