@@ -71,7 +71,7 @@ func TestLineInFileDecode(t *testing.T) {
 		{"bad regexp", p + "line = \"x\"\nregexp = \"^(x\"\n", "missing closing )", "3:1", false},
 		{"lookahead", p + "line = \"x\"\nregexp = \"^(?=x)\"\n", "a lookahead", "3:1", false},
 		{"lookbehind", p + "line = \"x\"\nregexp = \"(?<!#)x\"\n", "a lookbehind", "3:1", false},
-		{"backreference in the pattern (lineinfile's own test)", p + "line = \"x\"\nregexp = \"^(REF) .* \\\\1$\"\n", "a backreference (\\1)", "3:1", false},
+		{"backreference in the pattern (lineinfile's own test)", p + "line = \"x\"\nregexp = \"^(REF) .* \\\\1$\"\n", "a backreference \\1 (", "3:1", false},
 		{"named backreference", p + "line = \"x\"\nregexp = \"(?P<a>x)(?P=a)\"\n", "named backreference", "3:1", false},
 		{"\\Z", p + "line = \"x\"\nregexp = \"x\\\\Z\"\n", `write \z`, "3:1", false},
 		{"{,n}", p + "line = \"x\"\nregexp = \"a{,3}\"\n", "write {0,n}", "3:1", false},

@@ -50,9 +50,9 @@ func pythonOnly(src string) string {
 			}
 			switch {
 			case n >= '1' && n <= '9':
-				return `a backreference (\` + string(n) + `): RE2 cannot refer back to a group inside the pattern`
+				return `a backreference \` + string(n) + ` (RE2 cannot refer back to a group inside the pattern)`
 			case n == 'Z':
-				return `\Z: write \z for the end of the text`
+				return `\Z (write \z for the end of the text)`
 			}
 		case inClass:
 			if c == ']' {
@@ -67,23 +67,23 @@ func pythonOnly(src string) string {
 				i++
 			}
 		case strings.HasPrefix(rest, "(?="), strings.HasPrefix(rest, "(?!"):
-			return "a lookahead (" + rest[:3] + "…)"
+			return "a lookahead " + rest[:3] + "…)"
 		case strings.HasPrefix(rest, "(?<="), strings.HasPrefix(rest, "(?<!"):
-			return "a lookbehind (" + rest[:4] + "…)"
+			return "a lookbehind " + rest[:4] + "…)"
 		case strings.HasPrefix(rest, "(?P="):
-			return "a named backreference ((?P=name))"
+			return "a named backreference (?P=name)"
 		case strings.HasPrefix(rest, "(?>"):
-			return "an atomic group ((?>…))"
+			return "an atomic group (?>…)"
 		case strings.HasPrefix(rest, "(?#"):
-			return "a comment group ((?#…))"
+			return "a comment group (?#…)"
 		case strings.HasPrefix(rest, "(?("):
-			return "a conditional group ((?(id)yes|no))"
+			return "a conditional group (?(id)yes|no)"
 		case c == '(' && strings.HasPrefix(rest, "(?") && flagGroupHas(rest, 'x'):
-			return "verbose mode ((?x))"
+			return "verbose mode (?x)"
 		case (c == '*' || c == '+' || c == '?' || c == '}') && i+1 < len(src) && src[i+1] == '+' && i > 0:
-			return "a possessive quantifier (" + src[i:i+2] + ")"
+			return "a possessive quantifier " + src[i:i+2]
 		case c == '{' && isEmptyMinRepeat(rest):
-			return "{,n}: write {0,n} (RE2 would read {,n} as text)"
+			return "{,n} (write {0,n}: RE2 would read {,n} as text)"
 		}
 	}
 	return ""
