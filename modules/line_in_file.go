@@ -93,7 +93,7 @@ func (m *LineInFile) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) h
 	e.Firstmatch = cfg.Firstmatch != nil && *cfg.Firstmatch
 	if cfg.Line != nil {
 		e.Line = *cfg.Line
-		if strings.ContainsAny(e.Line, "\n") {
+		if strings.Contains(e.Line, "\n") {
 			diags = append(diags, errAt(body, "line", "Line with a newline",
 				"line is one line and cannot hold a newline: it would never be found again, and every run would add it. Use block_in_file for several lines."))
 		}
