@@ -291,16 +291,14 @@ tend_file() {
 		return
 	fi
 	# A regular file is opened first (nothing else is: a FIFO would block),
-	# then the path and the descriptor are stat'ed in one stat(1): what is
-	# read is the file described, not one swapped in since.
+	# then the path (not following a symlink) and the descriptor are
+	# stat'ed: what is read is the file described, not one swapped in
+	# since, nor one a symlink swapped in just before the open points to.
 	open=no
 	if [ -f "$1" ] && [ ! -L "$1" ] && { command exec 4<"$1"; } 2>/dev/null; then
 		open=yes
-		s=$(stat -L -c '%F|%a|%U|%G|%s|%d:%i' -- "$1" "/proc/$$/fd/4") || s=
-		fd=${s#*"
-"}
-		s=${s%%"
-"*}
+		s=$(stat -c '%F|%a|%U|%G|%s|%d:%i' -- "$1") || s=
+		fd=$(stat -L -c '%d:%i' -- "/proc/$$/fd/4") || s=
 	else
 		s=$(stat -c '%F|%a|%U|%G|%s|%d:%i' -- "$1") || s=
 		fd=
