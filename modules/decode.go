@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -366,21 +365,6 @@ func ctyString(v cty.Value) (string, error) {
 		return strconv.FormatBool(v.True()), nil
 	}
 	return "", fmt.Errorf("a string is required, not %s", v.Type().FriendlyName())
-}
-
-// sortedAttrs returns the attributes in source order.
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
-	out := make([]*hcl.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Range.Filename != out[j].Range.Filename {
-			return out[i].Range.Filename < out[j].Range.Filename
-		}
-		return out[i].Range.Start.Byte < out[j].Range.Start.Byte
-	})
-	return out
 }
 
 // firstLine returns the first non-empty line of a script, shortened for

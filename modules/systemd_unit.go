@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tend-sh/tend/executor"
+	"github.com/tend-sh/tend/inventory"
 )
 
 func init() {
@@ -202,7 +203,7 @@ func sectionLines(body hcl.Body, ctx *hcl.EvalContext) ([]string, hcl.Diagnostic
 		return nil, diags
 	}
 	var lines []string
-	for _, a := range sortedAttrs(attrs) {
+	for _, a := range inventory.SortedAttrs(attrs) {
 		rng := a.Range
 		bad := func(detail string) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid unit setting", Detail: detail, Subject: &rng})
