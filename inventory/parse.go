@@ -319,7 +319,7 @@ var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // settings decodes the connection attributes and vars present in c.
 func (p *parser) settings(c *hcl.BodyContent) settings {
 	s := settings{ranges: map[string]hcl.Range{}}
-	for _, a := range sortedAttrs(c.Attributes) {
+	for _, a := range SortedAttrs(c.Attributes) {
 		name := a.Name
 		if name != "vars" {
 			s.ranges[name] = a.Expr.Range()
@@ -794,13 +794,20 @@ func apply(h *Host, s settings) {
 	}
 }
 
-// sortedAttrs returns attrs in source order, so diagnostics come out in a
-// stable order.
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
+// SortedAttrs returns attrs in source order (by file, then position), so
+// that diagnostics and what is built from the attributes come out in a
+// stable order. The playbook and the modules use it too: inventory imports
+// none of tend's packages, so any of them may import it.
+func SortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
 	out := make([]*hcl.Attribute, 0, len(attrs))
 	for _, a := range attrs {
 		out = append(out, a)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Range.Start.Byte < out[j].Range.Start.Byte })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Range.Filename != out[j].Range.Filename {
+			return out[i].Range.Filename < out[j].Range.Filename
+		}
+		return out[i].Range.Start.Byte < out[j].Range.Start.Byte
+	})
 	return out
 }

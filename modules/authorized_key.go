@@ -59,8 +59,8 @@ type authorizedKeyConfig struct {
 // Decode reads and validates the task.
 func (m *AuthorizedKey) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg authorizedKeyConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok || diags.HasErrors() {
 		return diags
 	}
 	if cfg.User != nil {

@@ -21,6 +21,20 @@ func init() {
 		Kind:    "command",
 		Summary: "A shell script, run unless its guards (creates, removes, unless, only_if) say it is not needed",
 		New:     func() Module { return &Command{} },
+		Config:  func() any { return &commandConfig{} },
+		Doc: `Runs a shell script (/bin/sh) on the host, unless its guards say it is not needed. The guards (creates, removes, unless, only_if) are evaluated when the state is read, in plan too, so plan knows whether the command will run; they must only read. They run with the same chdir, environment and become as the script. A command whose guards do not settle it shows as "will run (cannot be previewed)", never as unchanged; a command that ran counts as changed unless changed_when says otherwise.
+
+The script, the guards and the environment values are passed on the command line of /bin/sh and may be visible in the host's process list: they must never hold secrets, and sensitive values are refused.
+
+undo, when given, is a script that undoes run: a revert of a host that fails later in the run runs it (newest command first) before it puts the files back. Without it, a revert says the command stays done.`,
+		Example: `command "migrate" {
+  run         = "/srv/app/venv/bin/python manage.py migrate --noinput"
+  chdir       = "/srv/app"
+  unless      = "/srv/app/venv/bin/python manage.py migrate --check"
+  environment = { DJANGO_SETTINGS_MODULE = "app.settings" }
+  timeout     = "10m"
+}
+`,
 		// changed_when and failed_when see the result of the run.
 		ResultAttrs: []string{"changed_when", "failed_when"},
 	})
@@ -28,30 +42,8 @@ func init() {
 
 var _ Module = (*Command)(nil)
 
-// Command runs a shell script on the host.
-//
-// Attributes: run (required, a /bin/sh script), creates (skip when this
-// path exists), removes (skip when this path does not exist), unless (a
-// guard script: skip when it exits 0), only_if (a guard script: skip when it
-// exits non-zero), become (overrides the inventory's become), chdir (an
-// absolute directory to run in), environment (a map exported to the script
-// and the guards), timeout (a duration such as "10m").
-//
-// Guards run while the state is gathered, in plan too: they must only read.
-// They run with the same chdir, environment and become as the script. The
-// script, the guards and the environment values are passed on the command
-// line of /bin/sh and may be visible in the host's process list: they must
-// never hold secrets, and sensitive values are refused.
-//
-// undo, when given, is a script that undoes run: a revert of a host that
-// fails later in the run runs it (newest command first) before it puts the
-// files back. Without it, a revert says the command stays done.
-//
-// failed_when and changed_when are expressions evaluated once the script
-// ran, with result.exit_code, result.stdout and result.stderr in scope:
-// failed_when (a bool) replaces "a non-zero exit fails"; changed_when
-// false reports the command as ok, changing nothing (its handlers are not
-// notified).
+// Command runs a shell script on the host (its registry entry and the tags
+// of commandConfig document it).
 //
 // When the guards do not skip it, Check returns an Unpreviewable diff whose
 // Run is the script's first line; a command that ran counts as changed.
@@ -121,40 +113,26 @@ func evalResultBool(expr hcl.Expression, ctx *hcl.EvalContext, v cty.Value) (cty
 func (m *Command) Changed() bool { return !m.unchanged }
 
 type commandConfig struct {
-	Run         *string        `hcl:"run"`
-	Creates     *string        `hcl:"creates,optional"`
-	Removes     *string        `hcl:"removes,optional"`
-	Unless      *string        `hcl:"unless,optional"`
-	OnlyIf      *string        `hcl:"only_if,optional"`
-	Become      *bool          `hcl:"become,optional"`
-	Chdir       *string        `hcl:"chdir,optional"`
-	Environment cty.Value      `hcl:"environment,optional"`
-	Timeout     *string        `hcl:"timeout,optional"`
-	Undo        *string        `hcl:"undo,optional"`
-	ChangedWhen *hcl.Attribute `hcl:"changed_when,optional"`
-	FailedWhen  *hcl.Attribute `hcl:"failed_when,optional"`
+	Run         *string        `hcl:"run,optional" required:"true" sensitive:"script" doc:"The script, run by /bin/sh."`
+	Creates     *string        `hcl:"creates,optional" sensitive:"path" doc:"An absolute path: the command is skipped when it exists."`
+	Removes     *string        `hcl:"removes,optional" sensitive:"path" doc:"An absolute path: the command is skipped when it does not exist."`
+	Unless      *string        `hcl:"unless,optional" sensitive:"script" doc:"A guard script: the command is skipped when it exits 0. It must only read."`
+	OnlyIf      *string        `hcl:"only_if,optional" sensitive:"script" doc:"A guard script: the command is skipped when it exits non-zero. It must only read."`
+	Become      *bool          `hcl:"become,optional" doc:"Run as root (true) or as the connection user (false); the inventory's become setting when not set."`
+	Chdir       *string        `hcl:"chdir,optional" sensitive:"path" doc:"An absolute directory the script and its guards run in."`
+	Environment cty.Value      `hcl:"environment,optional" sensitive:"script" type:"map of string" doc:"Variables exported to the script and its guards."`
+	Timeout     *string        `hcl:"timeout,optional" doc:"How long the script may run, as a duration such as \"10m\"; no limit when not set."`
+	Undo        *string        `hcl:"undo,optional" sensitive:"script" doc:"A script that undoes run, run by the revert of a host that fails later in the run (like run: same become, chdir, environment and timeout)."`
+	ChangedWhen *hcl.Attribute `hcl:"changed_when,optional" type:"bool expression" doc:"Evaluated once the script ran, with result.exit_code, result.stdout and result.stderr: false reports the command as ok, changing nothing, and its handlers are not notified."`
+	FailedWhen  *hcl.Attribute `hcl:"failed_when,optional" type:"bool expression" doc:"Evaluated once the script ran, with result.exit_code, result.stdout and result.stderr: replaces \"a non-zero exit fails\"."`
 }
 
 // Decode reads and validates the command task.
 func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg commandConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
-	}
-	refused := refuseSensitive(body, dec.marked, pathRefusal, "chdir", "creates", "removes")
-	for _, a := range []string{"run", "unless", "only_if", "environment", "undo"} {
-		if dec.marked[a] {
-			refused = append(refused, errAt(body, a, "Sensitive value in a command",
-				"Command scripts and their environment are passed on the command line and may be visible in the host's process list, so they cannot hold sensitive values. Write the secret to a root-only file with a file task (sensitive = true) and read it from the script."))
-		}
-	}
-	if len(refused) > 0 {
-		// Other checks of these attributes could quote the value.
-		return append(diags, refused...)
-	}
-	if d := required(body, dec, "run", cfg.Run != nil); d != nil {
-		return append(diags, d...)
 	}
 	if cfg.Run != nil {
 		m.run = *cfg.Run
@@ -212,14 +190,9 @@ func (m *Command) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 		*a.dst = expr
 	}
 	m.become = cfg.Become
-	env, err := stringMap(cfg.Environment)
+	env, err := envMap(cfg.Environment)
 	if err != nil {
 		diags = append(diags, errAt(body, "environment", "Invalid environment", err.Error()))
-	}
-	for k := range env {
-		if !envKeyRe.MatchString(k) {
-			diags = append(diags, errAt(body, "environment", "Invalid environment", fmt.Sprintf("%q is not an environment variable name.", k)))
-		}
 	}
 	m.env = env
 	if cfg.Timeout != nil {

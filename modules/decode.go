@@ -201,6 +201,26 @@ func errAt(body hcl.Body, attr, summary, detail string) *hcl.Diagnostic {
 	return diagAt(body, hcl.DiagError, attr, summary, detail)
 }
 
+// diagList collects a Decode's diagnostics about the attributes of body.
+type diagList struct {
+	body  hcl.Body
+	diags hcl.Diagnostics
+}
+
+// bad adds an error at attr.
+func (l *diagList) bad(attr, summary, detail string) {
+	l.diags = append(l.diags, errAt(l.body, attr, summary, detail))
+}
+
+// check adds an error at attr for each error of errs that is not nil.
+func (l *diagList) check(attr, summary string, errs ...error) {
+	for _, err := range errs {
+		if err != nil {
+			l.bad(attr, summary, err.Error())
+		}
+	}
+}
+
 // labelExtra marks a diagnostic about the task's label: a path or unit
 // name given as the block's label. Decode does not know where the label is
 // written; such a diagnostic's subject is the body, and the playbook, which
@@ -324,6 +344,40 @@ func stringMap(v cty.Value) (map[string]string, error) {
 	return out, nil
 }
 
+// envMap reads an environment attribute: a map of variable names to
+// values without NUL bytes. The error names the first bad variable.
+func envMap(v cty.Value) (map[string]string, error) {
+	env, err := stringMap(v)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !envKeyRe.MatchString(k) {
+			return env, fmt.Errorf("%q is not an environment variable name.", k)
+		}
+		if strings.ContainsRune(env[k], 0) {
+			return env, fmt.Errorf("The value of %s holds a NUL byte.", k)
+		}
+	}
+	return env, nil
+}
+
+// deref returns *p, or "" when p is nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+// ptr returns a pointer to v.
+func ptr[T any](v T) *T { return &v }
+
 // stringList converts an optional list/tuple/set value into strings.
 func stringList(v cty.Value) ([]string, error) {
 	if !isSet(v) {
@@ -366,21 +420,6 @@ func ctyString(v cty.Value) (string, error) {
 		return strconv.FormatBool(v.True()), nil
 	}
 	return "", fmt.Errorf("a string is required, not %s", v.Type().FriendlyName())
-}
-
-// sortedAttrs returns the attributes in source order.
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
-	out := make([]*hcl.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Range.Filename != out[j].Range.Filename {
-			return out[i].Range.Filename < out[j].Range.Filename
-		}
-		return out[i].Range.Start.Byte < out[j].Range.Start.Byte
-	})
-	return out
 }
 
 // firstLine returns the first non-empty line of a script, shortened for

@@ -28,15 +28,8 @@ func init() {
 
 var _ Module = (*Directory)(nil)
 
-// Directory manages one directory on the host.
-//
-// Attributes: path (defaults to the label), mode ("0755"), owner, group,
-// state ("present" or "absent"). A missing directory is created with its
-// missing parents (mkdir -p; parents get the default mode and the connection
-// user's ownership). state = "absent" removes only an empty directory
-// (rmdir): a directory with content makes apply fail rather than delete data.
-// A path that exists but is not a directory is an error. None of the
-// attributes can come from sensitive values.
+// Directory manages one directory on the host (its registry entry and the
+// tags of directoryConfig document it).
 type Directory struct {
 	path   string
 	own    ownership
@@ -46,8 +39,8 @@ type Directory struct {
 type directoryConfig struct {
 	Path  *string `hcl:"path,optional" sensitive:"path" doc:"The directory's absolute path; the task's label when not set."`
 	Mode  *string `hcl:"mode,optional" doc:"Permission bits as an octal string, such as \"0755\"; left as it is when not set (a new directory gets 0755)."`
-	Owner *string `hcl:"owner,optional" doc:"The owning user (name or id); left as it is when not set."`
-	Group *string `hcl:"group,optional" doc:"The owning group (name or id); left as it is when not set."`
+	Owner *string `hcl:"owner,optional" doc:"The owning user, by name (not a numeric id); left as it is when not set."`
+	Group *string `hcl:"group,optional" doc:"The owning group, by name (not a numeric id); left as it is when not set."`
 	State *string `hcl:"state,optional" enum:"present,absent" default:"present" doc:"\"absent\" removes the directory if it is empty."`
 }
 
@@ -55,8 +48,8 @@ type directoryConfig struct {
 // not known is checked no further).
 func (m *Directory) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg directoryConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
 	}
 	p, pathAttr := label, ""

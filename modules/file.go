@@ -21,47 +21,47 @@ func init() {
 		Kind:    "file",
 		Summary: "A regular file: content (inline, from a local file, or an HCL template), mode, owner, group; or its absence",
 		New:     func() Module { return &File{} },
+		Config:  func() any { return &fileConfig{} },
+		Doc: `Manages one regular file on the host: its content, mode, owner and group, or its absence. With state = "present" the file takes exactly one of content, source or template. The new content is written atomically (a temporary file beside it, renamed into place), checked by validate first when given; a change of mode or owner only does not rewrite the file.
+
+Relative source and template paths are resolved against the directory of the playbook file that holds the attribute, and read when the playbook is decoded, before any connection. A template is rendered like templatefile(template, vars): it sees the keys of vars as variables and the playbook's functions, nothing else.
+
+The parent directory must exist: a file task does not create directories (use a directory task). Content that comes from sensitive values, or any content when sensitive = true, is never shown in diffs, and a new file holding it is created 0600 unless mode says otherwise (an existing file keeps its mode). The path, mode, owner and group cannot come from sensitive values.`,
+		Example: `file "/etc/ssh/sshd_config.d/50-hardening.conf" {
+  content  = <<-EOT
+    PasswordAuthentication no
+    PermitRootLogin prohibit-password
+  EOT
+  mode     = "0644"
+  owner    = "root"
+  group    = "root"
+  validate = "/usr/sbin/sshd -t -f %s"
+  backup   = true
+}
+`,
 	})
 }
 
 var _ Module = (*File)(nil)
 
-// File manages one regular file on the host.
-//
-// Attributes: path (defaults to the label), exactly one of content, source
-// (a local file) or template (a local HCL template rendered with vars) when
-// state is "present"; mode ("0644"), owner, group, sensitive, state
-// ("present" or "absent"), validate (a command run on the new file before
-// it replaces the old one, "%s" standing for its path, like
-// "sshd -t -f %s": a rejected file leaves the old one and fails the task).
-//
-// Relative source and template paths are resolved against the directory of
-// the playbook file that holds the attribute, and read when the playbook is
-// decoded, before any connection. A template is rendered like
-// templatefile(template, vars): it sees the keys of vars as variables and the
-// playbook's functions, nothing else.
-//
-// The parent directory must exist: File does not create directories (use a
-// directory task). Content that comes from sensitive values, or any content
-// when sensitive = true, is never shown in diffs, and a new file holding it
-// is created 0600 unless mode says otherwise (an existing file keeps its
-// mode). The path, mode, owner and group cannot come from sensitive values.
+// File manages one regular file on the host (its registry entry and the
+// tags of fileConfig document it).
 type File struct {
 	spec   fileSpec
 	absent bool
 }
 
 type fileConfig struct {
-	Path      *string   `hcl:"path,optional"`
-	Content   *string   `hcl:"content,optional"`
-	Source    *string   `hcl:"source,optional"`
-	Template  *string   `hcl:"template,optional"`
-	Vars      cty.Value `hcl:"vars,optional"`
-	Mode      *string   `hcl:"mode,optional"`
-	Owner     *string   `hcl:"owner,optional"`
-	Group     *string   `hcl:"group,optional"`
-	Sensitive *bool     `hcl:"sensitive,optional"`
-	State     *string   `hcl:"state,optional"`
+	Path      *string   `hcl:"path,optional" sensitive:"path" doc:"The file's absolute path; the task's label when not set."`
+	Content   *string   `hcl:"content,optional" sensitive:"ok" doc:"The file's whole content, as a string."`
+	Source    *string   `hcl:"source,optional" sensitive:"ok" doc:"A file on the controller whose content the file gets (relative to the playbook file)."`
+	Template  *string   `hcl:"template,optional" sensitive:"ok" doc:"An HCL template on the controller (relative to the playbook file), rendered with vars."`
+	Vars      cty.Value `hcl:"vars,optional" sensitive:"ok" type:"object" doc:"The template's variables, such as { port = 8000 }; only with template."`
+	Mode      *string   `hcl:"mode,optional" doc:"Permission bits as a string of octal digits, such as \"0640\" (a number such as mode = 644 is refused: HCL numbers are decimal); left as it is when not set (a new file gets 0644, or 0600 when its content is sensitive)."`
+	Owner     *string   `hcl:"owner,optional" doc:"The owning user, by name (not a numeric id); left as it is when not set."`
+	Group     *string   `hcl:"group,optional" doc:"The owning group, by name (not a numeric id); left as it is when not set."`
+	Sensitive *bool     `hcl:"sensitive,optional" sensitive:"ok" default:"false" doc:"Treat the content as secret even when it does not come from a sensitive value: never shown in diffs or JSON, and a new file is created 0600."`
+	State     *string   `hcl:"state,optional" enum:"present,absent" default:"present" doc:"\"absent\" removes the file (never a directory)."`
 	Validate  *string   `hcl:"validate,optional"`
 	Backup    *bool     `hcl:"backup,optional"`
 }
@@ -71,13 +71,9 @@ type fileConfig struct {
 // checks that depend on it are skipped.
 func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg fileConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
-	}
-	refused := append(refuseSensitive(body, dec.marked, pathRefusal, "path"), refuseSensitive(body, dec.marked, shownRefusal, "mode", "owner", "group")...)
-	if refused.HasErrors() {
-		return append(diags, refused...)
 	}
 	p, pathAttr := label, ""
 	if cfg.Path != nil {
@@ -105,20 +101,10 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 	diags = append(diags, odiags...)
 	m.spec.ownership = own
 
-	state := "present"
-	if cfg.State != nil {
-		state = *cfg.State
-	}
+	// An unknown (or refused) state: whether the file needs content
+	// depends on the state meant.
 	stateKnown := !dec.unknown["state"]
-	switch state {
-	case "present":
-	case "absent":
-		m.absent = true
-	default:
-		// Whether the file needs content depends on the state meant:
-		// a file meant to be deleted is not told to have content.
-		return append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"present\" or \"absent\", not %q.", state)))
-	}
+	m.absent = cfg.State != nil && *cfg.State == "absent"
 	// Content read from a local file named by a sensitive value is as
 	// sensitive as file(var.secret_path) would be.
 	m.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || dec.marked["content"] || dec.marked["vars"] || dec.marked["source"] || dec.marked["template"]
@@ -141,31 +127,20 @@ func (m *File) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Dia
 		diags = append(diags, errAt(body, "vars", "vars without template", "vars are only used to render a template; set template or remove vars."))
 	}
 	if m.absent {
-		for _, a := range []struct {
-			name string
-			set  bool
-		}{{"validate", cfg.Validate != nil}, {"backup", cfg.Backup != nil}} {
-			if dec.given(a.name, a.set) {
-				diags = append(diags, errAt(body, a.name, "Attribute for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
-			}
-		}
-	} else {
-		diags = append(diags, m.spec.decodeWriteOptions(body, dec, cfg.Validate, cfg.Backup)...)
-	}
-	if m.absent {
 		for _, s := range sources {
 			diags = append(diags, errAt(body, s, "Content for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", s)))
 		}
 		for _, a := range []struct {
 			name string
 			set  bool
-		}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}} {
+		}{{"mode", cfg.Mode != nil}, {"owner", cfg.Owner != nil}, {"group", cfg.Group != nil}, {"validate", cfg.Validate != nil}, {"backup", cfg.Backup != nil}} {
 			if dec.given(a.name, a.set) {
 				diags = append(diags, errAt(body, a.name, "Attribute for an absent file", fmt.Sprintf("%s has no meaning with state = \"absent\".", a.name)))
 			}
 		}
 		return diags
 	}
+	diags = append(diags, m.spec.decodeWriteOptions(body, dec, cfg.Validate, cfg.Backup)...)
 	switch len(sources) {
 	case 0:
 		if stateKnown {

@@ -224,7 +224,8 @@ func (f *fileSpec) decodeWriteOptions(body hcl.Body, dec decoded, validate *stri
 	return diags
 }
 
-// Doc strings of the attributes every file-writing module takes.
+// Doc strings of the attributes every file-writing module takes: a field
+// validate or backup without a doc tag gets them (see attrDoc).
 const (
 	validateDoc = "A command that checks the new file before it replaces the old one, \"%s\" standing for the new file's path (\"sshd -t -f %s\", \"visudo -cf %s\"); a non-zero exit leaves the old file and fails the task."
 	backupDoc   = "Keep the file being replaced beside it, as PATH.YYYY-MM-DD@HH:MM:SS~ (a hard link: the old file as it was)."

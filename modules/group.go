@@ -46,8 +46,8 @@ type groupConfig struct {
 // Decode reads and validates the group task.
 func (m *Group) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg groupConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok || diags.HasErrors() {
 		return diags
 	}
 	m.name = label

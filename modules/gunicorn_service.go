@@ -2,6 +2,7 @@ package modules
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
@@ -22,36 +23,33 @@ func init() {
 		Kind:    "gunicorn_service",
 		Summary: "A gunicorn app server as a systemd service, from typed and validated gunicorn and restart settings",
 		New:     func() Module { return &GunicornService{} },
+		Config:  func() any { return &gunicornConfig{} },
+		Doc: `Renders a systemd unit for a gunicorn app server from typed settings and manages it like systemd_unit: the unit file (written 0644 root:root), its enablement and run state, with one daemon-reload and a restart only when the file changed, then settle. The label is the service name; ".service" is appended when missing. gunicorn's settings become one correctly quoted ExecStart= line; the start limits go in [Unit], where modern systemd reads them.
+
+Decode warns when the restart settings let a crash loop hit systemd's start limit, which leaves the unit failed for good. Before the unit is changed, its user, group, directory, gunicorn executable and the directories of its unix sockets are checked on the host.
+
+A sensitive value is refused in paths and in the settings written on gunicorn's command line (the process list shows them), and warned about elsewhere in the unit: unit files are world-readable. Pass secrets with environment_file, naming a file task with sensitive content (created 0600).`,
+		Example: `gunicorn_service "app" {
+  gunicorn         = "/srv/app/venv/bin/gunicorn"
+  app              = "app.wsgi:application"
+  bind             = "unix:/run/app/gunicorn.sock"
+  directory        = "/srv/app"
+  user             = "app"
+  group            = "app"
+  workers          = "auto"
+  timeout          = 30
+  environment      = { DJANGO_SETTINGS_MODULE = "app.settings" }
+  environment_file = "/etc/app/secrets.env"
+}
+`,
 	})
 }
 
 var _ Module = (*GunicornService)(nil)
 
 // GunicornService renders a systemd unit for a gunicorn server from typed
-// settings and manages it like systemd_unit (reload and restart only on
-// change).
-//
-// The label is the service name (".service" is appended when missing).
-// Required: gunicorn (absolute path of the executable), app
-// ("module:callable"), bind ("unix:/abs/path", "HOST:PORT", "[v6]:PORT",
-// "fd://N", or a list of them). Optional: directory, user, group,
-// description, type (notify by default: gunicorn >= 20 tells systemd when
-// it is ready; use "simple" for older versions), workers (a number or
-// "auto" = 2 × the host's CPUs + 1), threads, timeout, graceful_timeout,
-// keep_alive, max_requests, max_requests_jitter, worker_class, environment
-// (map), environment_file, extra_args, restart (default "always"),
-// restart_sec (default 5 when restart is not "no"), start_limit_interval,
-// start_limit_burst, start_limit_action (rendered in [Unit], where modern
-// systemd reads them), enabled (default true), state (default "started"),
-// wanted_by (default multi-user.target), after (default network.target),
-// unit_path, restart_on_change (default true), settle (default 2s: how long
-// the service must stay up after tend restarts it), drop_ins ("refuse" or
-// "allow", as for systemd_unit).
-//
-// Decode warns when the restart settings let a crash loop hit the start
-// limit, which leaves the unit failed for good (see startLimitWarning). A
-// sensitive value is refused in paths and command-line settings, and warned
-// about elsewhere in the unit (environment): unit files are world-readable.
+// settings and manages it like systemd_unit (its registry entry and the
+// tags of gunicornConfig document it).
 type GunicornService struct {
 	g    gunicornUnit
 	spec unitSpec
@@ -59,39 +57,42 @@ type GunicornService struct {
 	needs *preflight
 }
 
+// The tags of gunicornConfig say where a setting goes: a path or the
+// command line (sensitive:"path", "argv": refused when sensitive), or the
+// unit file (sensitive:"unit": warned about).
 type gunicornConfig struct {
-	Gunicorn           *string   `hcl:"gunicorn"`
-	App                *string   `hcl:"app"`
-	Bind               cty.Value `hcl:"bind"`
-	Directory          *string   `hcl:"directory,optional"`
-	User               *string   `hcl:"user,optional"`
-	Group              *string   `hcl:"group,optional"`
-	Description        *string   `hcl:"description,optional"`
-	Type               *string   `hcl:"type,optional"`
-	Workers            cty.Value `hcl:"workers,optional"`
-	Threads            *int      `hcl:"threads,optional"`
-	Timeout            *int      `hcl:"timeout,optional"`
-	GracefulTimeout    *int      `hcl:"graceful_timeout,optional"`
-	KeepAlive          *int      `hcl:"keep_alive,optional"`
-	MaxRequests        *int      `hcl:"max_requests,optional"`
-	MaxRequestsJitter  *int      `hcl:"max_requests_jitter,optional"`
-	WorkerClass        *string   `hcl:"worker_class,optional"`
-	Environment        cty.Value `hcl:"environment,optional"`
-	EnvironmentFile    *string   `hcl:"environment_file,optional"`
-	ExtraArgs          []string  `hcl:"extra_args,optional"`
-	Restart            *string   `hcl:"restart,optional"`
-	RestartSec         cty.Value `hcl:"restart_sec,optional"`
-	StartLimitInterval cty.Value `hcl:"start_limit_interval,optional"`
-	StartLimitBurst    *int      `hcl:"start_limit_burst,optional"`
-	StartLimitAction   *string   `hcl:"start_limit_action,optional"`
-	Enabled            *bool     `hcl:"enabled,optional"`
-	State              *string   `hcl:"state,optional"`
-	WantedBy           cty.Value `hcl:"wanted_by,optional"`
-	After              cty.Value `hcl:"after,optional"`
-	UnitPath           *string   `hcl:"unit_path,optional"`
-	RestartOnChange    *bool     `hcl:"restart_on_change,optional"`
-	Settle             *string   `hcl:"settle,optional"`
-	DropIns            *string   `hcl:"drop_ins,optional"`
+	Gunicorn           *string   `hcl:"gunicorn,optional" required:"true" sensitive:"path" doc:"The absolute path of the gunicorn executable, such as \"/srv/app/venv/bin/gunicorn\"."`
+	App                *string   `hcl:"app,optional" required:"true" sensitive:"argv" doc:"The WSGI application, \"module:callable\", such as \"app.wsgi:application\"."`
+	Bind               cty.Value `hcl:"bind,optional" required:"true" sensitive:"argv" type:"string or list" doc:"Where gunicorn listens: \"unix:/abs/path.sock\", \"HOST:PORT\", \"[IPv6]:PORT\" or \"fd://N\", or a list of them."`
+	Directory          *string   `hcl:"directory,optional" sensitive:"path" doc:"The absolute working directory (WorkingDirectory=)."`
+	User               *string   `hcl:"user,optional" sensitive:"unit" doc:"The user the server runs as (User=); root when not set."`
+	Group              *string   `hcl:"group,optional" sensitive:"unit" doc:"The group the server runs as (Group=); the user's group when not set."`
+	Description        *string   `hcl:"description,optional" sensitive:"unit" doc:"The unit's Description=, one line; \"NAME (gunicorn)\" when not set."`
+	Type               *string   `hcl:"type,optional" sensitive:"unit" enum:"notify,exec,simple" default:"notify" doc:"The unit's Type=: with \"notify\", gunicorn (20 or later) tells systemd when it is ready; use \"exec\" or \"simple\" for older versions."`
+	Workers            cty.Value `hcl:"workers,optional" sensitive:"argv" type:"number or \"auto\"" doc:"The number of worker processes, 1 to 1024, or \"auto\": 2 × the host's CPUs + 1; gunicorn's default (1) when not set."`
+	Threads            *int      `hcl:"threads,optional" sensitive:"argv" min:"1" doc:"Threads per worker (--threads)."`
+	Timeout            *int      `hcl:"timeout,optional" sensitive:"argv" min:"1" doc:"Seconds a silent worker is given before it is killed and restarted (--timeout)."`
+	GracefulTimeout    *int      `hcl:"graceful_timeout,optional" sensitive:"argv" min:"1" doc:"Seconds workers get to finish their requests on a restart (--graceful-timeout)."`
+	KeepAlive          *int      `hcl:"keep_alive,optional" sensitive:"argv" min:"1" doc:"Seconds to wait for the next request on a keep-alive connection (--keep-alive)."`
+	MaxRequests        *int      `hcl:"max_requests,optional" sensitive:"argv" min:"1" doc:"A worker is restarted after this many requests (--max-requests)."`
+	MaxRequestsJitter  *int      `hcl:"max_requests_jitter,optional" sensitive:"argv" min:"0" doc:"Up to this many requests added at random to max_requests, so that workers do not restart together (--max-requests-jitter); needs max_requests."`
+	WorkerClass        *string   `hcl:"worker_class,optional" sensitive:"argv" doc:"The worker class (--worker-class), such as \"sync\", \"gthread\" or \"uvicorn.workers.UvicornWorker\"."`
+	Environment        cty.Value `hcl:"environment,optional" sensitive:"unit" type:"map of string" doc:"Environment variables of the server, written as Environment= lines. Unit files are readable by every user of the host: put secrets in environment_file."`
+	EnvironmentFile    *string   `hcl:"environment_file,optional" sensitive:"path" doc:"An absolute path of a file of VAR=value lines (EnvironmentFile=), \"-/path\" when it may be missing: the place for secrets, written by a file task with sensitive content (created 0600)."`
+	ExtraArgs          []string  `hcl:"extra_args,optional" sensitive:"argv" doc:"More arguments for gunicorn's command line, before the app."`
+	Restart            *string   `hcl:"restart,optional" sensitive:"unit" enum:"no,always,on-success,on-failure,on-abnormal,on-abort,on-watchdog" default:"always" doc:"The unit's Restart=: when systemd restarts the server after it exits."`
+	RestartSec         cty.Value `hcl:"restart_sec,optional" sensitive:"unit" type:"number or duration" doc:"The unit's RestartSec=: seconds (10) or a duration (\"1m30s\") between a crash and the restart; 5 when restart is not \"no\"."`
+	StartLimitInterval cty.Value `hcl:"start_limit_interval,optional" sensitive:"unit" type:"number or duration" doc:"StartLimitIntervalSec=: systemd refuses a start when more than start_limit_burst starts happened within it (systemd's default 10s); 0 never refuses."`
+	StartLimitBurst    *int      `hcl:"start_limit_burst,optional" sensitive:"unit" min:"1" doc:"StartLimitBurst=: the starts allowed within start_limit_interval (systemd's default 5)."`
+	StartLimitAction   *string   `hcl:"start_limit_action,optional" sensitive:"unit" enum:"none,reboot,reboot-force,reboot-immediate,poweroff,poweroff-force,poweroff-immediate,exit,exit-force,soft-reboot,soft-reboot-force,kexec,kexec-force,halt,halt-force,halt-immediate" doc:"StartLimitAction=: what systemd does when the start limit is hit."`
+	Enabled            *bool     `hcl:"enabled,optional" default:"true" doc:"Whether the service starts at boot."`
+	State              *string   `hcl:"state,optional" enum:"started,stopped" default:"started" doc:"Whether the service runs."`
+	WantedBy           cty.Value `hcl:"wanted_by,optional" sensitive:"unit" type:"string or list" default:"multi-user.target" doc:"The targets that want the service ([Install] WantedBy=)."`
+	After              cty.Value `hcl:"after,optional" sensitive:"unit" type:"string or list" default:"network.target" doc:"The units the service starts after (After=)."`
+	UnitPath           *string   `hcl:"unit_path,optional" sensitive:"path" doc:"Where the unit file goes; /etc/systemd/system/NAME when not set."`
+	RestartOnChange    *bool     `hcl:"restart_on_change,optional" default:"true" doc:"Restart the service when its unit file changed and it runs."`
+	Settle             *string   `hcl:"settle,optional" default:"2s"`
+	DropIns            *string   `hcl:"drop_ins,optional" enum:"refuse,allow" default:"refuse"`
 }
 
 // gunicornUnit is a validated gunicorn_service: everything needed to render
@@ -132,12 +133,9 @@ var (
 	hostRe        = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$`)
 )
 
-var restartValues = []string{"no", "always", "on-success", "on-failure", "on-abnormal", "on-abort", "on-watchdog"}
-
-var startLimitActions = []string{"none", "reboot", "reboot-force", "reboot-immediate", "poweroff", "poweroff-force", "poweroff-immediate", "exit", "exit-force", "soft-reboot", "soft-reboot-force", "kexec", "kexec-force", "halt", "halt-force", "halt-immediate"}
-
 // systemd's defaults (DefaultStartLimitIntervalSec, DefaultStartLimitBurst)
-// and tend's default RestartSec for gunicorn services.
+// and tend's default RestartSec for gunicorn services (their docs say them
+// too).
 const (
 	systemdStartLimitInterval = 10 * time.Second
 	systemdStartLimitBurst    = 5
@@ -147,303 +145,178 @@ const (
 // Decode reads and validates the gunicorn service, before any connection.
 func (m *GunicornService) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg gunicornConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
 	}
-	refused := append(refuseSensitive(body, dec.marked, pathRefusal, gunicornPathAttrs...), refuseSensitive(body, dec.marked, argvRefusal, gunicornArgvAttrs...)...)
-	if refused.HasErrors() {
-		return append(diags, refused...)
-	}
-	diags = append(diags, gunicornSecretWarnings(body, dec.marked)...)
-	g := gunicornUnit{Label: label}
-	bad := func(attr, summary, detail string) {
-		diags = append(diags, errAt(body, attr, summary, detail))
-	}
+	l := &diagList{body: body, diags: diags}
 	name, err := unitName(label)
 	if err != nil {
-		diags = append(diags, labelErrAt(body, "Invalid service name", err.Error()))
+		l.diags = append(l.diags, labelErrAt(body, "Invalid service name", err.Error()))
 	}
-	g.Unit = name
-
-	if d := append(required(body, dec, "gunicorn", cfg.Gunicorn != nil), required(body, dec, "app", cfg.App != nil)...); d != nil {
-		return append(diags, d...)
-	}
-	if !dec.unknown["gunicorn"] {
-		if cfg.Gunicorn != nil {
-			g.Gunicorn = *cfg.Gunicorn
-		}
-		if p, err := cleanAbsPath(g.Gunicorn); err != nil {
-			bad("gunicorn", "Invalid gunicorn path", err.Error()+": give the absolute path of the gunicorn executable, such as \"/srv/app/venv/bin/gunicorn\".")
-		} else {
-			g.Gunicorn = p
-		}
-	}
-	if !dec.unknown["app"] {
-		if cfg.App != nil {
-			g.App = *cfg.App
-		}
-		if !appRe.MatchString(g.App) {
-			bad("app", "Invalid app", fmt.Sprintf("%q is not a WSGI application reference: write \"module:callable\", such as \"rotasystems.wsgi:application\".", g.App))
-		}
-	}
-
-	binds, err := stringOrList(cfg.Bind)
-	if err == nil && len(binds) == 0 && !dec.unknown["bind"] {
-		err = fmt.Errorf("at least one address is required")
-	}
-	if err != nil && isSet(cfg.Bind) && cfg.Bind.Type() == cty.Number {
-		// bind = 8000: a port alone.
-		n := cfg.Bind.AsBigFloat().Text('f', -1)
-		err = fmt.Errorf("bind = %s is a number; an address is a string: write bind = \"127.0.0.1:%s\" (or \"0.0.0.0:%s\" for every interface)", n, n, n)
-	}
-	if err != nil {
-		bad("bind", "Invalid bind", err.Error())
-	}
-	for _, b := range binds {
-		if err := validBind(b); err != nil {
-			bad("bind", "Invalid bind", err.Error())
-		}
-	}
-	g.Binds = binds
-
+	g := gunicornUnit{Label: label, Unit: name, Description: strings.TrimSuffix(name, ".service") + " (gunicorn)",
+		User: deref(cfg.User), Group: deref(cfg.Group), Type: deref(cfg.Type), EnvironmentFile: deref(cfg.EnvironmentFile),
+		Restart: deref(cfg.Restart), StartLimitAction: deref(cfg.StartLimitAction), StartLimitBurst: cfg.StartLimitBurst}
+	g.decodeArgs(&cfg, dec, l)
 	if cfg.Directory != nil {
-		if p, err := cleanAbsPath(*cfg.Directory); err != nil {
-			bad("directory", "Invalid directory", err.Error())
-		} else {
-			g.Directory = p
-		}
+		g.Directory, err = cleanAbsPath(*cfg.Directory)
+		l.check("directory", "Invalid directory", err)
 	}
 	for _, a := range []struct {
 		name string
 		val  *string
-		dst  *string
-	}{{"user", cfg.User, &g.User}, {"group", cfg.Group, &g.Group}} {
-		if a.val == nil {
-			continue
+	}{{"user", cfg.User}, {"group", cfg.Group}} {
+		if a.val != nil {
+			l.check(a.name, "Invalid "+a.name, validAccount(*a.val))
 		}
-		if err := validAccount(*a.val); err != nil {
-			bad(a.name, "Invalid "+a.name, err.Error())
-		}
-		*a.dst = *a.val
 	}
-	g.Description = strings.TrimSuffix(name, ".service") + " (gunicorn)"
 	if cfg.Description != nil {
-		if strings.ContainsAny(*cfg.Description, "\r\n") || strings.TrimSpace(*cfg.Description) == "" {
-			bad("description", "Invalid description", "The description must be one non-empty line.")
-		}
 		g.Description = *cfg.Description
-	}
-	g.Type = "notify"
-	if cfg.Type != nil {
-		switch *cfg.Type {
-		case "notify", "simple", "exec":
-			g.Type = *cfg.Type
-		default:
-			bad("type", "Invalid type", fmt.Sprintf("type must be \"notify\" (gunicorn >= 20), \"exec\" or \"simple\", not %q.", *cfg.Type))
+		if strings.ContainsAny(g.Description, "\r\n") || strings.TrimSpace(g.Description) == "" {
+			l.bad("description", "Invalid description", "The description must be one non-empty line.")
 		}
 	}
-
-	if isSet(cfg.Workers) {
-		w := cfg.Workers
-		switch {
-		case !w.IsKnown():
-			bad("workers", "Invalid workers", "The value is not known before apply.")
-		case w.Type() == cty.String && w.AsString() == "auto":
-			g.WorkersAuto = true
-		case w.Type() == cty.Number || w.Type() == cty.String && numericString(w.AsString()):
-			// A number, or a number given as a string (--var workers=3).
-			nv, _ := convert.Convert(w, cty.Number)
-			bf := nv.AsBigFloat()
-			n, acc := bf.Int64()
-			if !bf.IsInt() || acc != 0 || n < 1 || n > 1024 {
-				bad("workers", "Invalid workers", fmt.Sprintf("workers must be a whole number from 1 to 1024, or \"auto\", not %s.", bf.Text('f', -1)))
-			} else {
-				g.Workers = int(n)
-			}
-		default:
-			bad("workers", "Invalid workers", "workers must be a number of worker processes or \"auto\" (2 × the host's CPUs + 1).")
-		}
-	}
-	for _, a := range []struct {
-		name string
-		val  *int
-		min  int
-		dst  **int
-	}{
-		{"threads", cfg.Threads, 1, &g.Threads},
-		{"timeout", cfg.Timeout, 1, &g.Timeout},
-		{"graceful_timeout", cfg.GracefulTimeout, 1, &g.GracefulTimeout},
-		{"keep_alive", cfg.KeepAlive, 1, &g.KeepAlive},
-		{"max_requests", cfg.MaxRequests, 1, &g.MaxRequests},
-		{"max_requests_jitter", cfg.MaxRequestsJitter, 0, &g.MaxRequestsJitter},
-	} {
-		if a.val == nil {
-			continue
-		}
-		if *a.val < a.min {
-			bad(a.name, "Invalid "+a.name, fmt.Sprintf("%s must be at least %d, not %d.", a.name, a.min, *a.val))
-		}
-		*a.dst = a.val
-	}
-	if cfg.MaxRequestsJitter != nil && !dec.given("max_requests", cfg.MaxRequests != nil) {
-		bad("max_requests_jitter", "max_requests_jitter without max_requests", "The jitter only spreads worker restarts set by max_requests; set max_requests too.")
-	}
-	if cfg.WorkerClass != nil {
-		if !workerClassRe.MatchString(*cfg.WorkerClass) {
-			bad("worker_class", "Invalid worker_class", fmt.Sprintf("%q is not a gunicorn worker class such as \"sync\", \"gthread\" or \"uvicorn.workers.UvicornWorker\".", *cfg.WorkerClass))
-		}
-		g.WorkerClass = *cfg.WorkerClass
-	}
-	env, err := stringMap(cfg.Environment)
-	if err != nil {
-		bad("environment", "Invalid environment", err.Error())
-	}
-	for k, v := range env {
-		if !envKeyRe.MatchString(k) {
-			bad("environment", "Invalid environment", fmt.Sprintf("%q is not an environment variable name.", k))
-		}
-		if strings.ContainsRune(v, 0) {
-			bad("environment", "Invalid environment", fmt.Sprintf("The value of %s holds a NUL byte.", k))
-		}
-	}
-	g.Environment = env
+	g.Environment, err = envMap(cfg.Environment)
+	l.check("environment", "Invalid environment", err)
 	if cfg.EnvironmentFile != nil {
-		p := strings.TrimPrefix(*cfg.EnvironmentFile, "-")
-		if _, err := cleanAbsPath(p); err != nil {
-			bad("environment_file", "Invalid environment_file", err.Error())
-		}
-		g.EnvironmentFile = *cfg.EnvironmentFile
+		_, err := cleanAbsPath(strings.TrimPrefix(g.EnvironmentFile, "-"))
+		l.check("environment_file", "Invalid environment_file", err)
 	}
-	for i, a := range cfg.ExtraArgs {
-		if strings.ContainsRune(a, 0) {
-			bad("extra_args", "Invalid extra_args", fmt.Sprintf("Argument %d holds a NUL byte.", i))
-		}
-	}
-	g.ExtraArgs = cfg.ExtraArgs
-
-	g.Restart = "always"
-	if cfg.Restart != nil {
-		g.Restart = *cfg.Restart
-		if !contains(restartValues, g.Restart) {
-			bad("restart", "Invalid restart", fmt.Sprintf("restart must be one of %s, not %q.", strings.Join(restartValues, ", "), g.Restart))
-		}
-	}
-	if isSet(cfg.RestartSec) {
-		d, err := secondsValue(cfg.RestartSec)
-		if err != nil {
-			bad("restart_sec", "Invalid restart_sec", err.Error())
-		}
-		g.RestartSec = &d
-	} else if g.Restart != "no" {
-		d := defaultGunicornRestartSec
-		g.RestartSec = &d
-	}
-	if isSet(cfg.StartLimitInterval) {
-		d, err := secondsValue(cfg.StartLimitInterval)
-		if err != nil {
-			bad("start_limit_interval", "Invalid start_limit_interval", err.Error())
-		}
-		g.StartLimitInterval = &d
-	}
-	if cfg.StartLimitBurst != nil {
-		if *cfg.StartLimitBurst < 1 {
-			bad("start_limit_burst", "Invalid start_limit_burst", fmt.Sprintf("start_limit_burst must be at least 1, not %d.", *cfg.StartLimitBurst))
-		}
-		g.StartLimitBurst = cfg.StartLimitBurst
-	}
-	if cfg.StartLimitAction != nil {
-		if !contains(startLimitActions, *cfg.StartLimitAction) {
-			bad("start_limit_action", "Invalid start_limit_action", fmt.Sprintf("start_limit_action must be one of %s, not %q.", strings.Join(startLimitActions, ", "), *cfg.StartLimitAction))
-		}
-		g.StartLimitAction = *cfg.StartLimitAction
-	}
-
-	g.WantedBy = []string{"multi-user.target"}
-	g.After = []string{"network.target"}
 	for _, a := range []struct {
 		name string
 		val  cty.Value
-		dst  *[]string
-	}{{"wanted_by", cfg.WantedBy, &g.WantedBy}, {"after", cfg.After, &g.After}} {
-		if !isSet(a.val) {
-			continue
+		dst  **time.Duration
+	}{{"restart_sec", cfg.RestartSec, &g.RestartSec}, {"start_limit_interval", cfg.StartLimitInterval, &g.StartLimitInterval}} {
+		if isSet(a.val) {
+			d, err := secondsValue(a.val)
+			l.check(a.name, "Invalid "+a.name, err)
+			*a.dst = &d
 		}
-		units, err := stringOrList(a.val)
-		if err != nil {
-			bad(a.name, "Invalid "+a.name, err.Error())
-			continue
-		}
-		for _, u := range units {
-			if !unitNameRe.MatchString(u) {
-				bad(a.name, "Invalid "+a.name, fmt.Sprintf("%q is not a unit name.", u))
-			}
-		}
-		*a.dst = units
+	}
+	if g.RestartSec == nil && g.Restart != "no" {
+		d := defaultGunicornRestartSec
+		g.RestartSec = &d
+	}
+	g.WantedBy, err = unitList(cfg.WantedBy)
+	l.check("wanted_by", "Invalid wanted_by", err)
+	g.After, err = unitList(cfg.After)
+	l.check("after", "Invalid after", err)
+	if cfg.Enabled != nil && *cfg.Enabled && len(g.WantedBy) == 0 && !dec.unknown["wanted_by"] {
+		l.bad("wanted_by", "Unit cannot be enabled", "enabled = true needs at least one wanted_by target.")
 	}
 
 	path := "/etc/systemd/system/" + name
 	if cfg.UnitPath != nil {
-		if path, err = cleanAbsPath(*cfg.UnitPath); err != nil {
-			bad("unit_path", "Invalid unit_path", err.Error())
-		}
+		path, err = cleanAbsPath(*cfg.UnitPath)
+		l.check("unit_path", "Invalid unit_path", err)
 	}
-	spec := unitSpec{Name: name, File: unitFile(path, name, nil), RestartOnChange: true, State: "started"}
 	// Any sensitive value in the settings makes the rendered unit
 	// sensitive: its content never reaches a diff, a log or --json.
+	spec := unitSpec{Name: name, File: unitFile(path, name, nil), State: deref(cfg.State), AllowDropIns: allowDropIns(cfg.DropIns),
+		RestartOnChange: cfg.RestartOnChange == nil || *cfg.RestartOnChange, Enabled: ptr(cfg.Enabled == nil || *cfg.Enabled)}
 	spec.File.Sensitive = len(dec.marked) > 0
-	enabled := true
-	if cfg.Enabled != nil {
-		enabled = *cfg.Enabled
-	}
-	diags = append(diags, decodeUnitState(body, &enabled, cfg.State, &spec)...)
-	if cfg.RestartOnChange != nil {
-		spec.RestartOnChange = *cfg.RestartOnChange
-	}
 	var sd hcl.Diagnostics
 	spec.Settle, sd = decodeSettle(body, cfg.Settle)
-	diags = append(diags, sd...)
-	spec.AllowDropIns, sd = decodeDropIns(body, cfg.DropIns)
-	diags = append(diags, sd...)
-	if *spec.Enabled && len(g.WantedBy) == 0 && !dec.unknown["enabled"] {
-		bad("wanted_by", "Unit cannot be enabled", "enabled = true needs at least one wanted_by target.")
-	}
+	l.diags = append(l.diags, sd...)
 	// The warning weighs the restart settings together: not when one of
 	// them is unknown (its default would stand in for it).
-	if !diags.HasErrors() && !dec.anyUnknown("restart", "restart_sec", "start_limit_interval", "start_limit_burst", "start_limit_action") {
+	if !l.diags.HasErrors() && !dec.anyUnknown("restart", "restart_sec", "start_limit_interval", "start_limit_burst", "start_limit_action") {
 		if w := startLimitWarning(body, &g); w != nil {
-			diags = append(diags, w)
+			l.diags = append(l.diags, w)
 		}
 	}
 	m.g, m.spec = g, spec
-	return diags
+	return l.diags
 }
 
-// Where a gunicorn_service's settings go: paths, the command line (both
-// refused when sensitive), and what is neither but still lands in the unit
-// file (a warning when sensitive, see unitSecretWarning).
-var (
-	gunicornPathAttrs = []string{"unit_path", "gunicorn", "directory", "environment_file"}
-	gunicornArgvAttrs = []string{"app", "bind", "workers", "threads", "worker_class", "timeout", "graceful_timeout",
-		"keep_alive", "max_requests", "max_requests_jitter", "extra_args"}
-	gunicornNotInUnit = []string{"enabled", "state", "restart_on_change"}
-)
-
-// gunicornSecretWarnings warns about each sensitive setting written into the
-// unit file (environment above all).
-func gunicornSecretWarnings(body hcl.Body, marked map[string]bool) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	for _, k := range sortedKeys(marked) {
-		if contains(gunicornNotInUnit, k) {
-			continue
+// decodeArgs reads the settings that make gunicorn's command line.
+func (g *gunicornUnit) decodeArgs(cfg *gunicornConfig, dec decoded, l *diagList) {
+	var err error
+	if cfg.Gunicorn != nil {
+		if g.Gunicorn, err = cleanAbsPath(*cfg.Gunicorn); err != nil {
+			l.bad("gunicorn", "Invalid gunicorn path", err.Error()+": give the absolute path of the gunicorn executable, such as \"/srv/app/venv/bin/gunicorn\".")
 		}
-		what := k
-		if k == "environment" {
-			what = "environment (written as Environment= lines)"
-		}
-		diags = append(diags, unitSecretWarning(attrRange(body, k), what))
 	}
-	return diags
+	if g.App = deref(cfg.App); cfg.App != nil && !appRe.MatchString(g.App) {
+		l.bad("app", "Invalid app", fmt.Sprintf("%q is not a WSGI application reference: write \"module:callable\", such as \"rotasystems.wsgi:application\".", g.App))
+	}
+	var errs []error
+	g.Binds, errs = gunicornBinds(cfg.Bind, dec.unknown["bind"])
+	l.check("bind", "Invalid bind", errs...)
+	g.Workers, g.WorkersAuto, err = gunicornWorkers(cfg.Workers)
+	l.check("workers", "Invalid workers", err)
+	g.Threads, g.Timeout, g.GracefulTimeout, g.KeepAlive = cfg.Threads, cfg.Timeout, cfg.GracefulTimeout, cfg.KeepAlive
+	g.MaxRequests, g.MaxRequestsJitter = cfg.MaxRequests, cfg.MaxRequestsJitter
+	if cfg.MaxRequestsJitter != nil && !dec.given("max_requests", cfg.MaxRequests != nil) {
+		l.bad("max_requests_jitter", "max_requests_jitter without max_requests", "The jitter only spreads worker restarts set by max_requests; set max_requests too.")
+	}
+	if g.WorkerClass = deref(cfg.WorkerClass); g.WorkerClass != "" && !workerClassRe.MatchString(g.WorkerClass) {
+		l.bad("worker_class", "Invalid worker_class", fmt.Sprintf("%q is not a gunicorn worker class such as \"sync\", \"gthread\" or \"uvicorn.workers.UvicornWorker\".", g.WorkerClass))
+	}
+	for i, a := range cfg.ExtraArgs {
+		if strings.ContainsRune(a, 0) {
+			l.bad("extra_args", "Invalid extra_args", fmt.Sprintf("Argument %d holds a NUL byte.", i))
+		}
+	}
+	g.ExtraArgs = cfg.ExtraArgs
+}
+
+// gunicornBinds reads the bind attribute, a string or a list of addresses,
+// and says what is wrong with each.
+func gunicornBinds(v cty.Value, unknown bool) ([]string, []error) {
+	binds, err := stringOrList(v)
+	if err == nil && len(binds) == 0 && !unknown {
+		err = fmt.Errorf("at least one address is required")
+	}
+	if err != nil && isSet(v) && v.Type() == cty.Number {
+		// bind = 8000: a port alone.
+		n := v.AsBigFloat().Text('f', -1)
+		err = fmt.Errorf("bind = %s is a number; an address is a string: write bind = \"127.0.0.1:%s\" (or \"0.0.0.0:%s\" for every interface)", n, n, n)
+	}
+	if err != nil {
+		return nil, []error{err}
+	}
+	var errs []error
+	for _, b := range binds {
+		errs = append(errs, validBind(b))
+	}
+	return binds, errs
+}
+
+// gunicornWorkers reads the workers attribute: a number of worker
+// processes, also given as a string (--var workers=3), or "auto".
+func gunicornWorkers(w cty.Value) (n int, auto bool, err error) {
+	switch {
+	case !isSet(w):
+		return 0, false, nil
+	case !w.IsKnown():
+		return 0, false, errors.New("The value is not known before apply.")
+	case w.Type() == cty.String && w.AsString() == "auto":
+		return 0, true, nil
+	case w.Type() == cty.Number || w.Type() == cty.String && numericString(w.AsString()):
+		nv, _ := convert.Convert(w, cty.Number)
+		bf := nv.AsBigFloat()
+		n, acc := bf.Int64()
+		if !bf.IsInt() || acc != 0 || n < 1 || n > 1024 {
+			return 0, false, fmt.Errorf("workers must be a whole number from 1 to 1024, or \"auto\", not %s.", bf.Text('f', -1))
+		}
+		return int(n), false, nil
+	}
+	return 0, false, errors.New("workers must be a number of worker processes or \"auto\" (2 × the host's CPUs + 1).")
+}
+
+// unitList reads a string or list of unit names (wanted_by, after).
+func unitList(v cty.Value) ([]string, error) {
+	units, err := stringOrList(v)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range units {
+		if !unitNameRe.MatchString(u) {
+			return units, fmt.Errorf("%q is not a unit name.", u)
+		}
+	}
+	return units, nil
 }
 
 // startLimitWarning warns about the seed's trap. systemd refuses a start when
@@ -515,15 +388,6 @@ func ordinal(n int) string {
 func numericString(s string) bool {
 	_, err := strconv.ParseFloat(s, 64)
 	return err == nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // stringOrList reads a string or a list of strings.

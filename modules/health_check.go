@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,18 @@ func init() {
 		Kind:    "health_check",
 		Summary: "An HTTP check (URL from the controller, or a unix socket on the host) run after changes: status, JSON subset, body, response time",
 		New:     func() Module { return &HealthCheck{} },
+		Config:  func() any { return &healthCheckConfig{} },
+		Doc: `Checks an HTTP endpoint after the changes of the run: the URL is requested from the controller, or a unix socket on the host is dialled through the connection (SSH direct-streamlocal). It never changes anything and never counts as a change: plan shows nothing for it, and apply runs it once the changes were made and the notified handlers ran. The request is tried up to retries + 1 times, delay apart, each attempt bounded by timeout; if no attempt answers as expected, the host fails, and the error says what was expected, what came back and on which attempt. Redirects are not followed.
+
+The URL, socket, path, headers and the expected body may come from sensitive values (a token in a query, an Authorization header): they are then never printed.`,
+		Example: `health_check "app" {
+  unix_socket       = "/run/app/gunicorn.sock"
+  path              = "/health/"
+  headers           = { Host = "app.example.com" }
+  expect_json       = { status = "ok" }
+  max_response_time = "500ms"
+}
+`,
 	})
 }
 
@@ -36,51 +49,46 @@ var (
 	_ Verifier = (*HealthCheck)(nil)
 )
 
-// HealthCheck verifies an HTTP endpoint after apply. It never changes
-// anything: Check always returns an empty diff (so plan stays "in sync"),
-// and the work happens in Verify.
-//
-// Attributes: either url (http or https, requested from the controller) or
-// unix_socket (an absolute path on the host, dialled through the connection)
-// with path (default "/"); method (default "GET"), headers (map),
-// expect_status (default 200; redirects are not followed), expect_json (an
-// object that must be a subset of the JSON response: every key present and
-// equal, recursively; lists must match element by element), expect_body (a
-// substring of the body), max_response_time (a duration), timeout (per
-// attempt, default "5s"), retries (attempts after the first, default 2, so
-// 3 attempts), delay (between attempts, default "1s").
+// HealthCheck verifies an HTTP endpoint after apply (its registry entry and
+// the tags of healthCheckConfig document it). It never changes anything:
+// Check always returns an empty diff (so plan stays "in sync"), and the work
+// happens in Verify.
 type HealthCheck struct {
 	// sensitive is set when any setting carried a sensitive value: the URL
-	// (a token in a query, say) is then never printed.
-	sensitive    bool
-	url          string
-	socket       string
-	path         string
-	method       string
-	headers      map[string]string
-	expectStatus int
-	expectJSON   any
-	hasJSON      bool
-	expectBody   string
-	maxTime      time.Duration
-	timeout      time.Duration
-	retries      int
-	delay        time.Duration
+	// (a token in a query, say) is then never printed, nor are secrets, the
+	// values of the settings that carried one, in errors.
+	sensitive bool
+	secrets   []string
+	// jsonSensitive hides the expected JSON values in errors.
+	jsonSensitive bool
+	url           string
+	socket        string
+	path          string
+	method        string
+	headers       map[string]string
+	expectStatus  int
+	expectJSON    any
+	hasJSON       bool
+	expectBody    string
+	maxTime       time.Duration
+	timeout       time.Duration
+	retries       int
+	delay         time.Duration
 }
 
 type healthCheckConfig struct {
-	URL             *string   `hcl:"url,optional"`
-	UnixSocket      *string   `hcl:"unix_socket,optional"`
-	Path            *string   `hcl:"path,optional"`
-	Method          *string   `hcl:"method,optional"`
-	Headers         cty.Value `hcl:"headers,optional"`
-	ExpectStatus    *int      `hcl:"expect_status,optional"`
-	ExpectJSON      cty.Value `hcl:"expect_json,optional"`
-	ExpectBody      *string   `hcl:"expect_body,optional"`
-	MaxResponseTime *string   `hcl:"max_response_time,optional"`
-	Timeout         *string   `hcl:"timeout,optional"`
-	Retries         *int      `hcl:"retries,optional"`
-	Delay           *string   `hcl:"delay,optional"`
+	URL             *string   `hcl:"url,optional" sensitive:"ok" doc:"An http:// or https:// URL, requested from the controller. Give url, or unix_socket."`
+	UnixSocket      *string   `hcl:"unix_socket,optional" sensitive:"ok" doc:"The absolute path of a unix socket on the host, dialled through the connection."`
+	Path            *string   `hcl:"path,optional" sensitive:"ok" doc:"The request path with unix_socket, such as \"/health/\"; \"/\" when not set. With url, the path goes in the URL."`
+	Method          *string   `hcl:"method,optional" default:"GET" doc:"The HTTP method, such as \"GET\" or \"HEAD\"."`
+	Headers         cty.Value `hcl:"headers,optional" sensitive:"ok" type:"map of string" doc:"Request headers, such as { Host = \"app.example.com\" }."`
+	ExpectStatus    *int      `hcl:"expect_status,optional" default:"200" doc:"The status code the answer must have."`
+	ExpectJSON      cty.Value `hcl:"expect_json,optional" sensitive:"ok" type:"object" doc:"An object the JSON answer must contain: every key present and equal, recursively (other keys are fine); lists must match element by element."`
+	ExpectBody      *string   `hcl:"expect_body,optional" sensitive:"ok" doc:"A string the body must contain."`
+	MaxResponseTime *string   `hcl:"max_response_time,optional" doc:"The longest an answer may take, as a duration such as \"500ms\"; a slower answer fails the attempt."`
+	Timeout         *string   `hcl:"timeout,optional" default:"5s" doc:"How long one attempt may take, as a duration."`
+	Retries         *int      `hcl:"retries,optional" default:"2" min:"0" max:"100" doc:"The attempts after the first one fails."`
+	Delay           *string   `hcl:"delay,optional" default:"1s" doc:"The wait between attempts, as a duration."`
 }
 
 var (
@@ -94,13 +102,26 @@ const maxHealthBody = 1 << 20
 // Decode reads and validates the health check.
 func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg healthCheckConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
 	}
 	m.sensitive = len(dec.marked) > 0
+	m.jsonSensitive = dec.marked["expect_json"]
 	bad := func(attr, summary, detail string) {
 		diags = append(diags, errAt(body, attr, summary, detail))
+	}
+	// A value that carried a sensitive mark is never quoted, here or in
+	// Verify's errors.
+	secret := func(attr string, v *string) string {
+		if v == nil {
+			return ""
+		}
+		if dec.marked[attr] {
+			m.secrets = append(m.secrets, *v)
+			return "(sensitive)"
+		}
+		return strconv.Quote(*v)
 	}
 	// An unknown url, unix_socket or path (validation for no particular
 	// host) counts as given, and its value is checked no further.
@@ -111,11 +132,11 @@ func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 		bad("unix_socket", "Conflicting targets", "Give either url or unix_socket, not both.")
 	case urlGiven:
 		if cfg.URL != nil {
-			u, err := url.Parse(*cfg.URL)
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				bad("url", "Invalid url", fmt.Sprintf("%q is not an http:// or https:// URL with a host.", *cfg.URL))
-			}
 			m.url = *cfg.URL
+			u, err := url.Parse(m.url)
+			if shown := secret("url", cfg.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad("url", "Invalid url", fmt.Sprintf("%s is not an http:// or https:// URL with a host.", shown))
+			}
 		}
 		if dec.given("path", cfg.Path != nil) {
 			bad("path", "path with url", "With url, write the path in the URL; path goes with unix_socket.")
@@ -123,44 +144,40 @@ func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	case socketGiven:
 		if cfg.UnixSocket != nil {
 			p, err := cleanAbsPath(*cfg.UnixSocket)
-			if err != nil {
-				bad("unix_socket", "Invalid unix_socket", err.Error())
+			if shown := secret("unix_socket", cfg.UnixSocket); err != nil {
+				bad("unix_socket", "Invalid unix_socket", strings.ReplaceAll(err.Error(), strconv.Quote(*cfg.UnixSocket), shown))
 			}
 			m.socket = p
 		}
 		m.path = "/"
 		if cfg.Path != nil {
 			m.path = *cfg.Path
-			if u, err := url.Parse(m.path); err != nil || !strings.HasPrefix(m.path, "/") || u.Host != "" {
-				bad("path", "Invalid path", fmt.Sprintf("%q is not an HTTP request path such as \"/health/\".", m.path))
+			u, err := url.Parse(m.path)
+			if shown := secret("path", cfg.Path); err != nil || !strings.HasPrefix(m.path, "/") || u.Host != "" {
+				bad("path", "Invalid path", fmt.Sprintf("%s is not an HTTP request path such as \"/health/\".", shown))
 			}
 		}
 	default:
 		bad("", "Missing target", "A health_check needs url, or unix_socket and path.")
 	}
-	m.method = "GET"
-	if cfg.Method != nil {
-		if !methodRe.MatchString(*cfg.Method) {
-			bad("method", "Invalid method", fmt.Sprintf("%q is not an HTTP method such as \"GET\" or \"HEAD\".", *cfg.Method))
-		}
-		m.method = *cfg.Method
+	m.method = deref(cfg.Method)
+	if cfg.Method != nil && !methodRe.MatchString(m.method) {
+		bad("method", "Invalid method", fmt.Sprintf("%q is not an HTTP method such as \"GET\" or \"HEAD\".", m.method))
 	}
 	headers, err := stringMap(cfg.Headers)
 	if err != nil {
 		bad("headers", "Invalid headers", err.Error())
 	}
 	for k, v := range headers {
-		if !tokenRe.MatchString(k) || strings.ContainsAny(v, "\r\n\x00") {
-			bad("headers", "Invalid headers", fmt.Sprintf("%q: %q is not a valid header.", k, v))
+		if shown := secret("headers", &v); !tokenRe.MatchString(k) || strings.ContainsAny(v, "\r\n\x00") {
+			bad("headers", "Invalid headers", fmt.Sprintf("%q: %s is not a valid header.", k, shown))
 		}
 	}
 	m.headers = headers
-	m.expectStatus = 200
 	if cfg.ExpectStatus != nil {
-		if *cfg.ExpectStatus < 100 || *cfg.ExpectStatus > 599 {
-			bad("expect_status", "Invalid expect_status", fmt.Sprintf("%d is not an HTTP status code.", *cfg.ExpectStatus))
+		if m.expectStatus = *cfg.ExpectStatus; m.expectStatus < 100 || m.expectStatus > 599 {
+			bad("expect_status", "Invalid expect_status", fmt.Sprintf("%d is not an HTTP status code.", m.expectStatus))
 		}
-		m.expectStatus = *cfg.ExpectStatus
 	}
 	if isSet(cfg.ExpectJSON) {
 		v := cfg.ExpectJSON
@@ -172,34 +189,22 @@ func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 			m.expectJSON, m.hasJSON = want, true
 		}
 	}
-	if cfg.ExpectBody != nil {
-		m.expectBody = *cfg.ExpectBody
-	}
+	secret("expect_body", cfg.ExpectBody)
+	m.expectBody = deref(cfg.ExpectBody)
 	for _, a := range []struct {
 		name string
 		val  *string
-		def  time.Duration
 		dst  *time.Duration
-	}{
-		{"max_response_time", cfg.MaxResponseTime, 0, &m.maxTime},
-		{"timeout", cfg.Timeout, 5 * time.Second, &m.timeout},
-		{"delay", cfg.Delay, time.Second, &m.delay},
-	} {
-		*a.dst = a.def
-		if a.val == nil {
-			continue
+	}{{"max_response_time", cfg.MaxResponseTime, &m.maxTime}, {"timeout", cfg.Timeout, &m.timeout}, {"delay", cfg.Delay, &m.delay}} {
+		if a.val != nil {
+			d, err := parseDuration(*a.val)
+			if err != nil {
+				bad(a.name, "Invalid "+a.name, err.Error())
+			}
+			*a.dst = d
 		}
-		d, err := parseDuration(*a.val)
-		if err != nil {
-			bad(a.name, "Invalid "+a.name, err.Error())
-		}
-		*a.dst = d
 	}
-	m.retries = 2
 	if cfg.Retries != nil {
-		if *cfg.Retries < 0 || *cfg.Retries > 100 {
-			bad("retries", "Invalid retries", fmt.Sprintf("retries counts the attempts after the first: 0 to 100, not %d.", *cfg.Retries))
-		}
 		m.retries = *cfg.Retries
 	}
 	return diags
@@ -252,10 +257,10 @@ func (m *HealthCheck) Apply(ctx context.Context, t *Target, d *Diff) error { ret
 // which attempt.
 func (m *HealthCheck) Verify(ctx context.Context, t *Target) error {
 	err := m.verify(ctx, t)
-	if err != nil && m.sensitive {
+	if err != nil && len(m.secrets) > 0 {
 		// net/http quotes the URL in its errors; never let it out.
 		msg := err.Error()
-		for _, secret := range []string{m.url, m.socket, m.path} {
+		for _, secret := range m.secrets {
 			if secret != "" {
 				msg = strings.ReplaceAll(msg, secret, "(sensitive)")
 			}
@@ -357,6 +362,10 @@ func (m *HealthCheck) attempt(ctx context.Context, t *Target) error {
 			return fmt.Errorf("body is not JSON (%v); body: %s", err, excerpt(body))
 		}
 		if err := jsonSubset(m.expectJSON, got, "$"); err != nil {
+			if m.jsonSensitive {
+				// The error shows what was expected.
+				return fmt.Errorf("JSON mismatch with the sensitive expect_json; body: %s", excerpt(body))
+			}
 			return fmt.Errorf("JSON mismatch: %w; body: %s", err, excerpt(body))
 		}
 	}

@@ -78,8 +78,8 @@ type lineInFileConfig struct {
 // known is checked no further, and the checks that need it are skipped.
 func (m *LineInFile) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg lineInFileConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok || diags.HasErrors() {
 		return diags
 	}
 	diags = append(diags, m.file.decode(body, dec, cfg.Path, cfg.Mode, cfg.Owner, cfg.Group, cfg.Validate, cfg.Backup)...)

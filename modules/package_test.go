@@ -240,7 +240,7 @@ func TestPackageDecode(t *testing.T) {
 		{"version with latest", "nginx", "state = \"latest\"\nversion = \"1.0-1\"\n", []string{"2:1 Version with state = \"latest\""}},
 		{"purge without absent", "nginx", "purge = true\n", []string{"1:1 Purge without state = \"absent\""}},
 		{"update_cache with absent", "nginx", "state = \"absent\"\nupdate_cache = true\n", []string{"2:1 update_cache with state = \"absent\""}},
-		{"bad state", "nginx", "state = \"installed\"\n", []string{"1:1 Invalid value for state"}},
+		{"bad state", "nginx", "state = \"installed\"\n", []string{"1:1 Invalid state"}},
 		{"every error at once", "nginx", "package = \"A\"\nversion = \"x\"\n", []string{"1:1 Invalid package name", "2:1 Invalid version"}},
 	}
 	for _, tt := range tests {

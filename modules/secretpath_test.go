@@ -33,6 +33,12 @@ func TestSensitivePathRefused(t *testing.T) {
 		{"gunicorn_service", gunicornBase + "workers = var.secret\n", "4:1"},
 		{"command", "run = \"true\"\ncreates = \"/srv/${var.secret}\"\n", "2:1"},
 		{"command", "run = \"true\"\nchdir = var.secret\n", "2:1"},
+		// Settings that carry no secrets (decodeConfig's default).
+		{"file", "content = \"x\"\nvalidate = \"check ${var.secret} %s\"\n", "2:1"},
+		{"service", "enabled = true\nstate = var.secret\n", "2:1"},
+		{"systemd_unit", "content = \"[Unit]\\n\"\nsettle = var.secret\n", "2:1"},
+		{"gunicorn_service", gunicornBase + "state = var.secret\n", "4:1"},
+		{"health_check", "url = \"http://x/\"\ntimeout = var.secret\n", "2:1"},
 	}
 	for _, tt := range tests {
 		attr := strings.SplitN(strings.Split(strings.TrimSpace(tt.src), "\n")[lineOf(tt.at)-1], " ", 2)[0]

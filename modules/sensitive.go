@@ -9,9 +9,10 @@ import (
 )
 
 // Where sensitive values may not go. decodeBody reports which attributes
-// carried a marked (sensitive) value; the modules refuse those that tend
+// carried a marked (sensitive) value; decodeConfig refuses those that tend
 // would have to print or that end up readable by every user of the host,
-// before any other check of the attribute (whose message could quote it).
+// before any other check of the attribute (whose message could quote it),
+// with the refusal the attribute's sensitive tag names (see refusals).
 
 // refusal explains, for an attribute, why it cannot be sensitive.
 type refusal func(attr string) (summary, detail string)
@@ -22,11 +23,11 @@ func pathRefusal(attr string) (string, string) {
 		"%s is a path on the host. Paths are shown in plans and errors and appear in the host's process list, so %s cannot come from a sensitive value. Keep secrets in a file's content (a file task), never in its name.", attr, attr)
 }
 
-// shownRefusal is for attributes plans print, such as a file's mode, owner
-// and group.
+// shownRefusal is for attributes plans and messages print, such as a
+// file's mode, owner and group: every attribute not declared otherwise.
 func shownRefusal(attr string) (string, string) {
 	return "Sensitive value in " + attr, fmt.Sprintf(
-		"%s is shown in plans (like \"%s: old → new\"), so it cannot come from a sensitive value.", attr, attr)
+		"%s is shown in plans (like \"%s: old → new\") and in messages, so it cannot come from a sensitive value.", attr, attr)
 }
 
 // argvRefusal is for gunicorn settings that become its command line.
@@ -35,17 +36,10 @@ func argvRefusal(attr string) (string, string) {
 		"%s is written on gunicorn's command line (ExecStart=), which every user of the host can read in the process list and in the world-readable unit file, so it cannot come from a sensitive value. Pass secrets in the environment instead: a file task with sensitive content (created 0600) named by environment_file.", attr)
 }
 
-// refuseSensitive returns an error at each of attrs that carried a sensitive
-// value.
-func refuseSensitive(body hcl.Body, marked map[string]bool, why refusal, attrs ...string) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	for _, a := range attrs {
-		if marked[a] {
-			summary, detail := why(a)
-			diags = append(diags, errAt(body, a, summary, detail))
-		}
-	}
-	return diags
+// scriptRefusal is for a command's scripts and their environment.
+func scriptRefusal(string) (string, string) {
+	return "Sensitive value in a command",
+		"Command scripts and their environment are passed on the command line and may be visible in the host's process list, so they cannot hold sensitive values. Write the secret to a root-only file with a file task (sensitive = true) and read it from the script."
 }
 
 // unitSecretAdvice is what to do instead of writing a secret into a unit.

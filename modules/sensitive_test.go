@@ -81,3 +81,56 @@ retries = 0
 		t.Errorf("error leaks or is nil: %v", err)
 	}
 }
+
+// A health check's sensitive header and expected body are never printed,
+// nor is a sensitive URL that Decode refuses.
+func TestHealthCheckSensitiveSettingsHidden(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("auth=" + r.Header.Get("Authorization")))
+	}))
+	defer srv.Close()
+	m, diags := decodeModule(t, "health_check", "h", `
+url         = "`+srv.URL+`/health"
+headers     = { Authorization = "Bearer ${var.secret}" }
+expect_body = "ready ${var.secret}"
+retries     = 0
+`, sensitiveCtx("TOPSECRET-456"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	err := m.(*HealthCheck).Verify(context.Background(), &Target{})
+	if err == nil || !strings.Contains(err.Error(), "body does not contain") {
+		t.Fatalf("want a body mismatch, got %v", err)
+	}
+	if strings.Contains(err.Error(), "TOPSECRET") {
+		t.Errorf("error leaks: %v", err)
+	}
+
+	m, diags = decodeModule(t, "health_check", "h", `
+url         = "`+srv.URL+`/health"
+expect_json = { token = var.secret }
+retries     = 0
+`, sensitiveCtx("TOPSECRET-789"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	err = m.(*HealthCheck).Verify(context.Background(), &Target{})
+	if err == nil || strings.Contains(err.Error(), "TOPSECRET") {
+		t.Errorf("error leaks or is nil: %v", err)
+	}
+
+	for _, src := range []string{
+		"url = \"ftp://${var.secret}/\"\n",
+		"unix_socket = \"run/${var.secret}.sock\"\n",
+		"unix_socket = \"/run/a.sock\"\npath = \"health/${var.secret}\"\n",
+		"url = \"http://x/\"\nheaders = { \"X-Token\" = \"a\\n${var.secret}\" }\n",
+	} {
+		_, diags := decodeModule(t, "health_check", "h", src, sensitiveCtx("TOPSECRET-000"))
+		if !diags.HasErrors() {
+			t.Errorf("%q: no error", src)
+		}
+		if strings.Contains(diags.Error(), "TOPSECRET") {
+			t.Errorf("%q: a diagnostic leaks: %v", src, diags)
+		}
+	}
+}

@@ -15,21 +15,26 @@ func init() {
 		Kind:    "service",
 		Summary: "An existing systemd unit's run state (started, stopped, restarted, reloaded) and enablement",
 		New:     func() Module { return &Service{} },
+		Config:  func() any { return &serviceConfig{} },
+		Doc: `Manages the run state and enablement of a systemd unit whose file tend does not manage (see systemd_unit for one it does). The label is the unit name; ".service" is appended when it has no unit type suffix. The task needs state, enabled or both.
+
+"restarted" and "reloaded" act on every apply: use them as handlers, notified by the tasks that change the unit's configuration. A daemon-reload is done first whenever systemd reports the unit stale. A unit tend starts, restarts or reloads must then stay up for settle; a failed start reports systemctl status and the journal tail. A masked unit can be neither started nor enabled, a static one (no [Install] section) not enabled.`,
+		Example: `service "nginx" {
+  state   = "started"
+  enabled = true
+}
+`,
 	})
 }
 
 var _ Module = (*Service)(nil)
 
-// Service manages the state of a unit whose file tend does not manage.
+// Service manages the state of a unit whose file tend does not manage (its
+// registry entry and the tags of serviceConfig document it).
 //
-// The label is the unit name (".service" is appended when missing).
-// Attributes: state ("started", "stopped", "restarted" or "reloaded"),
-// enabled, daemon_reload, settle (how long the unit must stay up after tend
-// starts, restarts or reloads it; default 2s, "0s" to skip). "restarted"
-// and "reloaded" act on every apply (they are usually notified handlers):
-// Check asks for a restart / reload effect. The engine does not ask for an
-// effect again in the check after apply, so that check verifies the rest
-// (enabled, active).
+// For "restarted" and "reloaded", Check asks for a restart / reload effect
+// on every apply. The engine does not ask for an effect again in the check
+// after apply, so that check verifies the rest (enabled, active).
 type Service struct {
 	name         string
 	enabled      *bool
@@ -39,17 +44,17 @@ type Service struct {
 }
 
 type serviceConfig struct {
-	State        *string `hcl:"state,optional"`
-	Enabled      *bool   `hcl:"enabled,optional"`
-	DaemonReload *bool   `hcl:"daemon_reload,optional"`
-	Settle       *string `hcl:"settle,optional"`
+	State        *string `hcl:"state,optional" enum:"started,stopped,restarted,reloaded" doc:"Whether the unit runs; \"restarted\" and \"reloaded\" restart or reload it on every apply. Left as it is when not set."`
+	Enabled      *bool   `hcl:"enabled,optional" doc:"Whether the unit starts at boot; left as it is when not set."`
+	DaemonReload *bool   `hcl:"daemon_reload,optional" default:"false" doc:"Reload systemd before restarting or reloading the unit, for drop-ins written by other tasks (done anyway when systemd reports the unit stale)."`
+	Settle       *string `hcl:"settle,optional" default:"2s"`
 }
 
 // Decode reads and validates the service task.
 func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg serviceConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
 	}
 	name, err := unitName(label)
@@ -60,12 +65,7 @@ func (m *Service) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.
 	m.enabled = cfg.Enabled
 	m.daemonReload = cfg.DaemonReload != nil && *cfg.DaemonReload
 	if cfg.State != nil {
-		switch *cfg.State {
-		case "started", "stopped", "restarted", "reloaded":
-			m.state = *cfg.State
-		default:
-			diags = append(diags, errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"started\", \"stopped\", \"restarted\" or \"reloaded\", not %q.", *cfg.State)))
-		}
+		m.state = *cfg.State
 	}
 	var sd hcl.Diagnostics
 	m.settle, sd = decodeSettle(body, cfg.Settle)

@@ -96,8 +96,8 @@ func sysctlPath(key string) (string, error) {
 // Decode reads and validates the parameter, its value and its file.
 func (m *Sysctl) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg sysctlConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok || diags.HasErrors() {
 		return diags
 	}
 	key := label

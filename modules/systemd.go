@@ -354,6 +354,14 @@ func (u *unitSpec) apply(ctx context.Context, t *Target, d *Diff) error {
 	return nil
 }
 
+// Doc strings of the attributes every unit module takes: a field settle or
+// drop_ins without a doc tag gets them (see attrDoc). Their default tags are
+// "2s" (DefaultSettle) and "refuse".
+const (
+	settleDoc  = "How long the unit must stay up (not failed, not in a crash loop) after tend starts, restarts or reloads it, as a duration from \"0s\" (no check) to \"10m\"."
+	dropInsDoc = "\"refuse\": a drop-in on the host that overrides a setting the task declares fails the task; \"allow\" lets it."
+)
+
 // decodeSettle reads a settle attribute.
 func decodeSettle(body hcl.Body, v *string) (time.Duration, hcl.Diagnostics) {
 	if v == nil {
@@ -371,13 +379,7 @@ func decodeSettle(body hcl.Body, v *string) (time.Duration, hcl.Diagnostics) {
 	return d, nil
 }
 
-// decodeDropIns reads a drop_ins attribute: "refuse" (default) or "allow".
-func decodeDropIns(body hcl.Body, v *string) (bool, hcl.Diagnostics) {
-	if v == nil || *v == "refuse" {
-		return false, nil
-	}
-	if *v == "allow" {
-		return true, nil
-	}
-	return false, hcl.Diagnostics{errAt(body, "drop_ins", "Invalid drop_ins", fmt.Sprintf("drop_ins must be \"refuse\" (a drop-in overriding a declared setting fails the task) or \"allow\", not %q.", *v))}
+// allowDropIns reads a drop_ins attribute (its enum tag checked it).
+func allowDropIns(v *string) bool {
+	return v != nil && *v == "allow"
 }

@@ -76,8 +76,8 @@ const dropInHeader = "# Managed by tend. Local changes will be overwritten.\n"
 // Decode reads and validates the drop-in task.
 func (m *SystemdDropin) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg systemdDropinConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok || diags.HasErrors() {
 		return diags
 	}
 	if cfg.UnitName != nil {

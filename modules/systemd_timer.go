@@ -72,8 +72,8 @@ var (
 // Decode reads and validates the timer task.
 func (m *SystemdTimer) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg systemdTimerConfig
-	dec, diags := decodeConfig(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok || diags.HasErrors() {
 		return diags
 	}
 	bad := func(attr, summary, detail string) { diags = append(diags, errAt(body, attr, summary, detail)) }

@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/tend-sh/tend/executor"
+	"github.com/tend-sh/tend/inventory"
 )
 
 func init() {
@@ -18,31 +19,37 @@ func init() {
 		Kind:    "systemd_unit",
 		Summary: "A systemd unit file (verbatim or from unit/service/install blocks), its enablement and run state; reload and restart on change",
 		New:     func() Module { return &SystemdUnit{} },
+		Config:  func() any { return &systemdUnitConfig{} },
+		Doc: `Manages a systemd unit file, the unit's enablement and its run state. The label is the unit name; ".service" is appended when it has no unit type suffix. The file is given whole as content, or as unit, service, socket, timer and install blocks whose attributes become "Key=value" lines of that section in source order: strings verbatim, numbers, bools as yes/no, lists as repeated keys, null omitted.
+
+The file is written 0644 root:root, after systemd-analyze verify accepted it under its own name (an error, or a line systemd would ignore such as a misspelt key, fails the task and leaves the old unit). A changed file triggers one daemon-reload and, if the unit runs or state = "started", a restart; nothing is reloaded or restarted when nothing changed. A unit tend starts or restarts must then stay up for settle; a failed start reports systemctl status and the journal tail.
+
+Before a unit that should run is changed, its User=, Group=, WorkingDirectory= and ExecStart= program are checked on the host. A sensitive value in the content is never shown in plans, but unit files are readable by every user of the host: tend warns at the attribute that holds it.`,
+		Example: `systemd_unit "app-worker" {
+  unit {
+    Description = "App background worker"
+    After       = "network.target"
+  }
+  service {
+    User       = "app"
+    ExecStart  = "/srv/app/venv/bin/python -m app.worker"
+    Restart    = "on-failure"
+    RestartSec = 5
+  }
+  install {
+    WantedBy = "multi-user.target"
+  }
+  enabled = true
+  state   = "started"
+}
+`,
 	})
 }
 
 var _ Module = (*SystemdUnit)(nil)
 
-// SystemdUnit manages a unit file and the unit.
-//
-// The label is the unit name; ".service" is appended when it has no unit
-// type suffix. Attributes: content (the whole unit file) or the blocks unit,
-// service, socket, timer and install, whose attributes become "Key=value"
-// lines of that section in source order (strings verbatim, numbers, bools as
-// yes/no, lists as repeated keys, null omitted); path (default
-// /etc/systemd/system/NAME), enabled, state ("started" or "stopped"),
-// restart_on_change (default true), settle (how long the unit must stay up
-// after tend starts or restarts it, default 2s, "0s" to skip the check),
-// drop_ins ("refuse", the default: a drop-in that overrides a setting of
-// the unit file fails the task; "allow").
-//
-// The file is written 0644 root:root. A changed file triggers one
-// daemon-reload and, if the unit runs, a restart; nothing is reloaded or
-// restarted when nothing changed.
-//
-// A sensitive value in the content is never shown in plans, but it is
-// readable on the host: Decode warns at the attribute that holds it (see
-// unitSecretWarning). The path cannot be sensitive.
+// SystemdUnit manages a unit file and the unit (its registry entry and the
+// tags of systemdUnitConfig document it).
 type SystemdUnit struct {
 	spec unitSpec
 	// needs is what the unit needs from the host before it can start.
@@ -54,29 +61,26 @@ type sectionBlock struct {
 }
 
 type systemdUnitConfig struct {
-	Content         *string        `hcl:"content,optional"`
-	Path            *string        `hcl:"path,optional"`
-	Enabled         *bool          `hcl:"enabled,optional"`
-	State           *string        `hcl:"state,optional"`
-	RestartOnChange *bool          `hcl:"restart_on_change,optional"`
-	Settle          *string        `hcl:"settle,optional"`
-	DropIns         *string        `hcl:"drop_ins,optional"`
-	Unit            []sectionBlock `hcl:"unit,block"`
-	Service         []sectionBlock `hcl:"service,block"`
-	Socket          []sectionBlock `hcl:"socket,block"`
-	Timer           []sectionBlock `hcl:"timer,block"`
-	Install         []sectionBlock `hcl:"install,block"`
+	Content         *string        `hcl:"content,optional" sensitive:"unit" doc:"The whole unit file; or give the section blocks instead."`
+	Path            *string        `hcl:"path,optional" sensitive:"path" doc:"Where the unit file goes; /etc/systemd/system/NAME when not set."`
+	Enabled         *bool          `hcl:"enabled,optional" doc:"Whether the unit starts at boot (it needs an [Install] section); left as it is when not set."`
+	State           *string        `hcl:"state,optional" enum:"started,stopped" doc:"Whether the unit runs; left as it is when not set."`
+	RestartOnChange *bool          `hcl:"restart_on_change,optional" default:"true" doc:"Restart the unit when its file changed and it runs."`
+	Settle          *string        `hcl:"settle,optional" default:"2s"`
+	DropIns         *string        `hcl:"drop_ins,optional" enum:"refuse,allow" default:"refuse"`
+	Unit            []sectionBlock `hcl:"unit,block" doc:"The [Unit] section: each attribute a Key=value line, such as Description = \"…\"."`
+	Service         []sectionBlock `hcl:"service,block" doc:"The [Service] section, such as ExecStart = \"…\", User = \"app\"."`
+	Socket          []sectionBlock `hcl:"socket,block" doc:"The [Socket] section of a .socket unit."`
+	Timer           []sectionBlock `hcl:"timer,block" doc:"The [Timer] section of a .timer unit."`
+	Install         []sectionBlock `hcl:"install,block" doc:"The [Install] section, such as WantedBy = \"multi-user.target\"."`
 }
 
 // Decode reads and validates the unit task.
 func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var cfg systemdUnitConfig
-	dec, diags := decodeBody(body, ctx, &cfg)
-	if diags.HasErrors() {
+	dec, diags, ok := decodeConfig(body, ctx, &cfg)
+	if !ok {
 		return diags
-	}
-	if refused := refuseSensitive(body, dec.marked, pathRefusal, "path"); refused.HasErrors() {
-		return append(diags, refused...)
 	}
 	name, err := unitName(label)
 	if err != nil {
@@ -118,9 +122,11 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	var d hcl.Diagnostics
 	m.spec.Settle, d = decodeSettle(body, cfg.Settle)
 	diags = append(diags, d...)
-	m.spec.AllowDropIns, d = decodeDropIns(body, cfg.DropIns)
-	diags = append(diags, d...)
-	diags = append(diags, decodeUnitState(body, cfg.Enabled, cfg.State, &m.spec)...)
+	m.spec.AllowDropIns = allowDropIns(cfg.DropIns)
+	m.spec.Enabled = cfg.Enabled
+	if cfg.State != nil {
+		m.spec.State = *cfg.State
+	}
 	// Unknown content or settings (left out of content above) may hold
 	// the [Install] section.
 	contentKnown := !dec.unknown["content"] && !unknownSetting(dec)
@@ -131,13 +137,10 @@ func (m *SystemdUnit) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	return diags
 }
 
-// unitSecretWarnings warns about each attribute that puts a sensitive value
-// into the unit file: content, or a setting of a section block.
+// unitSecretWarnings warns about each setting of a section block that puts
+// a sensitive value into the unit file (decodeConfig warns about content).
 func unitSecretWarnings(body hcl.Body, ctx *hcl.EvalContext, marked map[string]bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if marked["content"] {
-		diags = append(diags, unitSecretWarning(attrRange(body, "content"), "content"))
-	}
 	for _, k := range sortedKeys(marked) {
 		block, setting, ok := strings.Cut(k, ".")
 		if !ok {
@@ -156,20 +159,6 @@ func unknownSetting(dec decoded) bool {
 		}
 	}
 	return false
-}
-
-// decodeUnitState validates the enabled and state attributes.
-func decodeUnitState(body hcl.Body, enabled *bool, state *string, spec *unitSpec) hcl.Diagnostics {
-	spec.Enabled = enabled
-	if state == nil {
-		return nil
-	}
-	switch *state {
-	case "started", "stopped":
-		spec.State = *state
-		return nil
-	}
-	return hcl.Diagnostics{errAt(body, "state", "Invalid state", fmt.Sprintf("state must be \"started\" or \"stopped\", not %q.", *state))}
 }
 
 // unitSection is one section of a unit file as blocks of a task: the
@@ -223,7 +212,7 @@ func sectionLines(body hcl.Body, ctx *hcl.EvalContext) ([]string, hcl.Diagnostic
 		return nil, diags
 	}
 	var lines []string
-	for _, a := range sortedAttrs(attrs) {
+	for _, a := range inventory.SortedAttrs(attrs) {
 		rng := a.Range
 		bad := func(detail string) {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid unit setting", Detail: detail, Subject: &rng})

@@ -12,6 +12,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/tend-sh/tend/inventory"
 )
 
 // EnvPrefix starts the names of the environment variables that set playbook
@@ -215,7 +217,7 @@ func (l *loader) varFile(fn string) map[string]rawValue {
 	attrs, diags := f.Body.JustAttributes()
 	l.diags = append(l.diags, diags...)
 	out := map[string]rawValue{}
-	for _, a := range sortedAttrs(attrs) {
+	for _, a := range inventory.SortedAttrs(attrs) {
 		if _, ok := l.p.Variables[a.Name]; !ok {
 			rng := a.NameRange
 			l.diags = append(l.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Value for undeclared variable",

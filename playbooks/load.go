@@ -20,6 +20,7 @@ import (
 	"github.com/zclconf/go-cty/cty/function"
 
 	"github.com/tend-sh/tend/executor/rollout"
+	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/modules"
 )
 
@@ -360,7 +361,7 @@ func (l *loader) locals(b *hcl.Block) {
 	if l.localNames == nil {
 		l.localNames = map[string]bool{}
 	}
-	for _, a := range sortedAttrs(attrs) {
+	for _, a := range inventory.SortedAttrs(attrs) {
 		if l.localNames[a.Name] {
 			var first hcl.Range
 			for _, o := range l.localAttrs {
@@ -433,20 +434,6 @@ func (l *loader) resolveLocals() {
 			return
 		}
 	}
-}
-
-func sortedAttrs(attrs hcl.Attributes) []*hcl.Attribute {
-	out := make([]*hcl.Attribute, 0, len(attrs))
-	for _, a := range attrs {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Range.Filename != out[j].Range.Filename {
-			return out[i].Range.Filename < out[j].Range.Filename
-		}
-		return out[i].Range.Start.Byte < out[j].Range.Start.Byte
-	})
-	return out
 }
 
 // playCtx evaluates a play's own arguments: variables and functions only.
@@ -737,7 +724,7 @@ func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
 	l.diags = append(l.diags, d...)
 	t.body = remain
 	if inHandler {
-		for _, a := range sortedAttrs(content.Attributes) {
+		for _, a := range inventory.SortedAttrs(content.Attributes) {
 			l.errorf(a.NameRange, "Unsupported argument",
 				"A handler's module block cannot use the meta-argument %s (handlers run once, when notified; the handler's label is its name).", a.Name)
 		}

@@ -62,11 +62,17 @@ func writeModuleHelp(w io.Writer, info modules.Info) {
 			if a.Default != "" {
 				facts = append(facts, "default "+quoteDefault(a))
 			}
+			if a.Bounds != "" {
+				facts = append(facts, a.Bounds)
+			}
 			if len(a.Enum) > 0 {
 				facts = append(facts, "one of "+strings.Join(a.Enum, ", "))
 			}
-			if a.Sensitive {
+			switch a.Sensitive {
+			case "ok":
 				facts = append(facts, "may be sensitive")
+			case "unit":
+				facts = append(facts, "may be sensitive, with a warning: unit files are world-readable")
 			}
 			fmt.Fprintf(w, "  %s (%s)\n", a.Name, strings.Join(facts, "; "))
 			if a.Doc != "" {
@@ -88,6 +94,9 @@ func writeModuleTable(w io.Writer) {
 		var names []string
 		for _, a := range modules.Schema(info) {
 			n := "`" + a.Name + "`"
+			if a.Block {
+				n = "`" + a.Name + " {}`"
+			}
 			if a.Required {
 				n += "*"
 			}

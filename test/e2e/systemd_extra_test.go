@@ -185,7 +185,7 @@ func TestSystemdExtraDropin(t *testing.T) {
 	start := time.Now()
 	d := tend(t, nil, "plan", bad, "-i", nowhere)
 	d.wantExit(t, 5)
-	for _, want := range []string{"bad.hcl:4:5: error: Invalid value for on_change", "bad.hcl:7:10: error: Invalid kernel parameter", "bad.hcl:12:5: error: Invalid command", "no host was contacted"} {
+	for _, want := range []string{"bad.hcl:4:5: error: Invalid on_change", "bad.hcl:7:10: error: Invalid kernel parameter", "bad.hcl:12:5: error: Invalid command", "no host was contacted"} {
 		if !strings.Contains(d.stderr, want) {
 			t.Errorf("diagnostics lack %q:\n%s", want, d.stderr)
 		}
