@@ -33,12 +33,17 @@ warning, not an error.
 			if handlers > 0 {
 				checked += " and " + count(handlers, "handler")
 			}
-			instances := 0
+			instances, deferred := 0, 0
 			for _, h := range p.run.Hosts() {
 				instances += p.run.TaskCount(h.Name)
+				deferred += p.run.FactPlays(h.Name)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Valid: %s checked for any host; %s across %s. No host was contacted.\n",
-				checked, count(instances, "task instance"), count(len(p.run.Hosts()), "host"))
+			later := ""
+			if deferred > 0 {
+				later = fmt.Sprintf(" (%s that use host.facts, checked for each host with the facts unknown: made when tend connects)", count(deferred, "play instance"))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Valid: %s checked for any host; %s across %s%s. No host was contacted.\n",
+				checked, count(instances, "task instance"), count(len(p.run.Hosts()), "host"), later)
 			return nil
 		},
 	}

@@ -996,6 +996,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	}
 	if !apply {
 		w.plannedChange = true
+		w.state = afterPlanned(w.state, d)
 		w.recap.Changed++
 		status := report.StatusChange
 		if d.Unpreviewable {
@@ -1426,6 +1427,18 @@ func (r *Run) SetDialer(d Dialer) { r.opts.Dial = d }
 
 // SetSink sets where events go.
 func (r *Run) SetSink(s report.Sink) { r.opts.Sink = s }
+
+// FactPlays returns how many plays of a host wait for its facts to be
+// made (they have no task instances before the run connects).
+func (r *Run) FactPlays(host string) int {
+	n := 0
+	for _, hp := range r.work[host] {
+		if hp.plan.NeedsFacts {
+			n++
+		}
+	}
+	return n
+}
 
 // TaskCount returns how many task instances (handlers included) the run holds
 // for a host.

@@ -213,6 +213,7 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 	if now := pendingNames(w.records); strings.Join(now, " ") != strings.Join(host.Pending, " ") {
 		drift = append(drift, fmt.Sprintf("the records of earlier runs on the host (owed handlers and restarts) are not the ones the plan saw: planned %d, now %d", len(host.Pending), len(now)))
 	}
+	st := w.state
 	for _, t := range w.plan.Tasks {
 		id := planKey(w.play.Name, t.ID)
 		p, ok := want[id]
@@ -229,11 +230,14 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 		if _, ok := t.Module.(modules.Verifier); ok {
 			continue
 		}
-		d, err := t.Module.Check(ctx, w.target(w.conn, w.state))
+		d, err := t.Module.Check(ctx, w.target(w.conn, st))
 		if err != nil {
 			drift = append(drift, t.ID+": check: "+err.Error())
 			continue
 		}
+		// As in the plan, a later task sees the files as the earlier
+		// ones leave them.
+		st = afterPlanned(st, d)
 		w.withPending(t, d)
 		if fingerprint(saved, w.host.Name, id, d) != p.Fingerprint {
 			now := "nothing to do"
