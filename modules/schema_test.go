@@ -156,9 +156,9 @@ func TestDecodeConfigUnknownSensitiveTag(t *testing.T) {
 	decodeConfig(parseBody(t, "t.hcl", "key = var.secret"), sensitiveCtx("s3cret"), &cfg)
 }
 
-// TestRegisteredKinds checks what every kind declares: a summary, and when
-// it declares a config, an example that decodes without errors, a doc, and
-// a doc on every attribute.
+// TestRegisteredKinds checks what every kind declares: a summary, its
+// attributes (a config), an example that decodes without errors, a doc,
+// and a doc on every attribute.
 func TestRegisteredKinds(t *testing.T) {
 	for _, kind := range Kinds() {
 		info, _ := Lookup(kind)
@@ -166,6 +166,7 @@ func TestRegisteredKinds(t *testing.T) {
 			t.Errorf("%s: no summary", kind)
 		}
 		if info.Config == nil {
+			t.Errorf("%s: its attributes are not declared (Info.Config)", kind)
 			continue
 		}
 		if info.Doc == "" || info.Example == "" {
