@@ -61,10 +61,6 @@ func (f *editedFile) check(t *Target, edit func(old []byte) ([]byte, bool)) (*Di
 	if _, err := spec.check(cur, d); err != nil {
 		return nil, err
 	}
-	if !cur.Exists && !spec.HasMode && spec.DefaultMode != defaultFileMode {
-		// A new file holding a sensitive value: the plan shows its mode.
-		d.Add(Change{Attr: "mode", New: formatMode(spec.DefaultMode)})
-	}
 	return d, nil
 }
 

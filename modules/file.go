@@ -253,11 +253,6 @@ func (m *File) Check(ctx context.Context, t *Target) (*Diff, error) {
 	if _, err := m.spec.check(cur, d); err != nil {
 		return nil, err
 	}
-	if !cur.Exists && !m.spec.HasMode && m.spec.DefaultMode != defaultFileMode {
-		// Not the usual default (a sensitive file): the plan shows the mode
-		// the new file gets.
-		d.Add(Change{Attr: "mode", New: formatMode(m.spec.DefaultMode)})
-	}
 	return d, nil
 }
 

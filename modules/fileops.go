@@ -264,6 +264,12 @@ func (f *fileSpec) check(cur *executor.FileState, d *Diff) (bool, error) {
 		d.Add(f.contentChange(nil, "", ""))
 		if !f.QuietCreate {
 			f.ownership.check(cur, d)
+			if !f.HasMode && f.DefaultMode != defaultFileMode {
+				// Not the usual default (a sensitive file, an
+				// authorized_keys file): the plan shows the mode the new
+				// file gets, and a plan's later tasks see it.
+				d.Add(Change{Attr: "mode", New: formatMode(f.DefaultMode)})
+			}
 		}
 		return true, nil
 	}

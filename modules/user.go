@@ -2,6 +2,8 @@ package modules
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -216,9 +218,14 @@ func missingGroups(want, have []string) []string {
 	return out
 }
 
-// passwordChange is the change of a password hash: never its value.
-func passwordChange() Change {
-	return Change{Attr: "password_hash", New: "(sensitive value changed)"}
+// passwordChange is the change of a password hash to hash: never its
+// value. Its Digest (never shown; a saved plan's keyed fingerprint covers
+// it) identifies the hash, so that a saved plan applies only the hash it
+// was planned with (a password_hash read with file() is not among the
+// plan's sources).
+func passwordChange(hash string) Change {
+	sum := sha256.Sum256([]byte("password_hash:" + hash))
+	return Change{Attr: "password_hash", New: "(sensitive value changed)", Digest: "sha256:" + hex.EncodeToString(sum[:])}
 }
 
 // Check compares the account with the host's.
@@ -287,7 +294,7 @@ func (m *User) checkNew(t *Target, d *Diff) error {
 		d.Add(Change{Attr: "system", New: "true"})
 	}
 	if m.password != "" {
-		d.Add(passwordChange())
+		d.Add(passwordChange(m.password))
 	}
 	return nil
 }
@@ -332,7 +339,7 @@ func (m *User) checkExisting(cur *userInfo, d *Diff) error {
 			return fmt.Errorf("user %s: the password hash cannot be compared: the shadow entry is readable only by root (set become = true)", m.name)
 		}
 		if cur.Shadow != shadowDigest(m.password) {
-			d.Add(passwordChange())
+			d.Add(passwordChange(m.password))
 		}
 	}
 	return nil

@@ -52,8 +52,18 @@ func afterPlanned(st *executor.State, d *modules.Diff) *executor.State {
 			f.Size, f.SHA256 = int64(len(c.NewContent)), hex.EncodeToString(sum[:])
 			paths[c.Path] = true
 		case "exists":
-			if c.New == "absent" {
+			switch c.New {
+			case "absent":
 				*edit(c.Path) = executor.FileState{Path: c.Path}
+			case "present":
+				// A new file: the mode and ownership the write gives it
+				// unless d changes them (below). Modules whose new files
+				// get another mode than 0644 show it as a change.
+				f := edit(c.Path)
+				f.Mode, f.Owner, f.Group = 0o644, st.Facts.EffectiveUser, ""
+				if f.Owner == "root" {
+					f.Group = "root"
+				}
 			}
 			paths[c.Path] = true
 		}
