@@ -265,3 +265,32 @@ func TestKeptStateEndsWithTheRun(t *testing.T) {
 		t.Errorf("the release took %s", d)
 	}
 }
+
+// A write with backup makes a link the revert removes: a reverted host has
+// no file the run made, the backup included.
+func TestRevertRemovesTheBackup(t *testing.T) {
+	dir := t.TempDir()
+	conn := NewLocal(LocalOptions{Host: "h", StateDir: filepath.Join(t.TempDir(), "state")})
+	defer conn.Close()
+	ctx := context.Background()
+	dest := filepath.Join(dir, "sshd.conf")
+	if err := os.WriteFile(dest, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	k := Keeping(conn, "run-b")
+	if err := WriteFile(ctx, k, dest, []byte("new\n"), FileAttrs{Backup: true}); err != nil {
+		t.Fatal(err)
+	}
+	if baks, _ := filepath.Glob(dest + ".*~"); len(baks) != 1 {
+		t.Fatalf("backups after the write: %v", baks)
+	}
+	if _, err := Revert(ctx, conn, "run-b", false); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(dest); string(got) != "old\n" {
+		t.Errorf("reverted file holds %q", got)
+	}
+	if baks, _ := filepath.Glob(dest + ".*~"); len(baks) != 0 {
+		t.Errorf("the revert left the backup the run made: %v", baks)
+	}
+}

@@ -12,7 +12,8 @@
 #               file
 #   tend_backup (optional) "yes": the file being replaced stays as
 #               DEST.YYYY-MM-DD@HH:MM:SS~ (a hard link made just before the
-#               rename: the very inode, with its owner and mode)
+#               rename: the very inode, with its owner and mode); the name
+#               is kept as absent, so a revert removes the link
 #   tend_src    (optional) a file to read the bytes from instead of
 #               standard input (a revert's kept copy)
 #
@@ -35,6 +36,25 @@ fi
 if ! tend_keep "$tend_dest"; then
 	printf 'tend-write-error: keep: what %s was could not be kept for a revert\n' "$tend_dest" >&2
 	exit 1
+fi
+# The backup's name is chosen here, and kept as absent: a revert removes the
+# link the write makes (the inner body makes it, just before the rename).
+tend_bak=
+if [ "${tend_backup:-}" = yes ] && [ -f "$tend_dest" ] && [ ! -L "$tend_dest" ]; then
+	tend_bak=$tend_dest.$(date +%Y-%m-%d@%H:%M:%S)~
+	tend_n=0
+	while [ -e "$tend_bak" ] || [ -L "$tend_bak" ]; do
+		tend_n=$((tend_n + 1))
+		if [ "$tend_n" -gt 9 ]; then
+			printf 'tend-write-error: backup: %s exists\n' "$tend_bak" >&2
+			exit 1
+		fi
+		tend_bak=$tend_dest.$(date +%Y-%m-%d@%H:%M:%S).$tend_n~
+	done
+	if ! tend_keep "$tend_bak"; then
+		printf 'tend-write-error: keep: what %s was could not be kept for a revert\n' "$tend_bak" >&2
+		exit 1
+	fi
 fi
 # Temporary files of this primitive that a run which died left here: the
 # current run holds the lock (its holder file is written when it is taken),
@@ -69,16 +89,9 @@ if [ -n "$validate" ]; then
 	err=$(cd -- "$dir" && /bin/sh -c "$validate" tend-validate "$tmp" </dev/null 2>&1) || fail validate "$(printf "%s" "$err" | tail -c 2000 | tr "\n" " ")"
 fi
 sync -- "$tmp" 2>/dev/null || sync
-if [ "$backup" = yes ] && [ -f "$dest" ] && [ ! -L "$dest" ]; then
-	bak=$dest.$(date +%Y-%m-%d@%H:%M:%S)~
-	n=0
-	while [ -e "$bak" ] || [ -L "$bak" ]; do
-		n=$((n + 1))
-		[ "$n" -le 9 ] || fail backup "$bak exists"
-		bak=$dest.$(date +%Y-%m-%d@%H:%M:%S).$n~
-	done
-	err=$(ln -- "$dest" "$bak" 2>&1) || fail backup "$err"
-	printf "tend-backup: %s\n" "$bak"
+if [ -n "$backup" ] && [ -f "$dest" ] && [ ! -L "$dest" ]; then
+	err=$(ln -- "$dest" "$backup" 2>&1) || fail backup "$err"
+	printf "tend-backup: %s\n" "$backup"
 fi
 err=$(mv -f -T -- "$tmp" "$dest" 2>&1) || fail rename "$err"
 trap - EXIT
@@ -92,9 +105,9 @@ else
 	exec 3<&0
 fi
 if [ "$tend_as" = "$tend_user" ]; then
-	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" "${tend_backup:-}" <&3 3<&-
+	/bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "$tend_owner" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" "$tend_bak" <&3 3<&-
 else
 	# The directory is the owner's own: write as the owner, who needs no
 	# chown (and cannot do one).
-	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" "${tend_backup:-}" <&3 3<&-
+	runuser -u "$tend_as" -- /bin/sh -c "$tend_body" tend-write "$tend_dest" "$tend_dir" "$tend_mode" "" "$tend_group" "$tend_size" "$tend_sum" "${tend_validate:-}" "$tend_bak" <&3 3<&-
 fi
