@@ -925,8 +925,11 @@ func ignorable(ctx context.Context, err error) bool {
 	}
 	var stop *executor.StopError
 	var lost *executor.LostError
-	return !errors.As(err, &stop) && !errors.As(err, &lost) && !strings.Contains(err.Error(), "the run lock was lost")
+	return !errors.As(err, &stop) && !errors.As(err, &lost) && !errors.Is(err, errLockLost)
 }
+
+// errLockLost marks a change during which the run lock ended.
+var errLockLost = errors.New("the run lock was lost")
 
 func effectList(effects []executor.Effect) string {
 	s := ""
@@ -1151,7 +1154,7 @@ func (w *hostWork) lockLost() error {
 		return nil
 	}
 	if err := w.lock.Err(); err != nil {
-		return fmt.Errorf("the run lock was lost during this change (%v): another run may have changed the host meanwhile; not changing anything more on this host", err)
+		return fmt.Errorf("%w during this change (%v): another run may have changed the host meanwhile; not changing anything more on this host", errLockLost, err)
 	}
 	return nil
 }
