@@ -335,6 +335,10 @@ func (r *Report) writeIntro(w writef) {
 	r.writeMachine(w, "##")
 }
 
+// cell escapes the pipes of a table cell's text (a commit subject may
+// hold one).
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
 // writeMachine writes the machine table under a heading of level h ("##").
 func (r *Report) writeMachine(w writef, h string) {
 	m := r.M
@@ -349,9 +353,9 @@ func (r *Report) writeMachine(w writef, h string) {
 		w("| hosts' OS | %s |\n", m.HostOS)
 	}
 	w("| Go | %s |\n", m.Go)
-	w("| tend | %s |\n", m.TendCommit)
-	w("| Ansible | %s, %s |\n", m.Ansible, m.Python)
-	w("| OpenSSH | %s |\n", m.OpenSSH)
+	w("| tend | %s |\n", cell(m.TendCommit))
+	w("| Ansible | %s, %s |\n", cell(m.Ansible), cell(m.Python))
+	w("| OpenSSH | %s |\n", cell(m.OpenSSH))
 	w("| load average (1, 5, 15 min) | %s before the fleet booted; %s when the measurements began, %s when they ended (these two include the benchmark's own load) |\n\n", m.LoadIdle, m.LoadBefore, m.LoadAfter)
 	w("The %d hosts and the controller share the machine's %d CPUs: the hosts' sshd, sudo, systemd and (for Ansible) python run on the same cores as the tools. Host and controller talk over veth links, so network latency is near zero and the numbers measure CPU and round trips, not distance; on a real network every round trip adds its RTT.\n\n", m.Hosts, m.NProc)
 }

@@ -345,6 +345,9 @@ func TestSSHMarkdownFollowsTheData(t *testing.T) {
 		"tend's cold run makes 33 round trips per host where its no-op run makes 2, and needs 10.00 s more host CPU per host than it: 322 ms per extra round trip",
 		"so Ansible ÷ tend is (reference + 14.5 s) ÷ (reference + 13.7 s)",
 		"tend is 277% slower than the reference",
+		"tend takes 15.3 s, Ansible 16.1 s: Ansible takes 1.05× tend's time.",
+		"Ansible 17.2 s: Ansible takes 9.30× tend's time.",
+		"reading the state costs tend 2.31 s of CPU (1.16 s per host) and Ansible 10.8 s (5.40 s per host), the reference 454 ms (227 ms per host)",
 		"the no-op runs are measured on tend's converged state",
 	} {
 		if !strings.Contains(md, s) {
@@ -369,6 +372,32 @@ func TestSSHMarkdownFollowsTheData(t *testing.T) {
 	for _, s := range []string{"| Ansible no-op", "| Ansible cold", "| tend no-op ÷", "The same on controller CPU", "**Cold converge.**", "**No-op run.**", "(reference +"} {
 		if strings.Contains(md, s) {
 			t.Errorf("says %q without the series it needs", s)
+		}
+	}
+}
+
+// TestMachineTableEscapesPipes: a commit subject with a pipe stays in its
+// cell.
+func TestMachineTableEscapesPipes(t *testing.T) {
+	m := baseMachine()
+	m.TendCommit = "abc (bench: -scenario staffrota|ssh-hardening)"
+	md := mkReport(m, nil, nil).Markdown()
+	if !strings.Contains(md, `| tend | abc (bench: -scenario staffrota\|ssh-hardening) |`) {
+		t.Errorf("the tend row:\n%s", md[:strings.Index(md, "## Method")])
+	}
+}
+
+func TestAnsibleVsTend(t *testing.T) {
+	for _, tc := range []struct {
+		a, t float64
+		want string
+	}{
+		{42.4, 44.9, "Ansible is 6% faster than tend"},
+		{45, 44.9, "Ansible is about as fast as tend"},
+		{90, 45, "Ansible takes 2.00× tend's time"},
+	} {
+		if got := ansibleVsTend(tc.a, tc.t); got != tc.want {
+			t.Errorf("ansibleVsTend(%v, %v) = %q, want %q", tc.a, tc.t, got, tc.want)
 		}
 	}
 }

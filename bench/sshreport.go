@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -149,6 +148,14 @@ func (r *Report) sshMarkdown() string {
 	return b.String()
 }
 
+// ansibleVsTend compares Ansible's wall time a with tend's t.
+func ansibleVsTend(a, t float64) string {
+	if t > 0 && a >= 1.02*t {
+		return fmt.Sprintf("Ansible takes %.2f× tend's time", a/t)
+	}
+	return "Ansible is " + faster(a, t) + " tend"
+}
+
 // perHost are the medians over a series' runs of the per-host ok, changed
 // and round-trip counts.
 func perHost(s *Series) (ok, changed, rt int) {
@@ -170,7 +177,7 @@ func (r *Report) writeSSHCold(w writef) {
 		return
 	}
 	tw, aw := tc.Wall().Median, ac.Wall().Median
-	w("**Cold converge.** tend takes %s, Ansible %s (%.1f×).", fmtSecs(tw), fmtSecs(aw), aw/math.Max(tw, 0.001))
+	w("**Cold converge.** tend takes %s, Ansible %s: %s.", fmtSecs(tw), fmtSecs(aw), ansibleVsTend(aw, tw))
 	if fc, ok := series(r.Cold, ToolRefX25519); ok {
 		ref := fc.Wall().Median
 		w(" The host-side work alone — writing four files, setting three kernel values, installing a package with apt-get, reloading sshd — takes the cold reference %s: tend takes %s it and Ansible %s it", fmtSecs(ref), versus(tw, ref, "longer", "less"), versus(aw, ref, "longer", "less"))
@@ -212,14 +219,20 @@ func (r *Report) writeSSHNoop(w writef) {
 	}
 	tw, aw := tn.Wall().Median, an.Wall().Median
 	rt, _, _, _ := tendFacts(tn)
-	w("**No-op run.** tend takes %s with %d round trips per host, Ansible %s (%.1f×).", fmtSecs(tw), rt, fmtSecs(aw), aw/math.Max(tw, 0.001))
-	if fx, ok := series(r.Noop, ToolRefX25519); ok {
+	w("**No-op run.** tend takes %s with %d round trips per host, Ansible %s: %s.", fmtSecs(tw), rt, fmtSecs(aw), ansibleVsTend(aw, tw))
+	fx, okF := series(r.Noop, ToolRefX25519)
+	if okF {
 		w(" The curve25519 reference, one `sudo cat` per host, takes %s: tend is %s the reference.", fmtSecs(fx.Wall().Median), faster(tw, fx.Wall().Median))
 	}
 	th, okTH := tn.HostCPU()
 	ah, okAH := an.HostCPU()
-	if okTH && okAH {
-		w(" On the hosts, reading the state costs tend %s of CPU and Ansible %s; on the controller, tend %s and Ansible %s.", fmtSecs(th.Median), fmtSecs(ah.Median), fmtSecs(tn.CPU().Median), fmtSecs(an.CPU().Median))
+	if okTH && okAH && r.M.Hosts > 0 {
+		n := float64(r.M.Hosts)
+		w(" On the hosts, reading the state costs tend %s of CPU (%s per host) and Ansible %s (%s per host)", fmtSecs(th.Median), fmtSecs(th.Median/n), fmtSecs(ah.Median), fmtSecs(ah.Median/n))
+		if fh, ok := fx.HostCPU(); okF && ok {
+			w(", the reference %s (%s per host)", fmtSecs(fh.Median), fmtSecs(fh.Median/n))
+		}
+		w("; on the controller, tend %s and Ansible %s.", fmtSecs(tn.CPU().Median), fmtSecs(an.CPU().Median))
 	}
 	w("\n")
 }
