@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,17 +18,17 @@ const (
 
 // Bench runs the measurements on a booted fleet.
 type Bench struct {
-	Setup  *Setup
-	Tools  []string
-	Runner *Runner
+	Setup *Setup
+	// Scenario is what is measured.
+	Scenario scenario
+	Tools    []string
+	Runner   *Runner
 	// Keep are the fleet's own child processes (never reaped as orphans).
 	Keep   map[int]bool
 	Rounds int
 
 	// CPUFiles are the hosts' cgroup cpu.stat files (nil: no host CPU).
 	CPUFiles []string
-	// Original is the pre-hardening unit, as the fleet booted it.
-	Original []byte
 	// states are the hosts' states after the last checked run.
 	states []HostState
 	// Series per scenario and tool.
@@ -60,13 +59,13 @@ func (b *Bench) measure(ctx context.Context, tool string, noop bool) (Result, er
 	var err error
 	switch {
 	case isTend(tool):
-		res, err = RunTend(ctx, b.Runner, s, tool, noop)
+		res, err = RunTend(ctx, b.Runner, s, b.Scenario, tool, noop)
 	case tool == ToolAnsible:
-		res, err = RunAnsible(ctx, b.Runner, s, noop, b.Keep)
+		res, err = RunAnsible(ctx, b.Runner, s, b.Scenario, noop, b.Keep)
 	case noop:
-		res, err = RunReference(ctx, b.Runner, s, tool)
+		res, err = RunReference(ctx, b.Runner, s, b.Scenario, tool, b.states)
 	default:
-		res, err = RunColdReference(ctx, b.Runner, s, tool)
+		res, err = RunColdReference(ctx, b.Runner, s, b.Scenario, tool)
 	}
 	if err != nil {
 		return res, err
@@ -77,91 +76,104 @@ func (b *Bench) measure(ctx context.Context, tool string, noop bool) (Result, er
 	return res, nil
 }
 
-// Prepare reads the original unit, then converges the fleet once with each
-// tool (which doubles as a warm-up and as the check that both tools leave
-// the very same unit file).
-func (b *Bench) Prepare(ctx context.Context) error {
-	s := b.Setup
-	hosts := s.Fleet.Hosts
-	orig, err := hosts[0].SSH(ctx, "root", "cat "+unitPath)
+// run measures one run of tool and checks the hosts' states after it
+// against the states before it (see checkStates); the states after it
+// become the current ones.
+func (b *Bench) run(ctx context.Context, tool string, cold bool, before []HostState) (Result, error) {
+	res, err := b.measure(ctx, tool, !cold)
 	if err != nil {
-		return fmt.Errorf("reading the original unit: %w", err)
+		return res, err
 	}
-	b.Original = []byte(orig)
-	if string(b.Original) == string(s.Hardened) {
-		return errors.New("the fleet's unit is already the hardened one: nothing to converge")
+	hosts := b.Setup.Fleet.Hosts
+	after, err := States(ctx, b.Scenario, hosts)
+	if err == nil {
+		err = checkStates(b.Scenario, hosts, tool, cold, before, after)
 	}
-	states, err := States(ctx, hosts)
+	if err != nil {
+		return res, err
+	}
+	b.states = after
+	return res, nil
+}
+
+// reset puts the hosts back into their pristine state (untimed) and makes
+// it the current one.
+func (b *Bench) reset(ctx context.Context) error {
+	st, err := Reset(ctx, b.Scenario, b.Setup.Fleet.Hosts)
+	if err != nil {
+		return err
+	}
+	b.states = st
+	return nil
+}
+
+// Prepare lets the scenario read the hosts, checks that they are in the
+// pre-hardening state, then converges the fleet with each tool, which
+// doubles as a warm-up and as the check that the tools leave the same
+// state: Ansible converges the fleet and tend must then change nothing;
+// after a reset, tend converges it and Ansible must change nothing. The
+// no-op runs are measured on tend's converged state.
+func (b *Bench) Prepare(ctx context.Context) error {
+	sc, hosts := b.Scenario, b.Setup.Fleet.Hosts
+	if err := sc.init(ctx, b); err != nil {
+		return err
+	}
+	states, err := States(ctx, sc, hosts)
 	if err != nil {
 		return err
 	}
 	for i, st := range states {
-		if st.SHA256 != sha256Hex(b.Original) || st.Active != "active" {
-			return fmt.Errorf("%s: not in the pre-hardening state at boot (unit %s, service %s)", hosts[i].Name, st.SHA256, st.Active)
+		if err := diffValues(sc.pristine(i), st.Values); err != nil || st.Active != "active" {
+			return fmt.Errorf("%s: not in the pre-hardening state at boot (service %s): %v", hosts[i].Name, st.Active, err)
 		}
 	}
 	b.states = states
-	want := sha256Hex(s.Hardened)
-	step := func(what string, restarted bool, fn func() (Result, error)) error {
-		res, err := fn()
+	step := func(what, tool string, cold bool) error {
+		res, err := b.run(ctx, tool, cold, b.states)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		after, err := CheckHardened(ctx, hosts, want, b.states, restarted)
-		if err != nil {
-			return fmt.Errorf("%s: %w%s", what, err, b.unitDiff(ctx))
-		}
-		b.states = after
-		fmt.Fprintf(os.Stderr, "bench: %-44s %s\n", what, describe(res))
+		fmt.Fprintf(os.Stderr, "bench: %-52s %s\n", what, describe(res))
 		return nil
 	}
 	has := func(t string) bool { return slices.Contains(b.Tools, t) }
-	if has(ToolTend) {
-		if err := step("converge with tend apply", true, func() (Result, error) { return b.measure(ctx, ToolTend, false) }); err != nil {
+	tend, ansible := has(ToolTend), has(ToolAnsible)
+	if ansible {
+		if err := step("converge with ansible-playbook", ToolAnsible, true); err != nil {
+			return err
+		}
+		if tend {
+			if err := step("tend apply after ansible-playbook (must change nothing)", ToolTend, false); err != nil {
+				return err
+			}
+			if err := b.reset(ctx); err != nil {
+				return err
+			}
+		} else if err := step("ansible-playbook again (warm-up)", ToolAnsible, false); err != nil {
 			return err
 		}
 	}
-	if has(ToolAnsible) {
-		// After tend, Ansible must find nothing to change: same bytes,
-		// owner, mode, and a running service.
-		noop := has(ToolTend)
-		what := "converge with ansible-playbook"
-		if noop {
-			what = "ansible-playbook after tend (must change nothing)"
-		}
-		if err := step(what, !noop, func() (Result, error) { return b.measure(ctx, ToolAnsible, noop) }); err != nil {
+	if tend {
+		if err := step("converge with tend apply", ToolTend, true); err != nil {
 			return err
 		}
-		if !noop {
-			if err := step("ansible-playbook again (warm-up)", false, func() (Result, error) { return b.measure(ctx, ToolAnsible, true) }); err != nil {
+		if ansible {
+			if err := step("ansible-playbook after tend (must change nothing)", ToolAnsible, false); err != nil {
 				return err
 			}
 		}
-	}
-	if has(ToolTend) {
-		if err := step("tend apply again (warm-up)", false, func() (Result, error) { return b.measure(ctx, ToolTend, true) }); err != nil {
+		if err := step("tend apply again (warm-up)", ToolTend, false); err != nil {
 			return err
 		}
 	}
 	for _, t := range b.Tools {
 		if isReference(t) {
-			if err := step(t+" reference (warm-up)", false, func() (Result, error) { return b.measure(ctx, t, true) }); err != nil {
+			if err := step(t+" reference (warm-up)", t, false); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// unitDiff shows the first host's unit next to the expected one, for an
-// error message.
-func (b *Bench) unitDiff(ctx context.Context) string {
-	got, err := b.Setup.Fleet.Hosts[0].SSH(ctx, "root", "cat "+unitPath)
-	if err != nil || got == string(b.Setup.Hardened) {
-		return ""
-	}
-	return fmt.Sprintf("\n--- expected (bench/ansible/templates/staffrota.service.j2, workers=2):\n%s--- on %s:\n%s",
-		b.Setup.Hardened, b.Setup.Fleet.Hosts[0].Name, got)
 }
 
 // describe renders one result for the progress log.
@@ -189,11 +201,9 @@ func rotate(xs []string, k int) []string {
 	return append(slices.Clone(xs[k:]), xs[:k]...)
 }
 
-// Measure runs the rounds of both scenarios.
+// Measure runs the rounds of both scenarios: the no-op runs on the
+// converged fleet, then the cold runs, each after a reset.
 func (b *Bench) Measure(ctx context.Context) error {
-	s := b.Setup
-	hosts := s.Fleet.Hosts
-	want := sha256Hex(s.Hardened)
 	b.Noop, b.Cold = map[string]*Series{}, map[string]*Series{}
 	b.LoadBefore = loadAvg()
 	defer func() { b.LoadAfter = loadAvg() }()
@@ -203,22 +213,16 @@ func (b *Bench) Measure(ctx context.Context) error {
 		}
 		b.Cold[t] = &Series{Tool: t}
 	}
-	runTool := func(tool string, noop bool) (Result, error) { return b.measure(ctx, tool, noop) }
 
 	for round := 0; round < b.Rounds; round++ {
 		for _, tool := range rotate(b.Tools, round) {
 			if coldOnly(tool) {
 				continue
 			}
-			res, err := runTool(tool, true)
+			res, err := b.run(ctx, tool, false, b.states)
 			if err != nil {
 				return fmt.Errorf("no-op round %d, %s: %w", round+1, tool, err)
 			}
-			after, err := CheckHardened(ctx, hosts, want, b.states, false)
-			if err != nil {
-				return fmt.Errorf("no-op round %d, %s: %w", round+1, tool, err)
-			}
-			b.states = after
 			b.Noop[tool].Results = append(b.Noop[tool].Results, res)
 			fmt.Fprintf(os.Stderr, "bench: no-op %d/%d %-8s %s\n", round+1, b.Rounds, tool, describe(res))
 		}
@@ -227,20 +231,14 @@ func (b *Bench) Measure(ctx context.Context) error {
 	for round := 0; round < b.Rounds; round++ {
 		for _, tool := range rotate(b.Tools, round) {
 			t0 := time.Now()
-			before, err := Reset(ctx, hosts, b.Original)
-			if err != nil {
+			if err := b.reset(ctx); err != nil {
 				return fmt.Errorf("cold round %d, resetting the hosts before %s: %w", round+1, tool, err)
 			}
 			reset := time.Since(t0)
-			res, err := runTool(tool, false)
+			res, err := b.run(ctx, tool, true, b.states)
 			if err != nil {
 				return fmt.Errorf("cold round %d, %s: %w", round+1, tool, err)
 			}
-			after, err := CheckHardened(ctx, hosts, want, before, true)
-			if err != nil {
-				return fmt.Errorf("cold round %d, %s: %w", round+1, tool, err)
-			}
-			b.states = after
 			b.Cold[tool].Results = append(b.Cold[tool].Results, res)
 			fmt.Fprintf(os.Stderr, "bench: cold  %d/%d %-8s %s  (reset %s)\n", round+1, b.Rounds, tool, describe(res), fmtDur(reset))
 		}
@@ -248,7 +246,15 @@ func (b *Bench) Measure(ctx context.Context) error {
 	return nil
 }
 
-// commandLine renders how a tool was invoked, for the report.
+// commandLine renders how a tool was invoked, for the report: the
+// arguments a shell would split differently are quoted.
 func commandLine(args ...string) string {
-	return strings.Join(args, " ")
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if strings.ContainsAny(a, " \"'[]*?;&|<>`\\") && !strings.HasPrefix(a, "ANSIBLE_SSH_CONTROL_PATH_DIR=$(") {
+			out[i] = shellQuote(a)
+		}
+	}
+	return strings.Join(out, " ")
 }

@@ -3,10 +3,13 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tend-sh/tend/test/fleet"
 )
 
 func TestSummarize(t *testing.T) {
@@ -143,6 +146,7 @@ func TestParseTendRun(t *testing.T) {
 		{phaseConnect, 250 * time.Millisecond},
 		{"gunicorn_service.staffrota", 400 * time.Millisecond},
 		{"health_check.staffrota", 30 * time.Millisecond},
+		{"handler service.ssh", 20 * time.Millisecond},
 	}
 	if !slices.Equal(tr.Phases, phases) {
 		t.Errorf("phases = %v, want %v", tr.Phases, phases)
@@ -159,27 +163,117 @@ func TestParseTendRun(t *testing.T) {
 }
 
 func TestParseState(t *testing.T) {
-	st, err := parseState("abc123\nactive\n5f0e\n")
+	st, err := parseState("reset noise\n" + stateBegin + "\nunit root:root:644 abc123\nactive active\nmarker 5f0e\nlive:x \n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (HostState{SHA256: "abc123", Active: "active", Invocation: "5f0e"}) {
-		t.Errorf("got %+v", st)
+	want := HostState{Values: map[string]string{"unit": "root:root:644 abc123", "live:x": ""}, Active: "active", Marker: "5f0e"}
+	if !reflect.DeepEqual(st, want) {
+		t.Errorf("got %+v, want %+v", st, want)
 	}
-	if _, err := parseState("abc123\n"); err == nil {
-		t.Error("short output parsed")
+	for name, bad := range map[string]string{
+		"no start line":  "unit x\nactive active\nmarker m\n",
+		"no marker":      stateBegin + "\nunit x\nactive active\n",
+		"no active":      stateBegin + "\nunit x\nmarker m\n",
+		"a key twice":    stateBegin + "\nunit x\nunit y\nactive active\nmarker m\n",
+		"an empty line":  stateBegin + "\nunit x\n\nactive active\nmarker m\n",
+		"only the start": stateBegin + "\n",
+	} {
+		if _, err := parseState(bad); err == nil {
+			t.Errorf("%s: parsed %q", name, bad)
+		}
 	}
 }
 
 func TestParseTools(t *testing.T) {
-	got, err := parseTools("openssh, tend,tend")
+	staff, ssh := scenarios[0], &sshHardening{}
+	got, err := parseTools("openssh, tend,tend", staff)
 	if err != nil || !slices.Equal(got, []string{ToolTend, ToolRef}) {
 		t.Errorf("parseTools = %v, %v", got, err)
 	}
-	for _, bad := range []string{"", "chef", ","} {
-		if _, err := parseTools(bad); err == nil {
+	if got, err := parseTools("", ssh); err != nil || !slices.Equal(got, ssh.tools()) {
+		t.Errorf("parseTools(\"\") = %v, %v: want all of the scenario's tools", got, err)
+	}
+	for _, bad := range []string{"chef", ",", "tend-settle0"} {
+		if _, err := parseTools(bad, ssh); err == nil {
 			t.Errorf("parseTools(%q) accepted", bad)
 		}
+	}
+}
+
+func TestFindScenario(t *testing.T) {
+	if scenarios[0].name() != "staffrota" {
+		t.Errorf("the default scenario is %s: make bench must stay the staffrota benchmark", scenarios[0].name())
+	}
+	for _, n := range []string{"staffrota", "ssh-hardening"} {
+		if sc, err := findScenario(n); err != nil || sc.name() != n {
+			t.Errorf("findScenario(%q) = %v, %v", n, sc, err)
+		}
+	}
+	if _, err := findScenario("nginx"); err == nil {
+		t.Error("an unknown scenario was found")
+	}
+}
+
+func TestCheckStates(t *testing.T) {
+	sc := &staffrota{original: []byte("old\n"), hardened: []byte("new\n")}
+	hosts := []*fleet.Host{{Name: "h1"}, {Name: "h2"}}
+	st := func(unit []byte, active, marker string) HostState {
+		return HostState{Values: map[string]string{"unit": fileValue("root:root", "644", unit)}, Active: active, Marker: marker}
+	}
+	pristine := []HostState{st(sc.original, "active", "a1"), st(sc.original, "active", "a2")}
+	hard := []HostState{st(sc.hardened, "active", "b1"), st(sc.hardened, "active", "b2")}
+	tests := []struct {
+		name          string
+		cold          bool
+		before, after []HostState
+		wantErr       []string
+	}{
+		{"converged", true, pristine, hard, nil},
+		{"no-op", false, hard, hard, nil},
+		{"converge without a restart", true, pristine, []HostState{hard[0], st(sc.hardened, "active", "a2")}, []string{"h2: the service was not restarted or reloaded"}},
+		{"converge to the wrong file", true, pristine, []HostState{st([]byte("other\n"), "active", "b1"), hard[1]}, []string{"h1: after a converge: unit is"}},
+		{"a wrong mode", true, pristine, []HostState{{Values: map[string]string{"unit": fileValue("root:root", "600", sc.hardened)}, Active: "active", Marker: "b1"}, hard[1]}, []string{"h1: after a converge: unit is \"root:root:600"}},
+		{"restarted by a no-op run", false, hard, []HostState{hard[0], st(sc.hardened, "active", "c2")}, []string{"h2: the service was restarted or reloaded by a no-op run"}},
+		{"changed by a no-op run", false, hard, []HostState{hard[0], st(sc.original, "active", "b2")}, []string{"h2: changed by a no-op run: unit is"}},
+		{"inactive", false, hard, []HostState{st(sc.hardened, "failed", "b1"), hard[1]}, []string{"h1: the service is \"failed\""}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkStates(sc, hosts, ToolTend, tc.cold, tc.before, tc.after)
+			if len(tc.wantErr) == 0 {
+				if err != nil {
+					t.Errorf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.wantErr)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDiffValues(t *testing.T) {
+	err := diffValues(map[string]string{"a": "1", "b": "2", "c": "3"}, map[string]string{"a": "1", "b": "x", "d": "4"})
+	if err == nil {
+		t.Fatal("no difference found")
+	}
+	for _, w := range []string{`b is "x", want "2"`, "c: not in the state", `d: unexpected in the state ("4")`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("%q lacks %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), "a ") {
+		t.Errorf("%q names a, which is right", err)
+	}
+	if err := diffValues(map[string]string{"a": "1"}, map[string]string{"a": "1"}); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -3,10 +3,11 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,57 +15,55 @@ import (
 	"github.com/tend-sh/tend/test/fleet"
 )
 
-// unitPath is the unit both tools manage.
-const unitPath = "/etc/systemd/system/staffrota.service"
-
 // HostState is what the benchmark checks on a host between runs.
 type HostState struct {
-	// SHA256 is the hex digest of the unit file.
-	SHA256 string
-	// Active is `systemctl is-active staffrota.service`.
+	// Values are the scenario's checked facts by name: a file's owner,
+	// mode and digest (fileState), a live kernel value, a package's status.
+	Values map[string]string
+	// Active is `systemctl is-active` of the scenario's service.
 	Active string
-	// Invocation is the unit's InvocationID, which changes on every start:
-	// it tells whether a run restarted the service.
-	Invocation string
+	// Marker changes whenever a run restarts (or, for sshd, reloads) the
+	// scenario's service: it tells whether a run did.
+	Marker string
 }
 
-// stateScript prints the three lines of a HostState.
-const stateScript = `sha256sum < ` + unitPath + ` | cut -d" " -f1
-systemctl is-active staffrota.service || true
-systemctl show -p InvocationID --value staffrota.service`
+// stateBegin starts the state lines in a script's output, so that what
+// runs before the state script (a reset) may print too.
+const stateBegin = "--- tend-bench state"
 
-// healthScript waits, bounded to 100 tries 0.1 s apart, until the app
-// answers GET /health/ with 200 on its unix socket. It holds no single
-// quotes, so it fits in sh's '...'.
-const healthScript = `import socket, sys, time
-for i in range(100):
-    try:
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(2)
-        s.connect("` + fleet.AppSocket + `")
-        s.sendall(b"GET /health/ HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        d = b""
-        while True:
-            c = s.recv(4096)
-            if not c:
-                break
-            d += c
-        s.close()
-        if d.split(b"\r\n", 1)[0].split(b" ")[1:2] == [b"200"]:
-            sys.exit(0)
-    except (OSError, IndexError):
-        pass
-    time.sleep(0.1)
-sys.exit("no 200 from /health/ after 100 tries")`
+// stateCommand is the scenario's state script, after its start line.
+func stateCommand(sc scenario) string {
+	return "echo '" + stateBegin + "'\n" + sc.stateScript()
+}
 
-// parseState reads stateScript's output.
+// parseState reads the "KEY VALUE" lines after the last stateBegin line
+// of out. Every key appears once; "active" and "marker" are required.
 func parseState(out string) (HostState, error) {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) < 3 {
-		return HostState{}, fmt.Errorf("unexpected state output %q", out)
+	i := strings.LastIndex(out, stateBegin+"\n")
+	if i < 0 {
+		return HostState{}, fmt.Errorf("no state in the output %q", out)
 	}
-	n := len(lines)
-	return HostState{SHA256: strings.TrimSpace(lines[n-3]), Active: strings.TrimSpace(lines[n-2]), Invocation: strings.TrimSpace(lines[n-1])}, nil
+	st := HostState{Values: map[string]string{}}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(strings.TrimRight(out[i+len(stateBegin)+1:], "\n"), "\n") {
+		k, v, _ := strings.Cut(l, " ")
+		if k == "" || seen[k] {
+			return HostState{}, fmt.Errorf("unexpected state line %q in %q", l, out)
+		}
+		seen[k] = true
+		switch k {
+		case "active":
+			st.Active = v
+		case "marker":
+			st.Marker = v
+		default:
+			st.Values[k] = v
+		}
+	}
+	if !seen["active"] || !seen["marker"] {
+		return HostState{}, fmt.Errorf("the state output lacks active or marker: %q", out)
+	}
+	return st, nil
 }
 
 // sha256Hex is the hex SHA-256 of b.
@@ -93,11 +92,37 @@ func forHosts(ctx context.Context, hosts []*fleet.Host, limit time.Duration, fn 
 	return errors.Join(errs...)
 }
 
+// sshRetries bounds sshRoot's attempts, sshRetryDelay spaces them.
+const (
+	sshRetries    = 40
+	sshRetryDelay = 250 * time.Millisecond
+)
+
+// sshRoot runs command on h as root over SSH. A failure to connect (ssh's
+// exit status 255) is retried, bounded: a run that ends with sshd's reload
+// can leave sshd re-executing itself, refusing connections for a moment,
+// when the driver checks the host right after. Only idempotent commands
+// (state reads, resets) go through it.
+func sshRoot(ctx context.Context, h *fleet.Host, command string) (string, error) {
+	for i := 1; ; i++ {
+		out, err := h.SSH(ctx, "root", command)
+		var ee *exec.ExitError
+		if err == nil || !errors.As(err, &ee) || ee.ExitCode() != 255 || i == sshRetries {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(sshRetryDelay):
+		}
+	}
+}
+
 // States reads every host's HostState, as root over SSH.
-func States(ctx context.Context, hosts []*fleet.Host) ([]HostState, error) {
+func States(ctx context.Context, sc scenario, hosts []*fleet.Host) ([]HostState, error) {
 	out := make([]HostState, len(hosts))
 	err := forHosts(ctx, hosts, 30*time.Second, func(ctx context.Context, i int, h *fleet.Host) error {
-		o, err := h.SSH(ctx, "root", stateScript)
+		o, err := sshRoot(ctx, h, stateCommand(sc))
 		if err != nil {
 			return err
 		}
@@ -107,38 +132,13 @@ func States(ctx context.Context, hosts []*fleet.Host) ([]HostState, error) {
 	return out, err
 }
 
-// Reset puts every host back into the pre-hardening state: it writes the
-// original unit over the hardened one (as root over SSH), reloads systemd,
-// kills the running gunicorn outright, clears the unit's failed state and
-// start-rate counter (every round restarts the service twice, which a unit
-// with a start limit such as the report's 3 starts in 60 s would soon
-// refuse), starts the service again and waits, bounded, until /health/
-// answers 200. It returns the hosts' states and fails unless every host runs the
-// original unit.
-//
-// The kill is deliberate: with Type=notify, gunicorn 20 reports ready
-// before its workers have booted, and a worker that is sent SIGTERM while
-// still booting ignores it, so a graceful stop shortly after a start can
-// hang for the whole graceful timeout (30 s). The reset is not timed; the
-// health wait (the original unit runs one worker, which must answer) makes
-// sure the tool's own restart never meets a booting worker.
-func Reset(ctx context.Context, hosts []*fleet.Host, original []byte) ([]HostState, error) {
-	want := sha256Hex(original)
-	script := fmt.Sprintf(`set -e
-u=%s
-echo %s | base64 -d > "$u.bench-reset"
-chown root:root "$u.bench-reset"
-chmod 0644 "$u.bench-reset"
-mv -f "$u.bench-reset" "$u"
-systemctl daemon-reload
-systemctl kill --signal=SIGKILL staffrota.service 2>/dev/null || true
-systemctl reset-failed staffrota.service 2>/dev/null || true
-systemctl restart staffrota.service
-python3 -c '%s'
-%s`, unitPath, base64.StdEncoding.EncodeToString(original), healthScript, stateScript)
+// Reset puts every host back into the scenario's pristine state (as root
+// over SSH, the hosts in parallel) and returns their states; it fails
+// unless every host is pristine and its service active.
+func Reset(ctx context.Context, sc scenario, hosts []*fleet.Host) ([]HostState, error) {
 	out := make([]HostState, len(hosts))
-	err := forHosts(ctx, hosts, 60*time.Second, func(ctx context.Context, i int, h *fleet.Host) error {
-		o, err := h.SSH(ctx, "root", script)
+	err := forHosts(ctx, hosts, 2*time.Minute, func(ctx context.Context, i int, h *fleet.Host) error {
+		o, err := sshRoot(ctx, h, sc.resetScript(i)+"\n"+stateCommand(sc))
 		if err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -146,8 +146,11 @@ python3 -c '%s'
 		if err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
-		if st.SHA256 != want || st.Active != "active" {
-			return fmt.Errorf("reset: unit sha256 %s (want the original %s), service %s", st.SHA256, want, st.Active)
+		if err := diffValues(sc.pristine(i), st.Values); err != nil {
+			return fmt.Errorf("reset did not restore the pre-hardening state: %w", err)
+		}
+		if st.Active != "active" {
+			return fmt.Errorf("reset: the service is %q, not active", st.Active)
 		}
 		out[i] = st
 		return nil
@@ -155,27 +158,63 @@ python3 -c '%s'
 	return out, err
 }
 
-// CheckHardened verifies that every host runs the hardened unit (sha256
-// want) and an active service, and whether the run restarted it: restarted
-// true demands a new InvocationID, false the one in before.
-func CheckHardened(ctx context.Context, hosts []*fleet.Host, want string, before []HostState, restarted bool) ([]HostState, error) {
-	states, err := States(ctx, hosts)
-	if err != nil {
-		return nil, err
+// diffValues describes every value of got that is not the one in want, and
+// every value want has and got lacks, in key order.
+func diffValues(want, got map[string]string) error {
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
 	}
-	var errs []error
-	for i, st := range states {
-		h := hosts[i]
-		switch {
-		case st.SHA256 != want:
-			errs = append(errs, fmt.Errorf("%s: unit sha256 is %s, not the hardened unit's %s", h.Name, st.SHA256, want))
-		case st.Active != "active":
-			errs = append(errs, fmt.Errorf("%s: staffrota.service is %q, not active", h.Name, st.Active))
-		case before != nil && restarted && st.Invocation == before[i].Invocation:
-			errs = append(errs, fmt.Errorf("%s: staffrota.service was not restarted (InvocationID %s unchanged)", h.Name, st.Invocation))
-		case before != nil && !restarted && st.Invocation != before[i].Invocation:
-			errs = append(errs, fmt.Errorf("%s: staffrota.service was restarted by a no-op run (InvocationID %s -> %s)", h.Name, before[i].Invocation, st.Invocation))
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
 		}
 	}
-	return states, errors.Join(errs...)
+	slices.Sort(keys)
+	var errs []error
+	for _, k := range keys {
+		w, okW := want[k]
+		g, okG := got[k]
+		switch {
+		case !okG:
+			errs = append(errs, fmt.Errorf("%s: not in the state", k))
+		case !okW:
+			errs = append(errs, fmt.Errorf("%s: unexpected in the state (%q)", k, g))
+		case g != w:
+			errs = append(errs, fmt.Errorf("%s is %q, want %q", k, g, w))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkStates checks the hosts' states after a run of tool: a cold run
+// (converge) must leave the scenario's hardened state for tool and change
+// every host's marker (the service restarted or reloaded); a no-op run
+// must leave every value and marker as before it. The service must be
+// active either way.
+func checkStates(sc scenario, hosts []*fleet.Host, tool string, cold bool, before, after []HostState) error {
+	var errs []error
+	for i, st := range after {
+		h := hosts[i]
+		want := before[i].Values
+		if cold {
+			want = sc.want(i, tool)
+		}
+		if err := diffValues(want, st.Values); err != nil {
+			what := "after a converge"
+			if !cold {
+				what = "changed by a no-op run"
+			}
+			errs = append(errs, fmt.Errorf("%s: %s: %w", h.Name, what, err))
+		}
+		switch {
+		case st.Active != "active":
+			errs = append(errs, fmt.Errorf("%s: the service is %q, not active", h.Name, st.Active))
+		case cold && st.Marker == before[i].Marker:
+			errs = append(errs, fmt.Errorf("%s: the service was not restarted or reloaded (marker %s unchanged)", h.Name, st.Marker))
+		case !cold && st.Marker != before[i].Marker:
+			errs = append(errs, fmt.Errorf("%s: the service was restarted or reloaded by a no-op run (marker %s -> %s)", h.Name, before[i].Marker, st.Marker))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -1,23 +1,32 @@
 // Command bench measures tend against Ansible and against plain OpenSSH on
-// one throwaway fleet of 8 real Debian hosts (test/fleet), and writes
-// BENCHMARKS.md. `make bench` runs it, as root, from the repository root.
+// one throwaway fleet of 8 real Debian hosts (test/fleet), and writes its
+// scenario's section of BENCHMARKS.md. `make bench` runs it, as root, from
+// the repository root.
 //
-// It boots the fleet, converges it once with each tool, then measures,
-// interleaving the tools round by round:
+// A scenario is one example: staffrota (examples/staffrota/harden.hcl
+// against bench/ansible/harden.yml, the default) or ssh-hardening
+// (examples/ssh-hardening/harden.hcl against
+// bench/ansible/ssh-hardening.yml). The benchmark boots the fleet,
+// converges it with each tool (each must then find nothing to change after
+// the other), then measures, interleaving the tools round by round:
 //
 //   - a no-op run on converged hosts: `tend apply` against
-//     `ansible-playbook bench/ansible/harden.yml` against the plain OpenSSH
-//     reference, one plain ssh per host running `sudo cat` of the unit;
+//     `ansible-playbook` against the plain OpenSSH reference, one plain ssh
+//     per host reading the managed files with sudo;
 //   - a cold converge: before every run each host is reset to the
-//     pre-hardening unit, then `tend apply` against `ansible-playbook`.
+//     pre-hardening state, then `tend apply` against `ansible-playbook`
+//     against the cold reference, one plain ssh per host doing the
+//     host-side work of the converge.
 //
 // For each run it records wall time, controller CPU (user+sys of the tool
-// and all of its processes) and peak RSS (the largest single process), and
-// checks the run: exit status 0, a recap without failures, no change in a
-// no-op run and a change on every host in a cold one, and on every host the
-// hardened unit (sha256) and a running service that was restarted by a cold
-// run and left alone by a no-op one. A failing run aborts the benchmark.
-// The fleet is torn down on exit, also on SIGINT, SIGTERM and SIGHUP.
+// and all of its processes), peak RSS (the largest single process) and the
+// hosts' CPU, and checks the run: exit status 0, a recap without failures,
+// no change in a no-op run and a change on every host in a cold one, and
+// on every host the scenario's state (files' digests, owners and modes,
+// live values, packages) and a service that was restarted or reloaded by
+// a cold run and left alone by a no-op one. A failing run aborts the
+// benchmark. The fleet is torn down on exit, also on SIGINT, SIGTERM and
+// SIGHUP.
 package main
 
 import (
@@ -44,6 +53,7 @@ const (
 
 // options are the command line flags.
 type options struct {
+	scenario string
 	rounds   int
 	hosts    int
 	name     string
@@ -58,14 +68,15 @@ type options struct {
 
 func main() {
 	var o options
+	flag.StringVar(&o.scenario, "scenario", scenarios[0].name(), "what to measure: "+strings.Join(scenarioNames(), " or "))
 	flag.IntVar(&o.rounds, "rounds", 7, "measured runs per tool and scenario (5-50)")
 	flag.IntVar(&o.hosts, "hosts", 8, "fleet size")
 	flag.StringVar(&o.name, "name", "bench", "fleet name")
 	flag.StringVar(&o.tend, "tend", "bin/tend", "tend binary")
-	flag.StringVar(&o.playbook, "playbook", "examples/staffrota/harden.hcl", "tend playbook")
-	flag.StringVar(&o.ansible, "ansible", "bench/ansible", "directory of ansible.cfg, harden.yml and templates/")
-	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report to write (empty: none); written only when every tool ran")
-	flag.StringVar(&o.tools, "tools", strings.Join(allTools, ","), "tools to measure (comma-separated subset, for debugging the harness)")
+	flag.StringVar(&o.playbook, "playbook", "", "tend playbook (default: the scenario's)")
+	flag.StringVar(&o.ansible, "ansible", "bench/ansible", "directory of ansible.cfg and the scenario's playbook")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "report whose scenario section to write (empty: none); written only when every tool ran")
+	flag.StringVar(&o.tools, "tools", "", "tools to measure (comma-separated subset of the scenario's, for debugging the harness; default: all)")
 	flag.IntVar(&o.forks, "forks", 8, "parallel hosts for tend (Ansible's forks are in ansible.cfg)")
 	flag.DurationVar(&o.timeout, "timeout", 40*time.Minute, "bound on the whole benchmark")
 	flag.Parse()
@@ -79,9 +90,16 @@ func run(o options) (err error) {
 	if o.rounds < minRounds || o.rounds > maxRounds {
 		return fmt.Errorf("-rounds must be from %d to %d", minRounds, maxRounds)
 	}
-	tools, err := parseTools(o.tools)
+	sc, err := findScenario(o.scenario)
 	if err != nil {
 		return err
+	}
+	tools, err := parseTools(o.tools, sc)
+	if err != nil {
+		return err
+	}
+	if o.playbook == "" {
+		o.playbook = sc.tendPlaybook()
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("needs root (it boots systemd-nspawn containers)")
@@ -123,15 +141,8 @@ func run(o options) (err error) {
 	if s.AnsibleDir, err = abs(o.ansible); err != nil {
 		return fmt.Errorf("ansible directory: %w", err)
 	}
-	tmpl, err := os.ReadFile(filepath.Join(s.AnsibleDir, "templates", "staffrota.service.j2"))
-	if err != nil {
-		return err
-	}
-	// The template's only variables; the inventory sets workers = 2 like
-	// tend's, and the playbook app_dir like harden.hcl's default.
-	s.Hardened = []byte(strings.NewReplacer("{{ workers }}", "2", "{{ app_dir }}", "/home/staff-rota-system").Replace(string(tmpl)))
-	if strings.Contains(string(s.Hardened), "{{") {
-		return errors.New("templates/staffrota.service.j2 uses a variable bench does not know")
+	if _, err := os.Stat(filepath.Join(s.AnsibleDir, sc.ansiblePlaybook())); err != nil && slices.Contains(tools, ToolAnsible) {
+		return fmt.Errorf("ansible playbook: %w", err)
 	}
 	if slices.Contains(tools, ToolAnsible) {
 		if _, err := lookPath("ansible-playbook"); err != nil {
@@ -183,7 +194,7 @@ func run(o options) (err error) {
 		return err
 	}
 
-	b := &Bench{Setup: s, Tools: tools, Runner: &Runner{Dir: logs, Env: toolEnv()}, Keep: nspawnPids(f), Rounds: o.rounds, LoadIdle: loadIdle, CPUFiles: hostCPUFiles(f)}
+	b := &Bench{Setup: s, Scenario: sc, Tools: tools, Runner: &Runner{Dir: logs, Env: toolEnv()}, Keep: nspawnPids(f), Rounds: o.rounds, LoadIdle: loadIdle, CPUFiles: hostCPUFiles(f)}
 	if b.CPUFiles == nil {
 		fmt.Fprintln(os.Stderr, "bench: the hosts' cgroup cpu.stat files were not found: host CPU is not reported")
 	}
@@ -201,38 +212,41 @@ func run(o options) (err error) {
 	fmt.Println(rep.Table())
 	fmt.Println(rep.RatiosText())
 	if o.out != "" {
-		if len(tools) != len(allTools) {
+		if len(tools) != len(sc.tools()) {
 			fmt.Fprintf(os.Stderr, "bench: not writing %s: only %s were measured\n", o.out, strings.Join(tools, ", "))
 		} else {
-			if err := os.WriteFile(o.out, []byte(rep.Markdown()), 0o644); err != nil {
+			if err := writeSection(o.out, sc.name(), sc.section(rep)); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "bench: wrote %s\n", o.out)
+			fmt.Fprintf(os.Stderr, "bench: wrote the %s section of %s\n", sc.name(), o.out)
 		}
 	}
 	ok = true
 	return nil
 }
 
-// parseTools reads -tools.
-func parseTools(s string) ([]string, error) {
+// parseTools reads -tools: a subset of the scenario's tools, all of them
+// when s is empty, in the report's order whatever the flag's.
+func parseTools(s string, sc scenario) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return slices.Clone(sc.tools()), nil
+	}
 	var out []string
 	for _, t := range strings.Split(s, ",") {
 		t = strings.TrimSpace(t)
-		switch t {
-		case ToolTend, ToolTendNoSettle, ToolTendBatch, ToolAnsible, ToolRef, ToolRefX25519:
+		switch {
+		case t == "":
+		case hasTool(sc, t):
 			if !slices.Contains(out, t) {
 				out = append(out, t)
 			}
-		case "":
 		default:
-			return nil, fmt.Errorf("-tools: unknown tool %q (want %s)", t, strings.Join(allTools, ", "))
+			return nil, fmt.Errorf("-tools: the %s scenario has no tool %q (want %s)", sc.name(), t, strings.Join(sc.tools(), ", "))
 		}
 	}
 	if len(out) == 0 {
 		return nil, errors.New("-tools: no tool")
 	}
-	// A fixed order, whatever the flag's.
 	slices.SortFunc(out, func(a, b string) int { return toolRank(a) - toolRank(b) })
 	return out, nil
 }

@@ -281,3 +281,134 @@ func TestMachineProbes(t *testing.T) {
 		t.Errorf("dumpValue = %q", got)
 	}
 }
+
+// sshMeasured are medians like the ssh-hardening smoke run's (2 hosts):
+// tend's cold run with a handler phase.
+func sshMeasured() (noop, cold map[string]medians) {
+	noop = map[string]medians{
+		ToolTend:      {wall: 1.85, cpu: 0.150, host: 2.31, rt: 2, connect: 1.75},
+		ToolAnsible:   {wall: 17.2, cpu: 9.77, host: 10.8},
+		ToolRef:       {wall: 0.626, cpu: 0.255, host: 0.441},
+		ToolRefX25519: {wall: 0.491, cpu: 0.087, host: 0.454},
+	}
+	cold = map[string]medians{
+		ToolTend:      {wall: 15.3, cpu: 0.598, host: 22.3, rt: 33, connect: 1.86, unit: 1.0},
+		ToolAnsible:   {wall: 16.1, cpu: 10.8, host: 16.7},
+		ToolRef:       {wall: 1.57, cpu: 0.250, host: 2.47},
+		ToolRefX25519: {wall: 1.58, cpu: 0.093, host: 2.48},
+	}
+	return noop, cold
+}
+
+func mkSSHReport(m Machine, noop, cold map[string]medians) *Report {
+	r := &Report{M: m, Noop: map[string]*Series{}, Cold: map[string]*Series{}}
+	for t, x := range noop {
+		r.Noop[t] = mkSeries(t, x)
+	}
+	for t, x := range cold {
+		s := mkSeries(t, x)
+		if t == ToolTend {
+			for i := range s.Results {
+				s.Results[i].Phases = append(s.Results[i].Phases, Phase{"handler service.ssh", 2900 * time.Millisecond})
+				s.Results[i].OK, s.Results[i].Changed = 1, 10
+			}
+		}
+		if t == ToolAnsible {
+			for i := range s.Results {
+				s.Results[i].OK, s.Results[i].Changed = 6, 6
+			}
+		}
+		r.Cold[t] = s
+	}
+	r.Ratios = sshRatios(r.Noop, r.Cold)
+	return r
+}
+
+// TestSSHMarkdownFollowsTheData: the ssh-hardening section states the
+// measured ratios and counts, and drops what was not measured.
+func TestSSHMarkdownFollowsTheData(t *testing.T) {
+	m := baseMachine()
+	m.Hosts, m.Rounds = 2, 5
+	noop, cold := sshMeasured()
+	md := mkSSHReport(m, noop, cold).sshMarkdown()
+	for _, s := range []string{
+		"## The ssh-hardening example: tend against Ansible\n",
+		"`go run ./bench -scenario ssh-hardening -rounds 5`",
+		"### Machine\n", "### Method\n", "### Results\n", "### Analysis\n",
+		"| Ansible no-op ÷ tend no-op | 9.30× |",
+		"| Ansible cold ÷ tend cold | 1.05× |",
+		"| tend no-op ÷ plain OpenSSH reference, curve25519 | 3.77× |",
+		"Ansible no-op ÷ tend no-op 65.1×, Ansible cold ÷ tend cold 18.1×",
+		"| cold | tend apply | 1 | 10 | 33 |",
+		"| cold | ansible-playbook | 6 | 6 | — |",
+		"the `handler service.ssh` phase takes 2.90 s",
+		"tend's cold run makes 33 round trips per host where its no-op run makes 2, and needs 10.00 s more host CPU per host than it: 322 ms per extra round trip",
+		"so Ansible ÷ tend is (reference + 14.5 s) ÷ (reference + 13.7 s)",
+		"tend is 277% slower than the reference",
+		"tend takes 15.3 s, Ansible 16.1 s: Ansible takes 1.05× tend's time.",
+		"Ansible 17.2 s: Ansible takes 9.30× tend's time.",
+		"reading the state costs tend 2.31 s of CPU (1.16 s per host) and Ansible 10.8 s (5.40 s per host), the reference 454 ms (227 ms per host)",
+		"the no-op runs are measured on tend's converged state",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("lacks %q", s)
+		}
+	}
+	for _, s := range []string{"target", "missed", "met"} {
+		if strings.Contains(md, "| "+s) {
+			t.Errorf("has a %s column: the ssh-hardening ratios have no targets", s)
+		}
+	}
+
+	// Without the references and Ansible: no ratios against them, no
+	// comparisons.
+	delete(noop, ToolRef)
+	delete(noop, ToolRefX25519)
+	delete(cold, ToolRef)
+	delete(cold, ToolRefX25519)
+	delete(noop, ToolAnsible)
+	delete(cold, ToolAnsible)
+	md = mkSSHReport(m, noop, cold).sshMarkdown()
+	for _, s := range []string{"| Ansible no-op", "| Ansible cold", "| tend no-op ÷", "The same on controller CPU", "**Cold converge.**", "**No-op run.**", "(reference +"} {
+		if strings.Contains(md, s) {
+			t.Errorf("says %q without the series it needs", s)
+		}
+	}
+}
+
+// TestMachineTableEscapesPipes: a commit subject with a pipe stays in its
+// cell.
+func TestMachineTableEscapesPipes(t *testing.T) {
+	m := baseMachine()
+	m.TendCommit = "abc (bench: -scenario staffrota|ssh-hardening)"
+	md := mkReport(m, nil, nil).Markdown()
+	if !strings.Contains(md, `| tend | abc (bench: -scenario staffrota\|ssh-hardening) |`) {
+		t.Errorf("the tend row:\n%s", md[:strings.Index(md, "## Method")])
+	}
+}
+
+func TestAnsibleVsTend(t *testing.T) {
+	for _, tc := range []struct {
+		a, t float64
+		want string
+	}{
+		{42.4, 44.9, "Ansible is 6% faster than tend"},
+		{45, 44.9, "Ansible is about as fast as tend"},
+		{90, 45, "Ansible takes 2.00× tend's time"},
+	} {
+		if got := ansibleVsTend(tc.a, tc.t); got != tc.want {
+			t.Errorf("ansibleVsTend(%v, %v) = %q, want %q", tc.a, tc.t, got, tc.want)
+		}
+	}
+}
+
+func TestTendTimeLineLeavesOutQuickTasks(t *testing.T) {
+	s := mkSeries(ToolTend, medians{wall: 1, rt: 2, connect: 0.9})
+	line := tendTimeLine(ScenarioNoop, s)
+	if !strings.Contains(line, "connect, authenticate, read state 900 ms; gunicorn_service.staffrota 0 ms") && !strings.Contains(line, "1 more task under 1 ms") {
+		t.Errorf("%s", line)
+	}
+	if strings.Contains(line, "gunicorn_service.staffrota 0 ms") {
+		t.Errorf("lists a task under 1 ms: %s", line)
+	}
+}

@@ -89,7 +89,11 @@ func parseTendRun(out string) (*TendRun, error) {
 			if _, seen := firstTask[e.Host]; !seen {
 				firstTask[e.Host] = e.Time.Add(-d)
 			}
-			addPhase(e.Task, d)
+			name := e.Task
+			if e.Type == "handler" {
+				name = "handler " + name
+			}
+			addPhase(name, d)
 		case "recap":
 			recap = &e
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -16,18 +15,20 @@ import (
 )
 
 // The tools compared. The references are plain OpenSSH doing, per host,
-// what any SSH-based tool must do to read the unit (no-op) or to install it
-// and restart the service (cold), one ssh process per host. They are a
+// what any SSH-based tool must do to read the managed state (no-op) or to
+// change it (cold; the scenario says how), one ssh process per host. They are a
 // reference, not a floor: one tend process can be faster than many ssh
 // processes. ToolRef uses OpenSSH's defaults (a post-quantum key exchange
 // with current OpenSSH, costly for the client); ToolRefX25519 forces
 // curve25519-sha256, a classical key exchange that golang.org/x/crypto/ssh,
 // tend's SSH library, also offers.
 //
-// ToolTendNoSettle is tend with the playbook's settle = "0s": after the
-// restart it does not watch the service (a check neither Ansible's playbook
-// nor the references make), so its cold run shows what that check costs.
-// It is measured in the cold scenario only (a no-op run restarts nothing).
+// ToolTendNoSettle and ToolTendBatch are measured in the staffrota
+// scenario only. ToolTendNoSettle is tend with the playbook's settle =
+// "0s": after the restart it does not watch the service (a check neither
+// Ansible's playbook nor the references make), so its cold run shows what
+// that check costs. It is measured in cold runs only (a no-op run
+// restarts nothing).
 //
 // ToolTendBatch is tend with --batch 25%: the hosts in four batches, each
 // finished (restarted, settled, health-checked) before the next starts;
@@ -64,15 +65,14 @@ type Setup struct {
 	// Tend is the tend binary, Playbook its playbook, Inventory the fleet's
 	// HCL inventory.
 	Tend, Playbook, Inventory string
-	// AnsibleDir holds ansible.cfg and harden.yml; AnsibleInventory is the
+	// AnsibleDir holds ansible.cfg and the scenarios' playbooks;
+	// AnsibleInventory is the
 	// fleet's INI inventory.
 	AnsibleDir, AnsibleInventory string
 	// Forks is passed to tend (Ansible's is in ansible.cfg).
 	Forks int
 	// TmpDir receives Ansible's per-run control path directories.
 	TmpDir string
-	// Hardened is the unit file both tools must leave on every host.
-	Hardened []byte
 	// User is the login user of every tool.
 	User string
 }
@@ -92,6 +92,9 @@ type Result struct {
 	// (cgroup accounting); valid when HasHostCPU.
 	HostCPU    time.Duration
 	HasHostCPU bool
+	// OK and Changed are the tool's own counts of tasks per host (medians
+	// over hosts), from its recap (tend and Ansible only).
+	OK, Changed int
 	// Masters is how many orphaned ssh processes (ControlPersist masters
 	// and the intermediate processes of their daemonizing) were reaped
 	// after an Ansible run.
@@ -161,25 +164,35 @@ func toolEnv() []string {
 	return append(env, "NO_COLOR=1")
 }
 
-// tendArgs are the arguments of `tend apply` as tool runs it.
-func tendArgs(s *Setup, tool string) []string {
-	args := []string{"apply", s.Playbook, "-i", s.Inventory, "--json", "--forks", strconv.Itoa(s.Forks)}
-	switch tool {
-	case ToolTendNoSettle:
-		args = append(args, "--var", "settle=0s")
-	case ToolTendBatch:
+// tendArgs are the arguments of `tend apply` as tool runs it, with
+// playbook and inventory as given.
+func tendArgs(sc scenario, playbook, inventory string, forks int, tool string) []string {
+	args := []string{"apply", playbook, "-i", inventory, "--json", "--forks", strconv.Itoa(forks)}
+	args = append(args, sc.tendVars(tool)...)
+	if tool == ToolTendBatch {
 		args = append(args, "--batch", "25%")
 	}
 	return args
 }
 
+// countsMedians are the medians over hosts of the recap's ok and changed
+// counts.
+func countsMedians(hc []HostCounts) (ok, changed int) {
+	var oks, chs []int
+	for _, c := range hc {
+		oks = append(oks, c.OK)
+		chs = append(chs, c.Changed)
+	}
+	return medianInt(oks), medianInt(chs)
+}
+
 // RunTend runs `tend apply` once (tool picks the variant) and checks its
 // exit status and recap.
-func RunTend(ctx context.Context, r *Runner, s *Setup, tool string, noop bool) (Result, error) {
+func RunTend(ctx context.Context, r *Runner, s *Setup, sc scenario, tool string, noop bool) (Result, error) {
 	started := time.Now()
 	p, err := r.Run(ctx, Spec{
 		Name:    s.Tend,
-		Args:    tendArgs(s, tool),
+		Args:    tendArgs(sc, s.Playbook, s.Inventory, s.Forks, tool),
 		Timeout: runTimeout,
 	})
 	if err != nil {
@@ -196,6 +209,7 @@ func RunTend(ctx context.Context, r *Runner, s *Setup, tool string, noop bool) (
 		return Result{}, fmt.Errorf("tend apply: %w (log %s)", err, p.Log)
 	}
 	res := Result{Usage: p.Usage, Phases: tr.Phases}
+	res.OK, res.Changed = countsMedians(tr.Hosts)
 	var rts []int
 	for _, c := range tr.Hosts {
 		rts = append(rts, c.RoundTrips)
@@ -211,7 +225,7 @@ func RunTend(ctx context.Context, r *Runner, s *Setup, tool string, noop bool) (
 // RunAnsible runs ansible-playbook once with a fresh control path
 // directory, checks its exit status and recap, then ends the SSH control
 // masters the run left behind and adds their cost to the run's.
-func RunAnsible(ctx context.Context, r *Runner, s *Setup, noop bool, keep map[int]bool) (Result, error) {
+func RunAnsible(ctx context.Context, r *Runner, s *Setup, sc scenario, noop bool, keep map[int]bool) (Result, error) {
 	cp, err := os.MkdirTemp(s.TmpDir, "cp-")
 	if err != nil {
 		return Result{}, err
@@ -219,7 +233,7 @@ func RunAnsible(ctx context.Context, r *Runner, s *Setup, noop bool, keep map[in
 	defer os.RemoveAll(cp)
 	p, err := r.Run(ctx, Spec{
 		Name: "ansible-playbook",
-		Args: []string{"-i", s.AnsibleInventory, filepath.Join(s.AnsibleDir, "harden.yml")},
+		Args: []string{"-i", s.AnsibleInventory, filepath.Join(s.AnsibleDir, sc.ansiblePlaybook())},
 		Env: []string{
 			"ANSIBLE_CONFIG=" + filepath.Join(s.AnsibleDir, "ansible.cfg"),
 			"ANSIBLE_SSH_CONTROL_PATH_DIR=" + cp,
@@ -249,7 +263,9 @@ func RunAnsible(ctx context.Context, r *Runner, s *Setup, noop bool, keep map[in
 	if masters.MaxRSS > u.MaxRSS {
 		u.MaxRSS = masters.MaxRSS
 	}
-	return Result{Usage: u, Masters: n}, nil
+	res := Result{Usage: u, Masters: n}
+	res.OK, res.Changed = countsMedians(hc)
+	return res, nil
 }
 
 // referenceArgs are the ssh options of a reference tool, before "-l USER
@@ -263,13 +279,17 @@ func referenceArgs(s *Setup, tool string) []string {
 }
 
 // RunReference opens one plain OpenSSH connection per host, all in parallel,
-// each running `sudo cat` of the unit (batch mode, the fleet's key, strict
-// host key checking, no connection sharing), and checks that every host
-// printed the hardened unit. tool picks the reference variant.
-func RunReference(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
+// each running the scenario's no-op reference command with sudo (batch
+// mode, the fleet's key, strict host key checking, no connection sharing),
+// and checks that every host printed what the scenario expects from its
+// current state (states). tool picks the reference variant.
+func RunReference(ctx context.Context, r *Runner, s *Setup, sc scenario, tool string, states []HostState) (Result, error) {
 	var specs []Spec
-	for _, h := range s.Fleet.Hosts {
-		args := append(referenceArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo cat "+unitPath)
+	var want []string
+	for i, h := range s.Fleet.Hosts {
+		cmd, out := sc.noopReference(i, states[i])
+		want = append(want, out)
+		args := append(referenceArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo "+cmd)
 		specs = append(specs, Spec{Name: "/usr/bin/ssh", Args: args, Timeout: runTimeout})
 	}
 	procs, total, err := r.RunParallel(ctx, specs)
@@ -282,8 +302,8 @@ func RunReference(ctx context.Context, r *Runner, s *Setup, tool string) (Result
 		switch {
 		case p.Code != 0:
 			errs = append(errs, fmt.Errorf("%s: ssh exited %d: %s", h.Name, p.Code, p.Tail(5)))
-		case p.Output() != string(s.Hardened):
-			errs = append(errs, fmt.Errorf("%s: ssh printed something other than the hardened unit (log %s)", h.Name, p.Log))
+		case p.Output() != want[i]:
+			errs = append(errs, fmt.Errorf("%s: ssh printed something other than the converged state (log %s)", h.Name, p.Log))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -292,17 +312,13 @@ func RunReference(ctx context.Context, r *Runner, s *Setup, tool string) (Result
 	return Result{Usage: total}, nil
 }
 
-// RunColdReference is the reference of a cold converge: per host, in parallel, one
-// plain OpenSSH connection running the host-side work no tool can avoid,
-// as one sudo command: write the hardened unit (through a temporary file
-// and a rename), daemon-reload, restart the service (which waits for
-// gunicorn's READY). It reads no state first and runs no health check.
-func RunColdReference(ctx context.Context, r *Runner, s *Setup, tool string) (Result, error) {
-	script := fmt.Sprintf("echo %s | base64 -d > %s.ref && chmod 0644 %[2]s.ref && mv -f %[2]s.ref %[2]s && systemctl daemon-reload && systemctl restart staffrota.service",
-		base64.StdEncoding.EncodeToString(s.Hardened), unitPath)
+// RunColdReference is the reference of a cold converge: per host, in
+// parallel, one plain OpenSSH connection running the host-side work no
+// tool can avoid (the scenario's coldReference) as one `sudo sh -c`.
+func RunColdReference(ctx context.Context, r *Runner, s *Setup, sc scenario, tool string) (Result, error) {
 	var specs []Spec
-	for _, h := range s.Fleet.Hosts {
-		args := append(referenceArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo sh -c "+shellQuote(script))
+	for i, h := range s.Fleet.Hosts {
+		args := append(referenceArgs(s, tool), "-n", "-l", s.User, h.Address, "--", "sudo sh -c "+shellQuote(sc.coldReference(i)))
 		specs = append(specs, Spec{Name: "/usr/bin/ssh", Args: args, Timeout: runTimeout})
 	}
 	procs, total, err := r.RunParallel(ctx, specs)
