@@ -75,12 +75,7 @@ func (m *BlockInFile) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	if !ok || diags.HasErrors() {
 		return diags
 	}
-	diags = append(diags, m.file.decode(body, dec, cfg.Path, cfg.Mode, cfg.Owner, cfg.Group, cfg.Validate, cfg.Backup)...)
-	m.file.create = cfg.Create != nil && *cfg.Create
-	m.file.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || dec.marked["block"]
-	if m.file.spec.Sensitive && !m.file.spec.HasMode {
-		m.file.spec.DefaultMode = sensitiveFileMode
-	}
+	diags = append(diags, m.file.decode(body, dec, cfg.Path, cfg.Mode, cfg.Owner, cfg.Group, cfg.Validate, cfg.Backup, cfg.Create, cfg.Sensitive, dec.marked["block"])...)
 	e := &m.edit
 	e.PrependNewline = cfg.PrependNewline != nil && *cfg.PrependNewline
 	e.AppendNewline = cfg.AppendNewline != nil && *cfg.AppendNewline

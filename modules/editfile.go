@@ -3,6 +3,9 @@ package modules
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/tend-sh/tend/executor"
 )
@@ -67,4 +70,33 @@ func (f *editedFile) check(t *Target, edit func(old []byte) ([]byte, bool)) (*Di
 // apply makes d's changes: the new content, mode and ownership.
 func (f *editedFile) apply(ctx context.Context, t *Target, d *Diff) error {
 	return f.spec.apply(ctx, t, t.State.File(f.spec.Path), d)
+}
+
+// decode reads the attributes every edited file takes: the path, mode,
+// owner, group, validate, backup, create and sensitive. secret is set when
+// the text the task puts in the file came from a sensitive value: the diff
+// is hidden then too, and a file created for it is 0600 unless mode says
+// otherwise.
+func (f *editedFile) decode(body hcl.Body, dec decoded, p, mode, owner, group, validate *string, backup, create, sensitive *bool, secret bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	if p != nil {
+		clean, err := cleanAbsPath(*p)
+		if err == nil && strings.HasSuffix(*p, "/") {
+			err = fmt.Errorf("%q ends with \"/\", like a directory: give the path of the file to edit", *p)
+		}
+		if err != nil {
+			diags = append(diags, errAt(body, "path", "Invalid file path", err.Error()))
+		}
+		f.spec.Path = clean
+	}
+	f.spec.DefaultMode = defaultFileMode
+	own, odiags := decodeOwnership(body, dec, mode, owner, group)
+	f.spec.ownership = own
+	diags = append(diags, odiags...)
+	f.create = create != nil && *create
+	f.spec.Sensitive = (sensitive != nil && *sensitive) || secret
+	if f.spec.Sensitive && !f.spec.HasMode {
+		f.spec.DefaultMode = sensitiveFileMode
+	}
+	return append(diags, f.spec.decodeWriteOptions(body, dec, validate, backup)...)
 }

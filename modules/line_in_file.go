@@ -82,12 +82,7 @@ func (m *LineInFile) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) h
 	if !ok || diags.HasErrors() {
 		return diags
 	}
-	diags = append(diags, m.file.decode(body, dec, cfg.Path, cfg.Mode, cfg.Owner, cfg.Group, cfg.Validate, cfg.Backup)...)
-	m.file.create = cfg.Create != nil && *cfg.Create
-	m.file.spec.Sensitive = (cfg.Sensitive != nil && *cfg.Sensitive) || dec.marked["line"]
-	if m.file.spec.Sensitive && !m.file.spec.HasMode {
-		m.file.spec.DefaultMode = sensitiveFileMode
-	}
+	diags = append(diags, m.file.decode(body, dec, cfg.Path, cfg.Mode, cfg.Owner, cfg.Group, cfg.Validate, cfg.Backup, cfg.Create, cfg.Sensitive, dec.marked["line"])...)
 	e := &m.edit
 	e.Backrefs = cfg.Backrefs != nil && *cfg.Backrefs
 	e.Firstmatch = cfg.Firstmatch != nil && *cfg.Firstmatch
@@ -219,27 +214,6 @@ func attrSet(cfg lineInFileConfig, attr string) bool {
 		return cfg.InsertBefore != nil
 	}
 	return false
-}
-
-// decode reads the attributes every edited file takes: the path, mode,
-// owner, group, validate and backup.
-func (f *editedFile) decode(body hcl.Body, dec decoded, p, mode, owner, group, validate *string, backup *bool) hcl.Diagnostics {
-	var diags hcl.Diagnostics
-	if p != nil {
-		clean, err := cleanAbsPath(*p)
-		if err == nil && strings.HasSuffix(*p, "/") {
-			err = fmt.Errorf("%q ends with \"/\", like a directory: give the path of the file to edit", *p)
-		}
-		if err != nil {
-			diags = append(diags, errAt(body, "path", "Invalid file path", err.Error()))
-		}
-		f.spec.Path = clean
-	}
-	f.spec.DefaultMode = defaultFileMode
-	own, odiags := decodeOwnership(body, dec, mode, owner, group)
-	f.spec.ownership = own
-	diags = append(diags, odiags...)
-	return append(diags, f.spec.decodeWriteOptions(body, dec, validate, backup)...)
 }
 
 // Probes reads the file.
