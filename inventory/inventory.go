@@ -62,6 +62,19 @@ type Host struct {
 	// keepalives that end the connection (0: the default, 3).
 	KeepAliveInterval *int
 	KeepAliveCount    int
+	// SSHConfigFile is the OpenSSH client configuration consulted for this
+	// host ("" = ~/.ssh/config when it exists, "none" = none). Settings
+	// written in the inventory win over it.
+	SSHConfigFile string
+	// AddressSet says the inventory gave the address; without it, Address
+	// is the name and the name is looked up in the ssh_config file, like
+	// `ssh NAME` does (HostName, Port, User, ProxyJump...).
+	AddressSet bool
+	// Jump is the chain of jump hosts (bastions) to go through, first hop
+	// first: each an inventory host name or "[user@]host[:port]"; nil
+	// means none set here (ssh_config's ProxyJump may apply), and a
+	// single "none" means none at all.
+	Jump []string
 	// StateDir is tend's state directory on the host; "" for the default
 	// (/var/lib/tend for root).
 	StateDir string

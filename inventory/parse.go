@@ -167,10 +167,12 @@ type nameRef struct {
 }
 
 type hostDecl struct {
-	name     string
-	address  string
-	set      settings
-	defRange hcl.Range
+	name    string
+	address string
+	// addressSet: the address was written, not taken from the name.
+	addressSet bool
+	set        settings
+	defRange   hcl.Range
 	// group is the group the host block is nested in, or "".
 	group string
 }
@@ -261,6 +263,7 @@ func (p *parser) host(b *hcl.Block, group string) {
 				p.errorf(a.Expr.Range(), "Invalid address", "%s", problem)
 			default:
 				h.address = s
+				h.addressSet = true
 			}
 		}
 	}
@@ -724,6 +727,7 @@ func (p *parser) resolve(inv *Inventory) {
 		host := &Host{
 			Name:       h.name,
 			Address:    h.address,
+			AddressSet: h.addressSet,
 			Port:       DefaultPort,
 			Connection: DefaultConnection,
 			BecomeUser: DefaultBecomeUser,
