@@ -51,6 +51,7 @@ the others. Variables are given again as for plan (they are not in the file).
 	f.IntVar(&g.rollout.canary, "canary", 0, "change this many hosts first, alone; the rest only if they all end healthy")
 	f.StringVar(&g.rollout.batch, "batch", "", "then change hosts in batches of N or P% (default: all at once, bounded by --forks)")
 	f.StringVar(&g.rollout.maxFailures, "max-failures", "", "failed hosts (N or P%) tolerated before the rollout halts (default with a canary or batches: 0)")
+	c.Flags().StringVar(&g.shardFlag, "shard", "", "work on shard I of N of the selected hosts (I/N, 0-based, e.g. $JOB_COMPLETION_INDEX/8); see tend report merge")
 	f.BoolVar(&g.rollout.noRevert, "no-revert", false, "leave a host that fails as it is, for inspection, instead of putting back what this run changed")
 	return c
 }

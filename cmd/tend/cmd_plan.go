@@ -26,6 +26,7 @@ HMAC under a key of this controller (TEND_PLAN_KEY_FILE, default
 			return g.execute(cmd, args, run.ModePlan)
 		},
 	}
+	c.Flags().StringVar(&g.shardFlag, "shard", "", "work on shard I of N of the selected hosts (I/N, 0-based, e.g. $JOB_COMPLETION_INDEX/8); see tend report merge")
 	c.Flags().StringVar(&g.planOut, "out", "", "also save the plan to this file, for tend show and tend apply FILE")
 	return c
 }

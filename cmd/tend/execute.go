@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tend-sh/tend/executor/plan"
+	"github.com/tend-sh/tend/executor/report"
 	"github.com/tend-sh/tend/executor/run"
 )
 
@@ -38,12 +39,19 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		return err
 	}
 	r := p.run
+	if g.shard != nil && len(r.Hosts()) == 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "tend: no hosts in shard %s (of %d selected hosts): nothing to do\n", g.shard, p.selected)
+		if !g.json {
+			return nil
+		}
+		// The JSON stream still starts and ends, for tend report merge.
+	}
 	dial, err := g.dialer(cmd, r.Hosts(), p.becoming)
 	if err != nil {
 		return err
 	}
 	r.SetDialer(dial)
-	r.SetSink(g.sink(cmd.OutOrStdout()))
+	r.SetSink(g.identified(g.sink(cmd.OutOrStdout()), files))
 	res := r.Execute(cmd.Context())
 	if mode == run.ModePlan && g.planOut != "" {
 		if err := g.savePlan(files, sources, r, res); err != nil {
@@ -51,19 +59,40 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "Saved the plan to %s: review it with `tend show %s`, apply exactly it with `tend apply %s`.\n", g.planOut, g.planOut, g.planOut)
 	}
-	switch {
-	case res.Internal():
-		return &exitError{code: ExitInternal, msg: "internal error (a bug in tend): see the recap"}
-	case res.Interrupted():
-		return &exitError{code: ExitInterrupted}
-	case res.Failed() > 0 || res.NotStarted() > 0:
-		return &exitError{code: ExitFailed}
-	case res.Unreachable() > 0:
-		return &exitError{code: ExitUnreachable}
-	case mode == run.ModePlan && res.Pending():
-		return &exitError{code: ExitChanges}
+	return resultError(res)
+}
+
+// identified adds to the run_start event what the run ran (digests of
+// the playbook's and inventory's files) and its shard.
+func (g *globalFlags) identified(sink report.Sink, files []string) report.Sink {
+	id := &report.RunID{Playbook: sourcesDigest(files...)}
+	if g.inventory != "" {
+		id.Inventory = sourcesDigest(g.inventory)
 	}
-	return nil
+	if g.shard != nil {
+		id.Shard = g.shard.String()
+	}
+	return report.SinkFunc(func(e report.Event) {
+		if e.Type == report.EventRunStart {
+			e.Run = id
+		}
+		sink.Emit(e)
+	})
+}
+
+// sourcesDigest is the SHA-256 of the contents of the files paths stand for
+// (as plan.Sources reads them), in path order, or "" if one cannot be
+// read. Paths do not count: shards run from different checkouts agree.
+func sourcesDigest(paths ...string) string {
+	srcs, err := plan.Sources(paths)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	for _, s := range srcs {
+		fmt.Fprintln(h, s.SHA256)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // savePlan writes the plan of r (its result res) to --out, sealed.
@@ -132,8 +161,8 @@ func (g *globalFlags) useSavedPlan(path string) ([]string, error) {
 	if err != nil {
 		return nil, exitWith(ExitInvalid, "%v", err)
 	}
-	if g.inventory != "" || len(g.limit) > 0 {
-		return nil, exitWith(ExitInvalid, "%s is a saved plan: it names its inventory and limit; apply it without -i and --limit", path)
+	if g.inventory != "" || len(g.limit) > 0 || g.shardFlag != "" {
+		return nil, exitWith(ExitInvalid, "%s is a saved plan: it names its inventory and hosts; apply it without -i, --limit and --shard", path)
 	}
 	if v := planVersion(); v != f.Tend {
 		return nil, exitWith(ExitInvalid, "%s was made by tend %s; this is tend %s: make a new plan", path, f.Tend, v)

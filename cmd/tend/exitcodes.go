@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tend-sh/tend/executor/run"
+)
 
 // Exit codes. They are documented in the README and in `tend --help`; scripts
 // rely on them, so they never change meaning. When several apply, the most
@@ -44,4 +48,22 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit %d: %s", e.code, e
 
 func exitWith(code int, format string, args ...any) error {
 	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// resultError maps the result of a run (or of its shards, merged) to its
+// exit code, the most severe first; nil is success.
+func resultError(res run.Result) error {
+	switch {
+	case res.Internal():
+		return &exitError{code: ExitInternal, msg: "internal error (a bug in tend): see the recap"}
+	case res.Interrupted():
+		return &exitError{code: ExitInterrupted}
+	case res.Failed() > 0 || res.NotStarted() > 0:
+		return &exitError{code: ExitFailed}
+	case res.Unreachable() > 0:
+		return &exitError{code: ExitUnreachable}
+	case res.Mode == run.ModePlan && res.Pending():
+		return &exitError{code: ExitChanges}
+	}
+	return nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tend-sh/tend/executor/report"
 	"github.com/tend-sh/tend/executor/run"
+	"github.com/tend-sh/tend/executor/shard"
 	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/playbooks"
 )
@@ -24,6 +25,7 @@ type globalFlags struct {
 	varFiles          []string
 	forks             int
 	json              bool
+	output            string
 	noColor           bool
 	acceptNewHostKeys bool
 	// rollout holds apply's rollout flags.
@@ -31,6 +33,9 @@ type globalFlags struct {
 	// planOut is plan's --out; saved the plan apply applies.
 	planOut string
 	saved   *run.SavedPlan
+	// shardFlag is --shard I/N of plan and apply; shard is it parsed.
+	shardFlag string
+	shard     *shard.Shard
 }
 
 func newRootCommand() *cobra.Command {
@@ -60,9 +65,15 @@ secrets with TEND_VAR_<name> or --var-file.
 	pf.StringArrayVar(&g.vars, "var", nil, "set a playbook variable: --var name=value (repeatable; visible in the process list: pass secrets with --var-file or TEND_VAR_name)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "set playbook variables from an HCL file of name = value lines (repeatable; later files win, --var wins over all)")
 	pf.IntVarP(&g.forks, "forks", "f", run.DefaultForks, "how many hosts to work on in parallel")
-	pf.BoolVar(&g.json, "json", false, "one JSON event per line instead of human output")
+	pf.StringVarP(&g.output, "output", "o", "human", "output format: human or json (one JSON event per line)")
+	pf.BoolVar(&g.json, "json", false, "same as --output json")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set or output is not a terminal)")
 	pf.BoolVar(&g.acceptNewHostKeys, "accept-new-host-keys", false, "trust unknown host keys and append them to known_hosts (mismatches are always refused)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		return g.resolveOutput(cmd)
+	}
+	root.Version = currentBuild().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return exitWith(ExitInvalid, "%v\nSee '%s --help'.", err, c.CommandPath())
 	})
@@ -73,8 +84,29 @@ secrets with TEND_VAR_<name> or --var-file.
 		newShowCommand(g),
 		newInventoryCommand(g),
 		newModulesCommand(),
+		newVersionCommand(g),
+		newReportCommand(g),
 	)
 	return root
+}
+
+// resolveOutput settles --output and its alias --json: an unknown format,
+// or --json given with --output human, is an error.
+func (g *globalFlags) resolveOutput(cmd *cobra.Command) error {
+	switch g.output {
+	case "human", "json":
+	default:
+		return exitWith(ExitInvalid, "--output %q: want human or json", g.output)
+	}
+	fl := cmd.Flags()
+	if g.json && fl.Changed("output") && g.output != "json" {
+		return exitWith(ExitInvalid, "--json and --output %s contradict each other: give one of them", g.output)
+	}
+	g.json = g.json || g.output == "json"
+	if g.json {
+		g.output = "json"
+	}
+	return nil
 }
 
 // useColor decides whether output to w is coloured.
@@ -142,6 +174,8 @@ type prepared struct {
 	run      *run.Run
 	playbook *playbooks.Playbook
 	becoming map[string]bool
+	// selected counts the hosts selected before --shard took its part.
+	selected int
 }
 
 // prepare loads inventory and playbook and instantiates the run, all
@@ -164,6 +198,13 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	}
 	if g.forks < 1 {
 		return nil, exitWith(ExitInvalid, "--forks must be at least 1, got %d", g.forks)
+	}
+	if g.shardFlag != "" {
+		s, err := shard.Parse(g.shardFlag)
+		if err != nil {
+			return nil, exitWith(ExitInvalid, "--shard %v", err)
+		}
+		g.shard = &s
 	}
 	fail := func(diags hcl.Diagnostics, what string) error {
 		printDiagnostics(stderr, diags, g.useColor(stderr))
@@ -213,6 +254,15 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 		diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid --limit",
 			Detail: fmt.Sprintf("--limit %s selects no host that a play of the playbook runs on.", strings.Join(g.limit, ","))})
 	}
+	selected := 0
+	if r != nil {
+		selected = len(r.Hosts())
+		if g.shard != nil {
+			// After --limit: a shard is a part of the hosts this run
+			// selected, and a limit selecting nothing is still an error.
+			r.Only(g.shard.Has)
+		}
+	}
 	var becoming map[string]bool
 	if r != nil {
 		becoming = becomingHosts(pb, inv, r.Hosts())
@@ -222,7 +272,7 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 	if diags.HasErrors() {
 		return nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
 	}
-	return &prepared{run: r, playbook: pb, becoming: becoming}, nil
+	return &prepared{run: r, playbook: pb, becoming: becoming, selected: selected}, nil
 }
 
 // modeValidate is prepare's mode for validate: as plan, never connecting.

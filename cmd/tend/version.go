@@ -3,9 +3,15 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // version is set at link time (-ldflags "-X main.version=v1.2.3"); without
@@ -63,4 +69,73 @@ func planVersion() string {
 	}
 	sum := sha256.Sum256(data)
 	return v + " exe " + hex.EncodeToString(sum[:8])
+}
+
+// buildInfo is what `tend version` and `tend --version` report.
+type buildInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+	Arch      string `json:"arch"`
+}
+
+// currentBuild describes this binary: its version (see tendVersion), the
+// full VCS revision it was built from when the build recorded one, and the
+// Go toolchain and platform.
+func currentBuild() buildInfo {
+	b := buildInfo{Version: tendVersion(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	if version == "" {
+		// tendVersion appended the short commit; the commit has its own field.
+		b.Version, _, _ = strings.Cut(b.Version, " ")
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Commit = s.Value
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
+		}
+	}
+	if b.Version == "" {
+		b.Version = "devel"
+	}
+	return b
+}
+
+// String is the human form: "tend v1.2.3 (commit 0123abcd…, go1.26.8 linux/amd64)".
+func (b buildInfo) String() string {
+	commit := b.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	if b.Modified {
+		commit += "+dirty"
+	}
+	return fmt.Sprintf("tend %s (commit %s, %s %s/%s)", b.Version, commit, b.GoVersion, b.OS, b.Arch)
+}
+
+// write prints b as one line, or as a JSON object.
+func (b buildInfo) write(w io.Writer, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(b)
+	}
+	_, err := fmt.Fprintln(w, b.String())
+	return err
+}
+
+func newVersionCommand(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print tend's version, commit, Go version and platform",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return currentBuild().write(cmd.OutOrStdout(), g.json)
+		},
+	}
 }

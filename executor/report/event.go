@@ -73,6 +73,19 @@ type Event struct {
 	NotifiedBy []string
 	// Recap holds the per-host counts (recap and host_done events).
 	Recap []HostRecap
+	// Run identifies the run (run_start only): what it ran, and which
+	// shard of the hosts it worked on, so that the streams of the shards
+	// of one run can be checked and merged (tend report merge).
+	Run *RunID
+}
+
+// RunID says what a run ran: digests of its playbook's and inventory's
+// HCL files (their contents, not their paths), and its shard, "I/N", when
+// it ran one shard of the selected hosts. Empty fields are unknown.
+type RunID struct {
+	Playbook  string `json:"playbook_sha256,omitempty"`
+	Inventory string `json:"inventory_sha256,omitempty"`
+	Shard     string `json:"shard,omitempty"`
 }
 
 // HostRecap counts one host's task outcomes.

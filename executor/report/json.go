@@ -41,6 +41,7 @@ type JSONEvent struct {
 	Diff       *JSONDiff   `json:"diff,omitempty"`
 	Recap      []JSONRecap `json:"recap,omitempty"`
 	Totals     *JSONTotals `json:"totals,omitempty"`
+	Run        *RunID      `json:"run,omitempty"`
 }
 
 // JSONDiff is the wire form of a plan.Diff.
@@ -105,7 +106,7 @@ func ToJSON(e Event) JSONEvent {
 	j := JSONEvent{
 		Type: e.Type, Time: e.Time.UTC(), Mode: e.Mode, Play: e.Play, Hosts: e.Hosts, Host: e.Host,
 		Task: e.Task, Kind: e.Kind, Name: e.Name, Status: e.Status, Message: e.Message,
-		DurationMS: e.Duration.Milliseconds(), NotifiedBy: e.NotifiedBy, Diff: jsonDiff(e.Diff),
+		DurationMS: e.Duration.Milliseconds(), NotifiedBy: e.NotifiedBy, Diff: jsonDiff(e.Diff), Run: e.Run,
 	}
 	if len(e.Recap) > 0 {
 		t := Totals(e.Recap)

@@ -228,6 +228,20 @@ func (r *Run) Policy() rollout.Policy { return r.policy }
 // Hosts returns the hosts the run will work on, in inventory order.
 func (r *Run) Hosts() []*inventory.Host { return r.hosts }
 
+// Only narrows the run to the hosts for which keep is true (a shard of
+// them, --shard). Rollout groups are made at Execute, from the hosts left.
+func (r *Run) Only(keep func(name string) bool) {
+	var hosts []*inventory.Host
+	for _, h := range r.hosts {
+		if keep(h.Name) {
+			hosts = append(hosts, h)
+			continue
+		}
+		delete(r.work, h.Name)
+	}
+	r.hosts = hosts
+}
+
 // Result summarises a finished run.
 type Result struct {
 	Mode   Mode
