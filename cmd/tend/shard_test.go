@@ -140,3 +140,107 @@ func TestShardEdges(t *testing.T) {
 		t.Errorf("--limit selecting nothing under --shard: stderr:\n%s", r.stderr)
 	}
 }
+
+// shardStreams runs cmd (plan or apply) once per shard of n with --json
+// and writes each stream to a file; it returns the files.
+func shardStreams(t *testing.T, cmd, inv, pb string, n int) []string {
+	t.Helper()
+	dir := t.TempDir()
+	var files []string
+	for i := range n {
+		r := tend(t, cmd, pb, "-i", inv, "--json", "--shard", fmt.Sprintf("%d/%d", i, n))
+		if r.code != ExitOK && r.code != ExitChanges {
+			r.want(t, ExitOK)
+		}
+		files = append(files, writeTestFile(t, filepath.Join(dir, fmt.Sprintf("shard-%d.jsonl", i)), r.stdout))
+	}
+	return files
+}
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", "merge", name+".golden")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from %s (run with -update to accept):\n%s", name, path, got)
+	}
+}
+
+// tend report merge of the shards' real --json streams: one recap, the
+// exit code of the whole run; a stream cut before its recap, or a shard
+// missing, is an unknown outcome (exit 1), never success; streams of
+// different runs are refused.
+func TestReportMerge(t *testing.T) {
+	inv, pb, _ := fleetOfLocals(t, 9)
+	plans := shardStreams(t, "plan", inv, pb, 3)
+
+	r := tend(t, append([]string{"report", "merge", "--no-color"}, plans...)...)
+	r.want(t, ExitChanges)
+	checkGolden(t, "plan", r.stdout)
+
+	// Merged JSON is a run of its own: run_start with every host, recap.
+	r = tend(t, append([]string{"report", "merge", "--output", "json"}, plans...)...)
+	r.want(t, ExitChanges)
+	if hosts, _ := runStart(t, r.stdout); len(hosts) != 9 || !strings.Contains(r.stdout, `"totals":{"hosts":9,"ok":0,"changed":9`) {
+		t.Errorf("merged JSON:\n%s", r.stdout)
+	}
+
+	// Shard 1 (six of the nine hosts) was killed mid-run: its stream ends
+	// before its recap.
+	data, err := os.ReadFile(plans[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := data[:strings.Index(string(data), `{"type":"recap"`)+20]
+	truncated := writeTestFile(t, filepath.Join(t.TempDir(), "shard-1.jsonl"), string(cut))
+	r = tend(t, "report", "merge", "--no-color", plans[0], truncated, plans[2])
+	r.want(t, ExitInternal)
+	checkGolden(t, "truncated", strings.ReplaceAll(r.stdout, truncated, "shard-1.jsonl"))
+	if !strings.Contains(r.stderr, "outcome of 1 part(s) of the run is unknown") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	// A shard not given at all.
+	r = tend(t, "report", "merge", "--no-color", plans[0], plans[2])
+	r.want(t, ExitInternal)
+	if !strings.Contains(r.stdout, "outcome unknown: shard 1/3: no stream was given for it") {
+		t.Errorf("missing shard:\n%s", r.stdout)
+	}
+
+	applies := shardStreams(t, "apply", inv, pb, 3)
+	r = tend(t, append([]string{"report", "merge", "--no-color"}, applies...)...)
+	r.want(t, ExitOK)
+	checkGolden(t, "apply", r.stdout)
+
+	// Refused: a shard twice, a plan with an apply, another playbook.
+	_, pb2, _ := fleetOfLocals(t, 9)
+	other := shardStreams(t, "plan", inv, pb2, 3)
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  string
+	}{
+		{"twice", []string{plans[0], plans[0], plans[1], plans[2]}, "are both shard 0/3"},
+		{"modes", []string{plans[0], applies[1], plans[2]}, "ran tend apply, "},
+		{"playbooks", []string{plans[0], other[1], plans[2]}, "ran another playbook than"},
+		{"not json", []string{plans[0], pb}, "not a tend --json event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tend(t, append([]string{"report", "merge"}, tc.files...)...)
+			r.want(t, ExitInvalid)
+			if !strings.Contains(r.stderr, tc.want) || r.stdout != "" {
+				t.Errorf("stderr:\n%s\nstdout:\n%s", r.stderr, r.stdout)
+			}
+		})
+	}
+}

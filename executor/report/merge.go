@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -140,7 +141,7 @@ func Merge(streams []*Stream) (*Merged, error) {
 		}
 		switch {
 		case s.Start.Mode != m.Mode:
-			return nil, fmt.Errorf("%s is a %s, %s a %s: merge the shards of one run", s.Name, s.Start.Mode, first.Name, m.Mode)
+			return nil, fmt.Errorf("%s ran tend %s, %s tend %s: merge the shards of one run", s.Name, s.Start.Mode, first.Name, m.Mode)
 		case id.Playbook != m.Run.Playbook:
 			return nil, fmt.Errorf("%s ran another playbook than %s (their files' digests differ): merge the shards of one run", s.Name, first.Name)
 		case id.Inventory != m.Run.Inventory:
@@ -181,12 +182,25 @@ func Merge(streams []*Stream) (*Merged, error) {
 	if first == nil {
 		return nil, fmt.Errorf("no stream has a run_start event: %s", names(streams))
 	}
+	// By name: a host is found in a recap of many thousands.
+	slices.Sort(m.Hosts)
+	sort.SliceStable(m.Recaps, func(i, j int) bool { return m.Recaps[i].Host < m.Recaps[j].Host })
 	for i := range count {
 		if _, ok := byIndex[i]; !ok {
 			m.Unknown = append(m.Unknown, Unknown{What: fmt.Sprintf("shard %d/%d", i, count), Why: "no stream was given for it"})
 		}
 	}
 	return m, nil
+}
+
+// onHosts names at most five hosts and counts the rest.
+func onHosts(hosts []string) string {
+	const show = 5
+	names := strings.Join(hosts[:min(show, len(hosts))], ", ")
+	if len(hosts) > show {
+		names += fmt.Sprintf(" and %d more", len(hosts)-show)
+	}
+	return fmt.Sprintf("%s: %s", plural(len(hosts), "host"), names)
 }
 
 func names(streams []*Stream) string {
@@ -205,7 +219,7 @@ func (m *Merged) Emit(sink Sink, now time.Time) {
 	for _, u := range m.Unknown {
 		msg := fmt.Sprintf("outcome unknown: %s: %s", u.What, u.Why)
 		if len(u.Hosts) > 0 {
-			msg += fmt.Sprintf(" (%s)", plural(len(u.Hosts), "host"))
+			msg += fmt.Sprintf(" (%s)", onHosts(u.Hosts))
 		}
 		sink.Emit(Event{Type: EventRunNote, Time: now, Mode: m.Mode, Message: msg})
 	}
