@@ -86,6 +86,7 @@ secrets with TEND_VAR_<name> or --var-file.
 		newModulesCommand(),
 		newVersionCommand(g),
 		newReportCommand(g),
+		newFmtCommand(g),
 	)
 	return root
 }
