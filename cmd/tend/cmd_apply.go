@@ -32,7 +32,7 @@ state changed since the plan ("changed since the plan: ...") while applying
 the others. Variables are given again as for plan (they are not in the file).
 
 ` + exitCodesHelp,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs("a playbook (files or directories of .hcl files) or a saved plan"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := g.rollout.parse(cmd); err != nil {
 				return err

@@ -21,7 +21,7 @@ HMAC under a key of this controller (TEND_PLAN_KEY_FILE, default
 ~/.config/tend/plan.key, made on first use), which apply needs too.
 
 ` + exitCodesHelp,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs("a playbook (files or directories of .hcl files)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.execute(cmd, args, run.ModePlan)
 		},

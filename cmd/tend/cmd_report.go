@@ -32,7 +32,7 @@ or for which no stream was given has an unknown outcome: the merged recap
 says so, and the exit code is 1, never success. "-" reads standard input.
 
 ` + exitCodesHelp,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs("the --json streams of the shards, one file each"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var streams []*report.Stream
 			for _, name := range args {

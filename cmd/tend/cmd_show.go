@@ -20,7 +20,7 @@ func newShowCommand(g *globalFlags) *cobra.Command {
 that would change and their diffs (sensitive content is never in the file),
 and what it was made from. With --json it prints the file's hosts and tasks as
 one JSON document, for review bots. It connects to nothing.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneArg("a plan saved with tend plan --out"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, err := plan.Read(args[0])
 			if err != nil {

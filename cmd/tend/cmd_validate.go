@@ -18,7 +18,7 @@ play whose hosts match nothing in the implicit inventory (localhost) is a
 warning, not an error.
 
 ` + exitCodesHelp,
-		Args: cobra.MinimumNArgs(1),
+		Args: needArgs("a playbook (files or directories of .hcl files)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := g.prepare(cmd, args, modeValidate)
 			if err != nil {

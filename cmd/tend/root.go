@@ -70,8 +70,14 @@ secrets with TEND_VAR_<name> or --var-file.
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set or output is not a terminal)")
 	pf.BoolVar(&g.acceptNewHostKeys, "accept-new-host-keys", false, "trust unknown host keys and append them to known_hosts (mismatches are always refused)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := checkFlagValues(cmd); err != nil {
+			return err
+		}
 		return g.resolveOutput(cmd)
 	}
+	root.Args = rootArgs
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	root.Version = currentBuild().String()
 	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -212,8 +218,10 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 		return exitWith(ExitInvalid, "%s: no host was contacted", what)
 	}
 	inv, diags := g.loadInventory()
+	diags = misplacedFiles(diags, true)
 	invalidInventory := diags.HasErrors()
 	pb, pdiags := playbooks.LoadWith(files, inputs)
+	pdiags = misplacedFiles(pdiags, false)
 	diags = append(diags, pdiags...)
 	switch {
 	case pdiags.HasErrors() && invalidInventory:
