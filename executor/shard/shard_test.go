@@ -97,3 +97,13 @@ func TestStable(t *testing.T) {
 		t.Errorf("shards of web1 web2 db1 db2 lb in 4 = %v, want %v", got, want)
 	}
 }
+
+// BenchmarkOf measures the cost of placing one host (a 100k-host run
+// places each of its hosts once per process).
+func BenchmarkOf(b *testing.B) {
+	hosts := names(1000)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Of(hosts[i%len(hosts)], 100)
+	}
+}
