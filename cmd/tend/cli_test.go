@@ -79,6 +79,11 @@ func TestVersion(t *testing.T) {
 			t.Errorf("%v: %q", args, r.stdout)
 		}
 	}
+	defer func(v, c string) { version, commit = v, c }(version, commit)
+	version, commit = "v1.2.3", "0123456789abcdef"
+	if got, want := currentBuild().String(), "tend v1.2.3 (commit 0123456789abcdef, "+runtime.Version()+" "+runtime.GOOS+"/"+runtime.GOARCH+")"; got != want {
+		t.Errorf("with link-time version and commit: %q, want %q", got, want)
+	}
 	for _, flag := range []string{"--json", "--output=json", "-ojson"} {
 		r := tend(t, "version", flag)
 		r.want(t, ExitOK)

@@ -18,6 +18,10 @@ import (
 // it, tend names itself by the commit it was built from.
 var version = ""
 
+// commit is the VCS revision set at link time (-X main.commit=...), for
+// builds that record none (GOFLAGS=-buildvcs=false, a source tarball).
+var commit = ""
+
 // tendVersion returns this tend's version: the link-time one, or the
 // module version and VCS revision recorded in the binary ("+dirty" when
 // the work tree had changes), or "devel".
@@ -99,6 +103,9 @@ func currentBuild() buildInfo {
 				b.Modified = s.Value == "true"
 			}
 		}
+	}
+	if commit != "" {
+		b.Commit = commit
 	}
 	if b.Version == "" {
 		b.Version = "devel"
