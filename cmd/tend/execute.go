@@ -43,8 +43,10 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		return err
 	}
 	r.SetDialer(dial)
-	r.SetSink(g.sink(cmd.OutOrStdout()))
+	sink, done := g.runSink(cmd.OutOrStdout())
+	r.SetSink(sink)
 	res := r.Execute(cmd.Context())
+	done()
 	if mode == run.ModePlan && g.planOut != "" {
 		if err := g.savePlan(files, sources, r, res); err != nil {
 			return exitWith(ExitInternal, "--out %s: %v", g.planOut, err)

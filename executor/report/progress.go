@@ -98,9 +98,9 @@ func NewProgress(w io.Writer, opts ProgressOptions) *Progress {
 	return p
 }
 
-// Write writes b to the terminal: the line is erased first, and drawn
-// again after b when b ends a line and the last draw is at least an
-// interval old (otherwise the next tick draws it).
+// Write writes b to the terminal, in one write: the line is erased first,
+// and drawn again after b when b ends a line and the last draw is at least
+// an interval old (otherwise a later tick draws it).
 func (p *Progress) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -125,9 +125,10 @@ func (p *Progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// Tick draws the line when the run has lasted long enough and the line is
-// not on screen or says something else now (the elapsed time, counts).
-// The ticker calls it; tests may too.
+// Tick draws the line when the run has lasted long enough, the line is not
+// on screen or says something else now (the elapsed time, counts), and the
+// last draw is at least an interval old: the line is drawn at most once an
+// interval. The ticker calls it; tests may too.
 func (p *Progress) Tick() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -136,7 +137,7 @@ func (p *Progress) Tick() {
 		return
 	}
 	text := p.text(now)
-	if text == p.line {
+	if text == p.line || now.Sub(p.lastDraw) < p.opts.Interval {
 		return
 	}
 	out := text

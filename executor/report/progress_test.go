@@ -75,7 +75,10 @@ func TestProgressGolden(t *testing.T) {
 	mark("web2 done 50ms after the draw: erased, block, not drawn yet")
 	sink.Emit(Event{Type: EventTask, Mode: "plan", Host: "web2", Task: "file.a", Status: StatusChange, Diff: nil})
 	sink.Emit(hostDone("plan", "web2", HostRecap{Changed: 1}))
-	mark("tick: drawn")
+	mark("tick at once: not drawn (the last draw is 50ms old)")
+	p.Tick()
+	clock.add(50 * time.Millisecond)
+	mark("tick 100ms after the last draw: drawn")
 	p.Tick()
 	clock.add(time.Second)
 	mark("tick a second later: redrawn (elapsed)")
@@ -234,5 +237,25 @@ func TestProgressCloseStopsTicker(t *testing.T) {
 			t.Fatalf("%d goroutines after Close, %d before: the ticker leaks", runtime.NumGoroutine(), before)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestProgressRate: however much output comes and however often it ticks,
+// the line is drawn at most once per interval (100ms): a second of output
+// every 10ms, with a tick every 10ms, draws it at most 11 times.
+func TestProgressRate(t *testing.T) {
+	clock := newFakeClock()
+	log := &writeLog{}
+	p := NewProgress(log, ProgressOptions{Now: clock.now, Tick: make(chan time.Time), Delay: -1})
+	defer p.Close()
+	p.observe(Event{Type: EventRunStart, Mode: "apply", Hosts: []string{"a"}})
+	for i := range 100 {
+		fmt.Fprintf(p, "line %d\n", i)
+		p.Tick()
+		clock.add(10 * time.Millisecond)
+	}
+	draws := strings.Count(strings.Join(log.writes, ""), "[0/1 hosts]")
+	if draws < 5 || draws > 11 {
+		t.Errorf("drawn %d times in a second, want at most 11 (and some)", draws)
 	}
 }
