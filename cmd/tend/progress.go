@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -54,5 +55,24 @@ func (g *globalFlags) runSink(w io.Writer) (report.Sink, func()) {
 		return cols
 	}
 	p := report.NewProgress(w, report.ProgressOptions{Delay: progressDelay, Width: width})
-	return p.Wrap(report.NewHumanSink(p, g.useColor(w))), p.Close
+	liveLine.Store(p)
+	return p.Wrap(report.NewHumanSink(p, g.useColor(w))), func() {
+		p.Close()
+		liveLine.CompareAndSwap(p, nil)
+	}
+}
+
+// liveLine is the progress line of the run under way, if any.
+var liveLine atomic.Pointer[report.Progress]
+
+// asideLine writes to w (stderr) and, while a progress line is on the
+// terminal, erases it first, so that a message written during the run
+// (Ctrl-C's) is not glued to it nor left under a stale copy of it.
+type asideLine struct{ w io.Writer }
+
+func (a asideLine) Write(b []byte) (int, error) {
+	if p := liveLine.Load(); p != nil {
+		return p.Aside(a.w).Write(b)
+	}
+	return a.w.Write(b)
 }

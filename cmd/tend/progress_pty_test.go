@@ -132,3 +132,83 @@ func TestProgressOnARealTerminal(t *testing.T) {
 		})
 	}
 }
+
+// TestProgressInterruptOnARealTerminal: Ctrl-C's message on stderr, the
+// same terminal, erases the line first (no stale copy stays above it),
+// and the line is gone before the recap of the interrupted run.
+func TestProgressInterruptOnARealTerminal(t *testing.T) {
+	h := newSSHHost(t)
+	pb := writeTestFile(t, t.TempDir()+"/slow.hcl", `
+play "slow" {
+  hosts = ["web"]
+  command "gate" {
+    run    = "true"
+    unless = "i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; false"
+  }
+}
+`)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	master, slave := openPTY(t, 200)
+	defer master.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, self, "plan", pb, "-i", h.inventory)
+	cmd.Env = append(os.Environ(), "TEND_TEST_RUN_MAIN=1", "TEND_TEST_PROGRESS_NOW=1", "NO_COLOR=1", "TERM=xterm")
+	cmd.Stdout, cmd.Stderr = slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var out bytes.Buffer
+	drawn := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		seen := false
+		for {
+			n, err := master.Read(buf)
+			out.Write(buf[:n])
+			if !seen && strings.Contains(out.String(), "hosts]") {
+				close(drawn)
+				seen = true
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-drawn:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the line was never drawn")
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != ExitInterrupted {
+		t.Fatalf("tend plan, interrupted: %v, want exit %d", err, ExitInterrupted)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the terminal's output did not end")
+	}
+	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
+	msg := strings.Index(got, "\ntend: interrupted")
+	recap := strings.Index(got, "\nRECAP\n")
+	if msg < 0 || recap < msg {
+		t.Fatalf("want the interrupt message, then the recap:\n%q", got)
+	}
+	if !strings.HasSuffix(got[:msg], "\r\x1b[K") {
+		t.Errorf("the line was not erased before the interrupt message:\n%q", got)
+	}
+	if i := strings.LastIndex(got, "\r\x1b[K"); i > recap || strings.Contains(got[recap:], "hosts]") {
+		t.Errorf("the line is not gone before the recap:\n%q", got)
+	}
+}

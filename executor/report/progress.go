@@ -125,6 +125,28 @@ func (p *Progress) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// Aside returns a writer to another stream on the same terminal (stderr):
+// each write first erases the line, under the same mutex as the line's own
+// writes; a later tick draws the line again, under what was written.
+func (p *Progress) Aside(w io.Writer) io.Writer {
+	return asideWriter{p: p, w: w}
+}
+
+type asideWriter struct {
+	p *Progress
+	w io.Writer
+}
+
+func (a asideWriter) Write(b []byte) (int, error) {
+	a.p.mu.Lock()
+	defer a.p.mu.Unlock()
+	if a.p.line != "" {
+		a.p.line = ""
+		_, _ = io.WriteString(a.p.w, eraseLine)
+	}
+	return a.w.Write(b)
+}
+
 // Tick draws the line when the run has lasted long enough, the line is not
 // on screen or says something else now (the elapsed time, counts), and the
 // last draw is at least an interval old: the line is drawn at most once an

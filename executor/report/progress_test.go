@@ -259,3 +259,24 @@ func TestProgressRate(t *testing.T) {
 		t.Errorf("drawn %d times in a second, want at most 11 (and some)", draws)
 	}
 }
+
+// TestProgressAside: a write to another stream of the terminal (stderr)
+// erases the line first; the next tick draws it again under that write.
+func TestProgressAside(t *testing.T) {
+	clock := newFakeClock()
+	var out, errOut writeLog
+	p := NewProgress(&out, ProgressOptions{Now: clock.now, Tick: make(chan time.Time), Delay: -1})
+	defer p.Close()
+	p.observe(Event{Type: EventRunStart, Mode: "apply", Hosts: []string{"a"}})
+	p.Tick()
+	fmt.Fprintln(p.Aside(&errOut), "tend: interrupted")
+	clock.add(time.Second)
+	p.Tick()
+	want := `"[0/1 hosts] ok 0 · changed 0 · failed 0 · unreachable 0 · 00:00"
+"\r\x1b[K"
+"[0/1 hosts] ok 0 · changed 0 · failed 0 · unreachable 0 · 00:01"
+`
+	if got := out.String(); got != want || errOut.String() != "\"tend: interrupted\\n\"\n" {
+		t.Errorf("stdout:\n%s\nwant:\n%s\nstderr:\n%s", got, want, errOut.String())
+	}
+}
