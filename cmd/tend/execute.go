@@ -51,8 +51,10 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		return err
 	}
 	r.SetDialer(dial)
-	r.SetSink(g.identified(g.sink(cmd.OutOrStdout()), files))
+	sink, done := g.runSink(cmd.OutOrStdout())
+	r.SetSink(g.identified(sink, files))
 	res := r.Execute(cmd.Context())
+	done()
 	if mode == run.ModePlan && g.planOut != "" {
 		if err := g.savePlan(files, sources, r, res); err != nil {
 			return exitWith(ExitInternal, "--out %s: %v", g.planOut, err)

@@ -18,7 +18,7 @@ import (
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	interrupts(cancel, os.Stderr)
+	interrupts(cancel, asideLine{os.Stderr})
 	os.Exit(runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

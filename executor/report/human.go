@@ -21,11 +21,10 @@ type HumanSink struct {
 	width int // host column width
 	mode  string
 
-	// Plan-mode ordering: blocks held per host until printed in order.
+	// Plan mode: each host's events, held until the host is done, then
+	// rendered and written as one block.
 	order      []string
-	held       map[string]*bytes.Buffer
-	done       map[string]bool
-	next       int
+	held       map[string][]Event
 	failedLine map[string]bool
 	// shown maps a task's rendered diff to the first host it was shown for.
 	shown map[string]string
@@ -51,7 +50,7 @@ func NewHumanSink(w io.Writer, useColor bool) *HumanSink {
 		return c
 	}
 	return &HumanSink{
-		w: w, ShowOK: true, ShowDurations: true,
+		w: w, ShowOK: true, ShowDurations: true, failedLine: map[string]bool{},
 		bold: mk(color.Bold), dim: mk(color.Faint), green: mk(color.FgGreen), yellow: mk(color.FgYellow),
 		red: mk(color.FgRed, color.Bold), cyan: mk(color.FgCyan), magenta: mk(color.FgMagenta),
 	}
@@ -59,38 +58,76 @@ func NewHumanSink(w io.Writer, useColor bool) *HumanSink {
 
 // Emit renders one event.
 //
-// In plan mode each host's lines are held until the host is done and hosts
-// are printed in inventory order, so a plan reads the same every time. In
-// apply mode lines stream as tasks finish, to show progress.
+// In plan mode each host's lines are held until the host is done, then
+// written as one contiguous block: hosts appear as they finish, so a slow
+// host never holds back the others, and no host's block is interleaved
+// with another's. Hosts that never finished (an interrupted run) are
+// written in inventory order before the recap, which lists every host in
+// inventory order. In apply mode lines stream as tasks finish, to show
+// progress.
 func (s *HumanSink) Emit(e Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var b bytes.Buffer
-	switch e.Type {
-	case EventRunStart:
+	if e.Type == EventRunStart {
 		s.mode = e.Mode
 		s.order = e.Hosts
-		s.held = map[string]*bytes.Buffer{}
-		s.done = map[string]bool{}
+		s.held = map[string][]Event{}
 		s.failedLine = map[string]bool{}
 		for _, h := range e.Hosts {
 			s.width = max(s.width, len(h))
 		}
-		fmt.Fprintf(&b, "%s %s\n\n", s.bold.Sprintf("tend %s:", e.Mode), hostList(e.Hosts))
+	}
+	if s.mode == "plan" && e.Host != "" && s.held != nil {
+		s.held[e.Host] = append(s.held[e.Host], e)
+		if e.Type == EventHostDone {
+			s.writeHost(e.Host)
+		}
+		return
+	}
+	if e.Type == EventRecap {
+		for _, h := range s.order {
+			s.writeHost(h)
+		}
+	}
+	var b bytes.Buffer
+	s.render(&b, e)
+	s.w.Write(b.Bytes())
+}
+
+// writeHost renders the events held for host h and writes them in one
+// write.
+func (s *HumanSink) writeHost(h string) {
+	events, ok := s.held[h]
+	if !ok {
+		return
+	}
+	delete(s.held, h)
+	var b bytes.Buffer
+	for _, e := range events {
+		s.render(&b, e)
+	}
+	s.w.Write(b.Bytes())
+}
+
+// render appends the text of one event to b.
+func (s *HumanSink) render(b *bytes.Buffer, e Event) {
+	switch e.Type {
+	case EventRunStart:
+		fmt.Fprintf(b, "%s %s\n\n", s.bold.Sprintf("tend %s:", e.Mode), hostList(e.Hosts))
 	case EventTask, EventHandler:
 		if e.Status == StatusFailed {
 			s.failedLine[e.Host] = true
 		}
-		s.task(&b, e)
+		s.task(b, e)
 	case EventRunNote:
-		fmt.Fprintf(&b, "%s %s\n", s.cyan.Sprint("==>"), e.Message)
+		fmt.Fprintf(b, "%s %s\n", s.cyan.Sprint("==>"), e.Message)
 	case EventHostNote:
-		fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "note"), e.Message)
+		fmt.Fprintf(b, "%s  %s  %s\n", s.host(e.Host), s.yellow.Sprintf("%-11s", "note"), e.Message)
 	case EventHostDone:
 		r := first(e.Recap)
 		switch {
 		case r != nil && r.NotStarted:
-			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(StatusNotStarted), strings.TrimPrefix(e.Message, "not started: "))
+			fmt.Fprintf(b, "%s  %s  %s\n", s.host(e.Host), s.status(StatusNotStarted), strings.TrimPrefix(e.Message, "not started: "))
 		}
 		if r != nil && !r.NotStarted && e.Message != "" && (r.Unreachable || (r.Failed > 0 && !s.failedLine[e.Host])) {
 			// Connection-level failures have no task line of their own; a
@@ -103,41 +140,10 @@ func (s *HumanSink) Emit(e Event) {
 			if s.failedLine[e.Host] {
 				msg = s.dim.Sprint("(the failed task above lost the connection)")
 			}
-			fmt.Fprintf(&b, "%s  %s  %s\n", s.host(e.Host), s.status(st), msg)
+			fmt.Fprintf(b, "%s  %s  %s\n", s.host(e.Host), s.status(st), msg)
 		}
 	case EventRecap:
-		s.flush(true)
-		s.recap(&b, e.Recap)
-	}
-	if s.mode == "plan" && e.Host != "" && s.held != nil {
-		buf := s.held[e.Host]
-		if buf == nil {
-			buf = &bytes.Buffer{}
-			s.held[e.Host] = buf
-		}
-		buf.Write(b.Bytes())
-		if e.Type == EventHostDone {
-			s.done[e.Host] = true
-			s.flush(false)
-		}
-		return
-	}
-	s.w.Write(b.Bytes())
-}
-
-// flush writes held host blocks in inventory order, as far as hosts are
-// done (or all of them, at the end).
-func (s *HumanSink) flush(all bool) {
-	for s.next < len(s.order) {
-		h := s.order[s.next]
-		if !all && !s.done[h] {
-			return
-		}
-		if buf := s.held[h]; buf != nil {
-			s.w.Write(buf.Bytes())
-			delete(s.held, h)
-		}
-		s.next++
+		s.recap(b, e.Recap)
 	}
 }
 

@@ -68,6 +68,7 @@ func planEvents() []Event {
 		{Type: EventHandler, Mode: "plan", Host: "web1", Task: "service.staffrota", Kind: "service", Name: "restart-app", Status: StatusWillRun, Message: "notified", NotifiedBy: []string{"file./etc/app.env"}},
 		{Type: EventHostDone, Mode: "plan", Host: "web1", Status: StatusChange, Recap: []HostRecap{{Host: "web1", Changed: 4, Skipped: 1}}},
 		{Type: EventTask, Mode: "plan", Host: "web2", Task: "gunicorn_service.staffrota", Kind: "gunicorn_service", Status: StatusOK, Diff: &plan.Diff{}},
+		{Type: EventHostDone, Mode: "plan", Host: "web2", Status: StatusOK, Recap: []HostRecap{{Host: "web2", OK: 1, Skipped: 1}}},
 		{Type: EventHostDone, Mode: "plan", Host: "web-old", Status: StatusUnreachable, Message: "web-old (192.0.2.1:22): connect: i/o timeout", Recap: []HostRecap{{Host: "web-old", Unreachable: true}}},
 		{Type: EventRecap, Mode: "plan", Recap: []HostRecap{
 			{Host: "web1", Changed: 4, Skipped: 1},
@@ -216,24 +217,64 @@ func TestUnifiedDiffCases(t *testing.T) {
 	}
 }
 
-func TestPlanOutputInInventoryOrder(t *testing.T) {
+// TestPlanStreamsHostsAsTheyFinish: in plan, a host's block is written as
+// soon as the host is done (b, done first, before a), in one piece (a's two
+// tasks together although b's events came between them), a diff is named
+// "same as" only after it was shown, and the recap stays in inventory order.
+func TestPlanStreamsHostsAsTheyFinish(t *testing.T) {
+	d := &plan.Diff{Changes: []plan.Change{{Attr: "content", Path: "/u", OldContent: []byte("w=1\n"), NewContent: []byte("w=2\n")}}}
 	events := []Event{
-		{Type: EventRunStart, Mode: "plan", Hosts: []string{"a", "b"}},
-		{Type: EventTask, Mode: "plan", Host: "b", Task: "file.x", Status: StatusOK},
-		{Type: EventHostDone, Mode: "plan", Host: "b", Recap: []HostRecap{{Host: "b", OK: 1}}},
+		{Type: EventRunStart, Mode: "plan", Hosts: []string{"a", "b", "c"}},
+		{Type: EventTask, Mode: "plan", Host: "a", Task: "file.u", Status: StatusChange, Diff: d},
+		{Type: EventTask, Mode: "plan", Host: "b", Task: "file.u", Status: StatusChange, Diff: d},
+		{Type: EventTask, Mode: "plan", Host: "c", Task: "file.x", Status: StatusOK},
+		{Type: EventHostDone, Mode: "plan", Host: "b", Recap: []HostRecap{{Host: "b", Changed: 1}}},
 		{Type: EventTask, Mode: "plan", Host: "a", Task: "file.x", Status: StatusFailed, Message: "boom"},
-		{Type: EventHostDone, Mode: "plan", Host: "a", Message: "file.x: boom", Recap: []HostRecap{{Host: "a", Failed: 1, Error: "file.x: boom"}}},
-		{Type: EventRecap, Mode: "plan", Recap: []HostRecap{{Host: "a", Failed: 1}, {Host: "b", OK: 1}}},
+		{Type: EventHostDone, Mode: "plan", Host: "a", Message: "file.x: boom", Recap: []HostRecap{{Host: "a", Changed: 1, Failed: 1, Error: "file.x: boom"}}},
+		// c never finishes (an interrupted run): written before the recap.
+		{Type: EventRecap, Mode: "plan", Recap: []HostRecap{{Host: "a", Changed: 1, Failed: 1}, {Host: "b", Changed: 1}, {Host: "c", OK: 1, Interrupted: true}}},
 	}
-	out := render(events)
-	ia, ib := strings.Index(out, "a  FAILED"), strings.Index(out, "b  ok")
-	if ia < 0 || ib < 0 || ia > ib {
-		t.Fatalf("want host a before host b:\n%s", out)
+	var writes []string
+	s := NewHumanSink(writerFunc(func(p []byte) { writes = append(writes, string(p)) }), false)
+	s.ShowDurations = false
+	for i, e := range events {
+		n := len(writes)
+		s.Emit(e)
+		if e.Type == EventHostDone && e.Host == "b" && (len(writes) != n+1 || !strings.HasPrefix(writes[n], "b  change")) {
+			t.Fatalf("event %d: b's block is not written, in one write, when b is done: %q", i, writes[n:])
+		}
+	}
+	out := strings.Join(writes, "")
+	want := `tend plan: 3 hosts (a, b, c)
+
+b  change       file.u
+     --- /u
+     +++ /u
+     @@ -1 +1 @@
+     -w=1
+     +w=2
+a  change       file.u
+     (same diff as b)
+a  FAILED       file.x: boom
+c  ok           file.x
+
+RECAP
+HOST    ok  to change  failed  skipped  unreachable
+a        0          1       1        0  -
+b        0          1       0        0  -
+c        1          0       0        0  -
+`
+	if !strings.HasPrefix(out, want) {
+		t.Fatalf("got:\n%s\nwant (prefix):\n%s", out, want)
 	}
 	if strings.Count(out, "boom") != 1 {
 		t.Errorf("a failed task must be reported once, not again as a host line:\n%s", out)
 	}
 }
+
+type writerFunc func([]byte)
+
+func (f writerFunc) Write(p []byte) (int, error) { f(p); return len(p), nil }
 
 func TestSameDiffNamedNotRepeated(t *testing.T) {
 	d := func(workers string) *plan.Diff {
