@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 GO    ?= go
 BIN   := bin/tend
+# The commit tend names in --version (builds here run with -buildvcs=false).
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
 APT_PACKAGES := debootstrap systemd-container openssh-client iproute2 sudo shellcheck acl
 BENCH_APT_PACKAGES := ansible sshpass
 
@@ -10,7 +12,7 @@ BENCH_APT_PACKAGES := ansible sshpass
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/tend
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN) ./cmd/tend
 
 # deps installs what the real-host suite needs (Debian packages, as root)
 # and downloads the Go modules.
@@ -32,6 +34,7 @@ bench-deps: deps
 vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) run ./cmd/tend fmt --check examples
 
 unit:
 	$(GO) test -race -count=1 ./...

@@ -5,18 +5,18 @@
 # put your own hosts in.
 
 defaults {
-  user          = "deploy"
-  port          = 22
+  user = "deploy"
+  port = 22
   # Without identity_file, tend uses ssh-agent, then ~/.ssh/id_ed25519,
   # id_ecdsa, id_rsa. A file named here must exist: validate, plan and apply
   # refuse a missing one before connecting.
   # identity_file = "~/.ssh/id_deploy"
-  become        = true
+  become = true
   # If the deploy user's sudo needs a password, name the environment
   # variable that holds it (never the password itself):
   # become_password_env = "TEND_SUDO_PASSWORD"
-  connect_timeout     = 10
-  command_timeout     = 300
+  connect_timeout = 10
+  command_timeout = 300
 }
 
 group "web" {
