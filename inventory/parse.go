@@ -27,7 +27,9 @@ const (
 	DefaultBecomeUser = "root"
 )
 
-// Load reads and parses the inventory file filename. See Parse.
+// Load reads and parses the inventory file filename, in the format
+// DetectFormat tells: tend's HCL (Parse) or an Ansible INI or YAML
+// inventory (ParseAnsibleINI, ParseAnsibleYAML).
 func Load(filename string) (*Inventory, hcl.Diagnostics) {
 	src, err := os.ReadFile(filename)
 	if err != nil {
@@ -36,6 +38,12 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 			Summary:  "Failed to read inventory",
 			Detail:   fmt.Sprintf("Cannot read inventory %s: %s.", filename, err),
 		}}
+	}
+	switch DetectFormat(filename, src) {
+	case FormatAnsibleINI:
+		return ParseAnsibleINI(src, filename)
+	case FormatAnsibleYAML:
+		return ParseAnsibleYAML(src, filename)
 	}
 	return Parse(src, filename)
 }
@@ -716,6 +724,9 @@ func (p *parser) resolve(inv *Inventory) {
 	inv.Vars = copyVars(p.defaults.vars)
 	for _, g := range p.groups {
 		grp := &Group{Name: g.name, Vars: copyVars(g.set.vars), Range: g.defRange}
+		for _, c := range g.children {
+			grp.Children = append(grp.Children, c.name)
+		}
 		for _, h := range p.hosts {
 			if flat[g.name][h.name] {
 				grp.Hosts = append(grp.Hosts, h.name)
