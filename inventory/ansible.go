@@ -81,9 +81,11 @@ type aGroup struct {
 	name     string
 	hosts    []string
 	children []string
-	parents  []string
-	vars     map[string]aVar
-	rng      hcl.Range
+	// childAt is where each child was listed.
+	childAt map[string]hcl.Range
+	parents []string
+	vars    map[string]aVar
+	rng     hcl.Range
 	// depth is Ansible's: all is 0, its children 1, theirs 2...
 	depth    int
 	priority int
@@ -135,7 +137,7 @@ func (r *ansibleReader) group(name string, rng hcl.Range) *aGroup {
 		}
 		return g
 	}
-	g := &aGroup{name: name, vars: map[string]aVar{}, rng: rng, priority: 1}
+	g := &aGroup{name: name, vars: map[string]aVar{}, childAt: map[string]hcl.Range{}, rng: rng, priority: 1}
 	r.groups[name] = g
 	r.groupOrder = append(r.groupOrder, name)
 	return g
@@ -157,10 +159,11 @@ func (r *ansibleReader) host(name, group string, rng hcl.Range) *aHost {
 	return h
 }
 
-// child makes child a child group of parent.
-func (r *ansibleReader) child(parent, child string) {
+// child makes child a child group of parent, listed at rng.
+func (r *ansibleReader) child(parent, child string, rng hcl.Range) {
 	p, c := r.groups[parent], r.groups[child]
 	if !contains(p.children, child) {
+		p.childAt[child] = rng
 		p.children = append(p.children, child)
 		c.parents = append(c.parents, parent)
 	}
@@ -183,7 +186,7 @@ func (r *ansibleReader) resolve(inv *Inventory) {
 	// Every group but all and ungrouped without a parent is a child of all.
 	for _, name := range r.groupOrder {
 		if g := r.groups[name]; name != "all" && len(g.parents) == 0 {
-			r.child("all", name)
+			r.child("all", name, hcl.Range{})
 		}
 	}
 	if r.depths() {
@@ -340,7 +343,7 @@ func (r *ansibleReader) depths() bool {
 				for i < len(path) && path[i] != c {
 					i++
 				}
-				r.errorf(r.groups[c].rng, "Group cycle", "Groups contain each other: %s.",
+				r.errorf(g.childAt[c], "Group cycle", "Groups contain each other: %s.",
 					strings.Join(append(append([]string{}, path[i:]...), c), " → "))
 				return true
 			case 0:
@@ -417,7 +420,10 @@ func expandHostPattern(pattern string) (hosts []string, port string, problem str
 				}
 			}
 		}
-		if colons == 1 {
+		switch {
+		case colons > 1:
+			return []string{p}, "", ""
+		case colons == 1:
 			p, port = p[:last], p[last+1:]
 			if port == "" {
 				return nil, "", fmt.Sprintf("The host pattern %q ends in \":\", which is reserved for a port.", pattern)
@@ -431,8 +437,8 @@ func expandHostPattern(pattern string) (hosts []string, port string, problem str
 			}
 		}
 	}
-	if strings.Count(p, ":") > 1 || !strings.Contains(p, "[") {
-		return []string{p}, port, "" // an IPv6 address or a plain name
+	if !strings.Contains(p, "[") {
+		return []string{p}, port, ""
 	}
 	hosts, problem = expandRanges(p)
 	return hosts, port, problem

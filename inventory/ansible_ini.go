@@ -140,7 +140,7 @@ func (r *ansibleReader) ini(src []byte) {
 				return
 			}
 			r.group(child, whole)
-			r.child(group, child)
+			r.child(group, child, whole)
 			if !declared[child] {
 				if p := pend[child]; p == nil || p.state == "vars" {
 					if p == nil {

@@ -141,7 +141,7 @@ func (y *yamlReader) group(key, value *yaml.Node, parent string) {
 			r.errorf(y.rng(key), "Group cycle", "Group %q lists itself as a child.", name)
 			return
 		}
-		r.child(parent, name)
+		r.child(parent, name, y.rng(key))
 	}
 	if isNull(value) {
 		return
@@ -249,6 +249,16 @@ func (y *yamlReader) value(n *yaml.Node) (cty.Value, bool) {
 				return cty.NumberFloatVal(f), true
 			}
 		case "!!str":
+			// Ansible's PyYAML reads YAML 1.1, where plain yes, no, on
+			// and off are booleans too.
+			if n.Style == 0 {
+				switch n.Value {
+				case "yes", "Yes", "YES", "on", "On", "ON":
+					return cty.True, true
+				case "no", "No", "NO", "off", "Off", "OFF":
+					return cty.False, true
+				}
+			}
 			return cty.StringVal(n.Value), true
 		}
 		return cty.StringVal(n.Value), true
