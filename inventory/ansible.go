@@ -304,20 +304,34 @@ func (r *ansibleReader) resolve(inv *Inventory) {
 			}
 			return a.name < b.name
 		})
-		merged := map[string]aVar{}
-		for _, g := range groups {
+		// level is where each var's value was merged from (the host
+		// last), so that of two variables for one setting (ansible_timeout
+		// and ConnectTimeout in ansible_ssh_common_args) the more specific
+		// one wins, and by name between variables of one level.
+		merged, level := map[string]aVar{}, map[string]int{}
+		for i, g := range groups {
 			for k, v := range g.vars {
-				merged[k] = v
+				merged[k], level[k] = v, i
 			}
 		}
 		for k, v := range h.vars {
-			merged[k] = v
+			merged[k], level[k] = v, len(groups)
 		}
-		for k, v := range merged {
+		keys := make([]string, 0, len(merged))
+		for k := range merged {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool {
+			if level[keys[i]] != level[keys[j]] {
+				return level[keys[i]] < level[keys[j]]
+			}
+			return keys[i] < keys[j]
+		})
+		for _, k := range keys {
 			if strings.HasPrefix(k, "ansible_") {
-				conn.apply(host, k, v)
+				conn.apply(host, k, merged[k])
 			} else {
-				host.Vars[k] = v.val
+				host.Vars[k] = merged[k].val
 			}
 		}
 		inv.Hosts = append(inv.Hosts, host)

@@ -149,6 +149,7 @@ func TestAnsibleSemantics(t *testing.T) {
 	nulls := mustLoad(t, "testdata/ansible/nulls.yaml")
 	crlf := mustLoad(t, "testdata/ansible/crlf.ini")
 	complexInv := mustLoad(t, "testdata/ansible/complex.ini")
+	sshArgs := mustLoad(t, "testdata/ansible/ssh_args.ini")
 	str := func(inv *Inventory, host, v string) string {
 		h := inv.Host(host)
 		if h == nil {
@@ -194,6 +195,11 @@ func TestAnsibleSemantics(t *testing.T) {
 		{"comment after a host line", str(crlf, "web1", "path"), `"/srv/x"`},
 		{"-J jump host", fmt.Sprintf("%q", crlf.Host("web1").Jump), `["bastion.example.com"]`},
 		{"CRLF user", crlf.Host("web1").User, "admin"},
+		{"UserKnownHostsFile", sshArgs.Host("app1").KnownHostsFile, "/etc/tend/known_hosts"},
+		{"ssh options", fmt.Sprintf("%d %d %d", sshArgs.Host("app1").ConnectTimeout, *sshArgs.Host("app1").KeepAliveInterval, sshArgs.Host("app1").KeepAliveCount), "7 10 4"},
+		{"host's ansible_timeout beats the group's ConnectTimeout", fmt.Sprint(sshArgs.Host("app2").ConnectTimeout), "15"},
+		{"old aliases", fmt.Sprintf("%s %d %s", sshArgs.Host("app1").Address, sshArgs.Host("app1").Port, sshArgs.Host("app1").User), "198.51.100.7 2200 ops"},
+		{"ansible_connection=local", sshArgs.Host("localhost").Connection, "local"},
 		{"[all] hosts are ungrouped", strings.Join(complexInv.Group("ungrouped").Hosts, ","), "ihavenogroup,hostinall"},
 		{"all:vars connection", complexInv.Host("test6").Connection, "local"},
 		{"a host in several groups", strings.Join(complexInv.Host("test2").Groups, ","), "test_group1,test_group3,parent_1,parent_2,parent_3"},
@@ -201,6 +207,16 @@ func TestAnsibleSemantics(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.name, tc.got, tc.want)
 		}
+	}
+	// A host listed before any section and again in a group leaves
+	// ungrouped, as in Ansible.
+	early := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(early, []byte("early\nalone\n[web]\nearly\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := mustLoad(t, early)
+	if got := strings.Join(inv.Host("early").Groups, ",") + " / " + strings.Join(inv.Group("ungrouped").Hosts, ","); got != "web / alone" {
+		t.Errorf("groups of early / ungrouped hosts: %s, want web / alone", got)
 	}
 	if r := guide.Host("foo.example.com").SettingRanges["user"]; r.Start.Line != 35 || !strings.HasSuffix(r.Filename, "hosts.ini") {
 		t.Errorf("user of foo.example.com written at %v, want hosts.ini line 35", r)
