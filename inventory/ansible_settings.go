@@ -46,6 +46,9 @@ type ansibleSettings struct {
 	r     *ansibleReader
 	found map[string]*ansibleFinding
 	order []string
+	// secret names the variable of the error being reported when its
+	// value is a secret, to be redacted in snippets.
+	secret string
 }
 
 type ansibleFinding struct {
@@ -64,6 +67,9 @@ func (s *ansibleSettings) report(sev hcl.DiagnosticSeverity, host string, rng hc
 	if !ok {
 		r := rng
 		f = &ansibleFinding{diag: &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: &r}}
+		if s.secret != "" {
+			f.diag.Extra = RedactedSource{Text: s.secret + "=(redacted)"}
+		}
 		s.found[key] = f
 		s.order = append(s.order, key)
 	}
@@ -92,6 +98,14 @@ func (s *ansibleSettings) diagnostics() hcl.Diagnostics {
 
 func (s *ansibleSettings) errorf(host string, rng hcl.Range, summary, format string, args ...any) {
 	s.report(hcl.DiagError, host, rng, summary, format, args...)
+	s.secret = ""
+}
+
+// RedactedSource, as a diagnostic's Extra, says that the source its
+// Subject covers holds a secret: a printer shows Text in its place
+// instead of the line as written.
+type RedactedSource struct {
+	Text string
 }
 
 func (s *ansibleSettings) warnf(host string, rng hcl.Range, summary, format string, args ...any) {
@@ -208,6 +222,7 @@ func (s *ansibleSettings) apply(h *Host, name string, v aVar) {
 	default:
 		switch {
 		case ansibleSecretVars[name]:
+			s.secret = name
 			s.errorf(h.Name, v.rng, "Secret in the inventory",
 				"tend never takes passwords from inventory files. Remove %s, convert the inventory (tend inventory -i FILE --to-hcl) and give the sudo password with become_password_env = \"NAME\" (an environment variable that holds it) or become_password_prompt = true; SSH logins use keys or ssh-agent.", name)
 		case contains(AnsibleIgnoredVars, name):

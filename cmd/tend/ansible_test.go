@@ -38,10 +38,13 @@ func TestAnsibleInventoryDiagnostics(t *testing.T) {
 		"# no extension: INI by its shape\n[web]\nweb1 ansible_host=127.0.0.1 ansible_port=%d\n\n[web:vars]\nworkers=2\nansible_become_password=hunter2\n", port))
 	r := tend(t, "plan", pb, "-i", secret, "--no-color")
 	r.want(t, ExitInvalid)
-	for _, want := range []string{secret + ":7:1: error: Secret in the inventory", "ansible_become_password=hunter2", "become_password_env", "no host was contacted"} {
+	for _, want := range []string{secret + ":7:1: error: Secret in the inventory", "ansible_become_password=(redac", "become_password_env", "no host was contacted"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
+	}
+	if strings.Contains(r.stderr, "hunter2") {
+		t.Errorf("the password reached stderr:\n%s", r.stderr)
 	}
 	if c := h.srv.Stats().Connections; c != 0 {
 		t.Fatalf("an inventory with a password made %d connections", c)
