@@ -375,3 +375,57 @@ func TestAnsibleDiagnostics(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteHCLRoundTripsHCL: an HCL inventory with every connection
+// setting, written by WriteHCL and read back, resolves the same.
+func TestWriteHCLRoundTripsHCL(t *testing.T) {
+	inv, diags := Parse([]byte(`defaults {
+  user = "deploy"
+  become = true
+  command_timeout = 300
+  vars = { region = "eu", workers = 1 }
+}
+group "web" {
+  become_password_env = "SUDO_PW"
+  keepalive_interval = 0
+  vars = { workers = 2 }
+  host "web1" { address = "203.0.113.10" }
+  host "web2" {
+    address = "203.0.113.11"
+    port = 2222
+    known_hosts_file = "/etc/kh"
+    vars = { workers = 4, tags = ["a", "b"] }
+  }
+}
+group "prod" {
+  children = ["web"]
+  members = ["db1"]
+  become_password_prompt = true
+}
+host "db1" {
+  connect_timeout = 3
+  keepalive_count = 5
+  state_dir = "/var/lib/tend-db"
+  become_user = "postgres"
+  identity_file = "/keys/db"
+}
+host "ctl" { connection = "local" }
+`), "in.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	out := WriteHCL(inv)
+	back, diags := Parse(out, "out.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("%s\n%s", diags.Error(), out)
+	}
+	if got, want := describe(back, false), describe(inv, false); got != want {
+		t.Errorf("read back:\n%s\nwant:\n%s\nfrom:\n%s", got, want, out)
+	}
+	for _, h := range []string{"web1", "web2", "db1", "ctl"} {
+		a, b := inv.Host(h), back.Host(h)
+		if a.CommandTimeout != b.CommandTimeout || a.StateDir != b.StateDir || a.BecomePasswordEnv != b.BecomePasswordEnv || a.BecomePasswordPrompt != b.BecomePasswordPrompt {
+			t.Errorf("%s: settings differ after the round trip:\n%+v\n%+v", h, a, b)
+		}
+	}
+}

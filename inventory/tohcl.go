@@ -53,9 +53,21 @@ func WriteHCL(inv *Inventory) []byte {
 		}},
 		{"become_user", str(func(h *Host) string { return h.BecomeUser }, DefaultBecomeUser)},
 		{"become_password_env", str(func(h *Host) string { return h.BecomePasswordEnv }, "")},
+		{"become_password_prompt", func(h *Host) cty.Value {
+			if h.BecomePasswordPrompt {
+				return cty.True
+			}
+			return cty.NilVal
+		}},
 		{"connect_timeout", func(h *Host) cty.Value {
 			if h.ConnectTimeout != 0 {
 				return cty.NumberIntVal(int64(h.ConnectTimeout))
+			}
+			return cty.NilVal
+		}},
+		{"command_timeout", func(h *Host) cty.Value {
+			if h.CommandTimeout != 0 {
+				return cty.NumberIntVal(int64(h.CommandTimeout))
 			}
 			return cty.NilVal
 		}},
@@ -71,6 +83,7 @@ func WriteHCL(inv *Inventory) []byte {
 			}
 			return cty.NilVal
 		}},
+		{"state_dir", str(func(h *Host) string { return h.StateDir }, "")},
 	}
 	shared := map[string]cty.Value{}
 	for _, s := range settings {
