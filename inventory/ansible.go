@@ -85,7 +85,9 @@ type aGroup struct {
 	childAt map[string]hcl.Range
 	parents []string
 	vars    map[string]aVar
-	rng     hcl.Range
+	// fileVars are the group's group_vars/ file's.
+	fileVars map[string]aVar
+	rng      hcl.Range
 	// depth is Ansible's: all is 0, its children 1, theirs 2...
 	depth    int
 	priority int
@@ -93,10 +95,12 @@ type aGroup struct {
 
 // aHost is an Ansible host as read.
 type aHost struct {
-	name   string
-	vars   map[string]aVar
-	rng    hcl.Range
-	groups []string // direct groups, in order
+	name string
+	vars map[string]aVar
+	// fileVars are the host's host_vars/ file's.
+	fileVars map[string]aVar
+	rng      hcl.Range
+	groups   []string // direct groups, in order
 }
 
 // ansibleReader collects an Ansible inventory, of either format, before
@@ -263,13 +267,23 @@ func (r *ansibleReader) resolve(inv *Inventory) {
 		}
 		return out
 	}
-	inv.Vars = split(r.groups["all"].vars)
+	withFiles := func(g *aGroup) map[string]aVar {
+		out := map[string]aVar{}
+		for k, v := range g.vars {
+			out[k] = v
+		}
+		for k, v := range g.fileVars {
+			out[k] = v
+		}
+		return out
+	}
+	inv.Vars = split(withFiles(r.groups["all"]))
 	for _, name := range r.groupOrder {
 		g := r.groups[name]
 		if name == "all" || (name == "ungrouped" && len(g.hosts) == 0) {
 			continue
 		}
-		grp := &Group{Name: name, Vars: split(g.vars), Range: g.rng, Children: append([]string(nil), g.children...)}
+		grp := &Group{Name: name, Vars: split(withFiles(g)), Range: g.rng, Children: append([]string(nil), g.children...)}
 		for _, h := range r.hostOrder {
 			if under[name][h] {
 				grp.Hosts = append(grp.Hosts, h)
@@ -304,19 +318,30 @@ func (r *ansibleReader) resolve(inv *Inventory) {
 			}
 			return a.name < b.name
 		})
-		// level is where each var's value was merged from (the host
-		// last), so that of two variables for one setting (ansible_timeout
-		// and ConnectTimeout in ansible_ssh_common_args) the more specific
-		// one wins, and by name between variables of one level.
+		// Ansible's precedence: inventory group vars < group_vars/all <
+		// group_vars/ of the other groups < inventory host vars <
+		// host_vars/, groups by depth, priority and name each time. level
+		// is where each var's value was merged from, so that of two
+		// variables for one setting (ansible_timeout and ConnectTimeout in
+		// ansible_ssh_common_args) the more specific one wins, and by name
+		// between variables of one level.
 		merged, level := map[string]aVar{}, map[string]int{}
-		for i, g := range groups {
-			for k, v := range g.vars {
-				merged[k], level[k] = v, i
+		layer := func(vars map[string]aVar, lvl int) {
+			for k, v := range vars {
+				merged[k], level[k] = v, lvl
 			}
 		}
-		for k, v := range h.vars {
-			merged[k], level[k] = v, len(groups)
+		for i, g := range groups {
+			layer(g.vars, i)
 		}
+		layer(r.groups["all"].fileVars, len(groups))
+		for i, g := range groups {
+			if g.name != "all" {
+				layer(g.fileVars, len(groups)+1+i)
+			}
+		}
+		layer(h.vars, 2*len(groups)+1)
+		layer(h.fileVars, 2*len(groups)+2)
 		keys := make([]string, 0, len(merged))
 		for k := range merged {
 			keys = append(keys, k)

@@ -39,18 +39,23 @@ import (
 // (when it has hosts) included, all left out.
 func ParseAnsibleINI(src []byte, filename string) (*Inventory, hcl.Diagnostics) {
 	inv := &Inventory{Filename: filename, Files: map[string]*hcl.File{}}
-	inv.Files[filename] = &hcl.File{Bytes: src}
 	r := newAnsibleReader(filename)
+	r.readINI(inv, src, filename)
+	if !r.diags.HasErrors() {
+		r.resolve(inv)
+	}
+	return inv, r.diags
+}
+
+// readINI adds the INI inventory src, read from filename, to r.
+func (r *ansibleReader) readINI(inv *Inventory, src []byte, filename string) {
+	inv.Files[filename] = &hcl.File{Bytes: src}
+	r.filename = filename
 	if !utf8.Valid(src) {
-		r.errorf(hcl.Range{Filename: filename}, "Invalid inventory", "The inventory is not UTF-8 text.")
-		return inv, r.diags
+		r.errorf(hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}, "Invalid inventory", "The inventory is not UTF-8 text.")
+		return
 	}
 	r.ini(src)
-	if r.diags.HasErrors() {
-		return inv, r.diags
-	}
-	r.resolve(inv)
-	return inv, r.diags
 }
 
 var (

@@ -429,3 +429,60 @@ host "ctl" { connection = "local" }
 		}
 	}
 }
+
+// TestAnsibleDirectory: a directory inventory is its files (README.md
+// skipped) with group_vars/ and host_vars/ (files and directories of
+// files), in Ansible's precedence; vaulted files and values are warned
+// about and skipped. A single file gets the group_vars/ beside it too.
+func TestAnsibleDirectory(t *testing.T) {
+	inv, diags := Load("testdata/ansible/dir")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	var warnings []string
+	for _, d := range diags {
+		warnings = append(warnings, fmt.Sprintf("%s:%d %s", filepath.Base(d.Subject.Filename), d.Subject.Start.Line, d.Summary))
+	}
+	if got, want := strings.Join(warnings, "; "), "prod.yaml:2 Vaulted value not read; vault.yml:1 Vaulted file not read"; got != want {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	str := func(host, v string) string {
+		val, ok := inv.Host(host).Vars[v]
+		if !ok {
+			return "(unset)"
+		}
+		return strings.TrimSpace(string(hclwrite.TokensForValue(val).Bytes()))
+	}
+	names := make([]string, 0, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		names = append(names, h.Name)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"files in name order, README.md skipped", strings.Join(names, ","), "ctl,web1,web2,db1"},
+		{"group_vars/all reaches every host", inv.Host("ctl").User + " " + inv.Host("db1").User, "deploy deploy"},
+		{"group_vars/ beat the inventory's group vars, a parent's too", str("web1", "role"), `"prod-file"`},
+		{"group_vars/all beats the inventory's child group vars", str("ctl", "role"), `"all-file"`},
+		{"group_vars/web/ directory", str("web1", "workers"), "2"},
+		{"host_vars/ beat group_vars/", str("web2", "workers"), "4"},
+		{"host_vars connection setting", inv.Host("web2").Address, "10.0.0.2"},
+		{"host_vars without an extension (JSON)", fmt.Sprintf("%d %s", inv.Host("db1").Port, str("db1", "tags")), `2222 ["primary"]`},
+		{"vaulted value skipped", str("db1", "db_password"), "(unset)"},
+		{"second source's host", inv.Host("ctl").Connection, "local"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, tc.got, tc.want)
+		}
+	}
+	back, diags := Parse(WriteHCL(inv), "converted.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if got, want := describe(back, false), describe(inv, false); got != want {
+		t.Errorf("converted and read back:\n%s\nread directly:\n%s", got, want)
+	}
+
+	single := mustLoad(t, "testdata/ansible/dir/hosts.ini")
+	if single.Host("ctl") != nil || single.Host("web1").User != "deploy" {
+		t.Errorf("hosts.ini alone: want its group_vars/ and not extra.yml, got ctl=%v user=%q", single.Host("ctl") != nil, single.Host("web1").User)
+	}
+}

@@ -19,32 +19,44 @@ import (
 // settings as for ParseAnsibleINI.
 func ParseAnsibleYAML(src []byte, filename string) (*Inventory, hcl.Diagnostics) {
 	inv := &Inventory{Filename: filename, Files: map[string]*hcl.File{}}
-	inv.Files[filename] = &hcl.File{Bytes: src}
 	r := newAnsibleReader(filename)
+	r.readYAML(inv, src, filename)
+	if !r.diags.HasErrors() {
+		r.resolve(inv)
+	}
+	return inv, r.diags
+}
+
+// readYAML adds the YAML inventory src, read from filename, to r.
+func (r *ansibleReader) readYAML(inv *Inventory, src []byte, filename string) {
+	inv.Files[filename] = &hcl.File{Bytes: src}
+	r.filename = filename
 	y := &yamlReader{r: r, lineOff: lineOffsets(src)}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(src, &doc); err != nil {
-		r.errorf(y.errRange(err.Error()), "Invalid YAML", "%s.", strings.TrimPrefix(err.Error(), "yaml: "))
-		return inv, r.diags
+	root, ok := y.document(src, "A YAML inventory is a mapping of groups, like all: {hosts: {web1: null}}.")
+	if !ok {
+		return
 	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		r.errorf(hcl.Range{Filename: filename, Start: hcl.InitialPos, End: hcl.InitialPos}, "Invalid inventory",
-			"A YAML inventory is a mapping of groups, like all: {hosts: {web1: null}}.")
-		return inv, r.diags
-	}
-	root := doc.Content[0]
 	if keyed(root, "plugin") != nil {
 		r.errorf(y.rng(root), "Inventory plugin configuration", "This file configures an Ansible inventory plugin; tend reads only static inventories (hosts, children, vars).")
-		return inv, r.diags
+		return
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		y.group(root.Content[i], root.Content[i+1], "")
 	}
-	if r.diags.HasErrors() {
-		return inv, r.diags
+}
+
+// document parses src as one YAML mapping; what says what it should be.
+func (y *yamlReader) document(src []byte, what string) (*yaml.Node, bool) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		y.r.errorf(y.errRange(err.Error()), "Invalid YAML", "%s.", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, false
 	}
-	r.resolve(inv)
-	return inv, r.diags
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		y.r.errorf(hcl.Range{Filename: y.r.filename, Start: hcl.InitialPos, End: hcl.InitialPos}, "Invalid YAML", "%s", what)
+		return nil, false
+	}
+	return doc.Content[0], true
 }
 
 type yamlReader struct {
@@ -229,6 +241,10 @@ func (y *yamlReader) host(key, value *yaml.Node, group string) {
 func (y *yamlReader) value(n *yaml.Node) (cty.Value, bool) {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
+	}
+	if n.Tag == "!vault" {
+		y.r.warnf(y.rng(n), "Vaulted value not read", "This value is encrypted with ansible-vault; tend does not read it. Give secrets to tend through the environment (become_password_env, env() in an HCL inventory).")
+		return cty.NilVal, false
 	}
 	switch n.Kind {
 	case yaml.ScalarNode:

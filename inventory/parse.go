@@ -29,8 +29,12 @@ const (
 
 // Load reads and parses the inventory file filename, in the format
 // DetectFormat tells: tend's HCL (Parse) or an Ansible INI or YAML
-// inventory (ParseAnsibleINI, ParseAnsibleYAML).
+// inventory, with the group_vars/ and host_vars/ beside it; a directory is
+// an Ansible inventory directory (LoadAnsible).
 func Load(filename string) (*Inventory, hcl.Diagnostics) {
+	if st, err := os.Stat(filename); err == nil && st.IsDir() {
+		return LoadAnsible(filename)
+	}
 	src, err := os.ReadFile(filename)
 	if err != nil {
 		return &Inventory{Filename: filename, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
@@ -39,11 +43,8 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("Cannot read inventory %s: %s.", filename, err),
 		}}
 	}
-	switch DetectFormat(filename, src) {
-	case FormatAnsibleINI:
-		return ParseAnsibleINI(src, filename)
-	case FormatAnsibleYAML:
-		return ParseAnsibleYAML(src, filename)
+	if DetectFormat(filename, src) != FormatHCL {
+		return LoadAnsible(filename)
 	}
 	return Parse(src, filename)
 }
