@@ -27,8 +27,11 @@ type Inventory struct {
 type Group struct {
 	Name  string
 	Hosts []string // host names, in order
-	Vars  map[string]cty.Value
-	Range hcl.Range
+	// Children are the groups whose hosts are in this one (children =
+	// [...], or Ansible's children), as written.
+	Children []string
+	Vars     map[string]cty.Value
+	Range    hcl.Range
 }
 
 // Host is one target host with everything needed to reach it.

@@ -27,8 +27,14 @@ const (
 	DefaultBecomeUser = "root"
 )
 
-// Load reads and parses the inventory file filename. See Parse.
+// Load reads and parses the inventory file filename, in the format
+// DetectFormat tells: tend's HCL (Parse) or an Ansible INI or YAML
+// inventory, with the group_vars/ and host_vars/ beside it; a directory is
+// an Ansible inventory directory (LoadAnsible).
 func Load(filename string) (*Inventory, hcl.Diagnostics) {
+	if st, err := os.Stat(filename); err == nil && st.IsDir() {
+		return LoadAnsible(filename)
+	}
 	src, err := os.ReadFile(filename)
 	if err != nil {
 		return &Inventory{Filename: filename, Files: map[string]*hcl.File{}}, hcl.Diagnostics{{
@@ -36,6 +42,9 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 			Summary:  "Failed to read inventory",
 			Detail:   fmt.Sprintf("Cannot read inventory %s: %s.", filename, err),
 		}}
+	}
+	if DetectFormat(filename, src) != FormatHCL {
+		return LoadAnsible(filename)
 	}
 	return Parse(src, filename)
 }
@@ -716,6 +725,9 @@ func (p *parser) resolve(inv *Inventory) {
 	inv.Vars = copyVars(p.defaults.vars)
 	for _, g := range p.groups {
 		grp := &Group{Name: g.name, Vars: copyVars(g.set.vars), Range: g.defRange}
+		for _, c := range g.children {
+			grp.Children = append(grp.Children, c.name)
+		}
 		for _, h := range p.hosts {
 			if flat[g.name][h.name] {
 				grp.Hosts = append(grp.Hosts, h.name)

@@ -16,13 +16,18 @@ import (
 )
 
 func newInventoryCommand(g *globalFlags) *cobra.Command {
-	return &cobra.Command{
+	var toHCL bool
+	cmd := &cobra.Command{
 		Use:   "inventory",
 		Short: "Show the resolved inventory: hosts, connection settings, groups and merged vars",
 		Long: `inventory prints the inventory as tend resolves it: defaults applied, groups
 expanded and variables merged (defaults < group < host). --limit selects hosts.
 Sensitive vars (sensitive(...)) are shown as "(sensitive)". It never
 connects to a host.
+
+-i also reads Ansible INI and YAML inventories; --to-hcl prints the
+inventory as a tend HCL inventory that resolves to the same hosts, groups,
+settings and vars (all hosts: --limit does not apply).
 
 ` + exitCodesHelp,
 		Args: cobra.NoArgs,
@@ -32,6 +37,10 @@ connects to a host.
 			printDiagnostics(stderr, diags, g.useColor(stderr))
 			if diags.HasErrors() {
 				return exitWith(ExitInvalid, "invalid inventory")
+			}
+			if toHCL {
+				_, err := cmd.OutOrStdout().Write(inventory.WriteHCL(inv))
+				return err
 			}
 			hosts := inv.Hosts
 			if len(g.limit) > 0 {
@@ -47,6 +56,8 @@ connects to a host.
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&toHCL, "to-hcl", false, "print the inventory (an Ansible one too) as a tend HCL inventory")
+	return cmd
 }
 
 // inventoryHostJSON is the JSON form of a resolved host.

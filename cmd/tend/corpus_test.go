@@ -22,6 +22,9 @@ import (
 //     inventory fleet.hcl, and on its own (validate without -i).
 //   - inventory/*.hcl: one mistake in an inventory, checked with the valid
 //     playbook site.hcl.
+//     inventory/ansible_*: the same for Ansible INI and YAML inventories;
+//     these cannot read TEND_CORPUS_PORT, so their hosts' port is not the
+//     server's and the connection count cannot tell whether one was tried.
 //   - flag cases: site.hcl and fleet.hcl with a wrong flag, variable file
 //     (flags/*.vars.hcl) or TEND_VAR_ variable.
 //
@@ -208,6 +211,9 @@ var brokenCorpus = []brokenCase{
 	// Inventories.
 	{file: "inventory/syntax_unclosed_group.hcl", at: "2:13", phrase: "Unclosed configuration block"},
 	{file: "inventory/attr_adress.hcl", at: "4:5", phrase: `Did you mean "address"?`},
+	{file: "inventory/ansible_become_password.ini", at: "9:1", phrase: "become_password_env"},
+	{file: "inventory/ansible_connection_winrm.yml", at: "10:11", phrase: `not with "winrm"`},
+	{file: "inventory/ansible_children_undeclared.ini", at: "7:1", phrase: `includes group "webs"`},
 	{file: "inventory/attr_ansible_host.hcl", at: "4:5", phrase: `An argument named "ansible_host" is not expected here.`, errs: 2},
 	{file: "inventory/block_hosts.hcl", at: "3:3", phrase: `Did you mean "host"?`},
 	{file: "inventory/port_out_of_range.hcl", at: "5:15", phrase: "between 1 and 65535, not 70000"},
@@ -458,6 +464,8 @@ func checkCorpusFiles(t *testing.T) {
 	}
 	for _, dir := range []string{"playbook", "inventory", "flags"} {
 		files, _ := filepath.Glob(filepath.Join(brokenDir, dir, "*.hcl"))
+		ansible, _ := filepath.Glob(filepath.Join(brokenDir, dir, "ansible_*"))
+		files = append(files, ansible...)
 		tpls, _ := filepath.Glob(filepath.Join(brokenDir, dir, "templates", "*"))
 		for _, f := range append(files, tpls...) {
 			rel, _ := filepath.Rel(brokenDir, f)

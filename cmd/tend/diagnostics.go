@@ -12,6 +12,7 @@ import (
 	"github.com/fatih/color"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/playbooks"
 )
 
@@ -46,6 +47,9 @@ func printDiagnostics(w io.Writer, diags hcl.Diagnostics, useColor bool) {
 			if !ok {
 				src, _ = os.ReadFile(d.Subject.Filename)
 				sources[d.Subject.Filename] = src
+			}
+			if red, ok := d.Extra.(inventory.RedactedSource); ok {
+				src = redactSource(src, d.Subject, red.Text)
 			}
 			snippet(&b, src, d.Subject, cyan)
 		} else {
@@ -187,4 +191,26 @@ func snippet(b *bytes.Buffer, src []byte, r *hcl.Range, mark *color.Color) {
 		}
 	}
 	fmt.Fprintf(b, " %s | %s%s\n", strings.Repeat(" ", len(num)), string(prefix), mark.Sprint(strings.Repeat("^", width)))
+}
+
+// redactSource returns src with the one-line range r replaced by text
+// (padded or cut to r's width, so that the caret still lines up): the
+// source there holds a secret that must not reach the terminal or a log.
+func redactSource(src []byte, r *hcl.Range, text string) []byte {
+	if r.Start.Line != r.End.Line || r.Start.Byte < 0 || r.End.Byte > len(src) || r.Start.Byte > r.End.Byte {
+		// Hide the whole line rather than risk showing the secret.
+		lines := strings.Split(string(src), "\n")
+		if r.Start.Line >= 1 && r.Start.Line <= len(lines) {
+			lines[r.Start.Line-1] = text
+		}
+		return []byte(strings.Join(lines, "\n"))
+	}
+	width := r.End.Byte - r.Start.Byte
+	if len(text) > width {
+		text = text[:width]
+	}
+	text += strings.Repeat(" ", width-len(text))
+	out := append([]byte{}, src[:r.Start.Byte]...)
+	out = append(out, text...)
+	return append(out, src[r.End.Byte:]...)
 }

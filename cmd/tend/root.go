@@ -60,7 +60,7 @@ secrets with TEND_VAR_<name> or --var-file.
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&g.inventory, "inventory", "i", "", "inventory file (HCL); without it the implicit localhost over a local connection")
+	pf.StringVarP(&g.inventory, "inventory", "i", "", "inventory: a tend HCL file (.hcl), an Ansible INI or YAML file (.ini, .yml, .yaml, hosts) or an Ansible inventory directory; without it the implicit localhost over a local connection")
 	pf.StringSliceVarP(&g.limit, "limit", "l", nil, "only hosts matching these host or group names (globs, comma-separated, !exclude)")
 	pf.StringArrayVar(&g.vars, "var", nil, "set a playbook variable: --var name=value (repeatable; visible in the process list: pass secrets with --var-file or TEND_VAR_name)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "set playbook variables from an HCL file of name = value lines (repeatable; later files win, --var wins over all)")
