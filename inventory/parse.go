@@ -118,11 +118,11 @@ type settings struct {
 	becomeUser, becomePasswordEnv                  *string
 	stateDir, sshConfig                            *string
 	// jump is nil when not set here.
-	jump []string
-	port, connectTimeout, commandTimeout           *int
-	keepaliveInterval, keepaliveCount              *int
-	become, becomePasswordPrompt                   *bool
-	vars                                           map[string]cty.Value
+	jump                                 []string
+	port, connectTimeout, commandTimeout *int
+	keepaliveInterval, keepaliveCount    *int
+	become, becomePasswordPrompt         *bool
+	vars                                 map[string]cty.Value
 	// ranges holds where each connection attribute's value is written.
 	ranges map[string]hcl.Range
 }
