@@ -38,7 +38,7 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		return err
 	}
 	r := p.run
-	dial, err := g.dialer(cmd, r.Hosts(), p.becoming)
+	dial, err := g.dialer(cmd, r.Hosts(), p.becoming, p.ssh)
 	if err != nil {
 		return err
 	}
