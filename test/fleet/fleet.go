@@ -144,6 +144,8 @@ type Host struct {
 	// (Options.Behind), or "".
 	Behind string
 
+	// behind is the bastion to hide behind once booted.
+	behind string
 	fleet  *Fleet
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd has been waited for
@@ -255,7 +257,7 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 			Name: name, Address: ipString(hostIP + 2), Gateway: ipString(hostIP + 1),
 			Netns: id, Veth: id, Machine: id,
 			Dir: hdir, Root: filepath.Join(hdir, "merged"), Console: filepath.Join(hdir, "console.log"),
-			Behind: o.Behind[name],
+			behind: o.Behind[name],
 			fleet:  f,
 		})
 	}
@@ -289,10 +291,10 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 		return nil, err
 	}
 	if err := f.forEach(func(h *Host) error {
-		if h.Behind == "" {
+		if h.behind == "" {
 			return nil
 		}
-		return h.hide(ctx, f.Host(h.Behind))
+		return h.hide(ctx, f.Host(h.behind))
 	}); err != nil {
 		return nil, err
 	}

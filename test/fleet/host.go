@@ -208,6 +208,7 @@ func (h *Host) hide(ctx context.Context, bastion *Host) error {
 			return fmt.Errorf("hiding behind %s: %w", bastion.Name, err)
 		}
 	}
+	h.Behind = bastion.Name
 	return nil
 }
 
