@@ -110,6 +110,7 @@ play "site" {
 		return n
 	}
 	before := logins()
+	t.Logf("the bastion saw %d logins as deploy before the run", before)
 	apply := tend(t, nil, "apply", pb, "-i", inv)
 	apply.wantExit(t, 0)
 	if n := logins() - before; n != 1 {
