@@ -391,3 +391,12 @@ func TestParseJump(t *testing.T) {
 		}
 	}
 }
+
+// TestJumpMisspelt: a jump host that is no inventory host but looks like
+// one is a warning, not an error: it may be a real host name.
+func TestJumpMisspelt(t *testing.T) {
+	_, diags := Parse([]byte("host \"bastion\" {}\nhost \"a\" {\n  jump = \"bastoin\"\n}\nhost \"b\" {\n  jump = \"gw.example.com\"\n}\n"), "inv.hcl")
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || !strings.Contains(diags[0].Detail, `Did you mean "bastion"?`) {
+		t.Fatalf("want one warning suggesting bastion, got %s", diagsString(diags))
+	}
+}

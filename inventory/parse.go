@@ -885,6 +885,32 @@ func (p *parser) checkJumps(inv *Inventory) {
 		}
 		return out
 	}
+	names := make([]string, 0, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		names = append(names, h.Name)
+	}
+	// A jump host that is not an inventory host is a host name for ssh
+	// (and ssh_config); one that looks like a misspelt inventory host is
+	// worth a warning.
+	warned := map[string]bool{}
+	for _, h := range inv.Hosts {
+		for _, j := range h.Jump {
+			hop, err := ParseJump(j)
+			if err != nil || j == "none" || byName[j] != nil || hop.User != "" || hop.Port != 0 || warned[j] {
+				continue
+			}
+			if hint := Suggest(j, names); hint != "" {
+				warned[j] = true
+				rng := h.Range
+				if r, ok := h.SettingRanges["jump"]; ok {
+					rng = r
+				}
+				p.diags = append(p.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Jump host not in the inventory",
+					Detail:  fmt.Sprintf("The jump host %q is no inventory host, so it is taken as a host name (looked up in ssh_config).%s", j, hint),
+					Subject: &rng})
+			}
+		}
+	}
 	reported := map[string]bool{}
 	for _, h := range inv.Hosts {
 		// Depth-first from h: a path that comes back to h is a cycle.
