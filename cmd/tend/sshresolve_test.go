@@ -188,3 +188,30 @@ func TestSSHResolveErrors(t *testing.T) {
 		t.Errorf("no ~/.ssh/config: %v", d)
 	}
 }
+
+// TestValidateSSHConfigErrors: tend validate refuses an ssh_config file
+// that does not exist or a jump cycle through ssh_config, with a
+// diagnostic at the inventory's setting, before any connection.
+func TestValidateSSHConfigErrors(t *testing.T) {
+	t.Setenv("NO_COLOR", "1")
+	dir := t.TempDir()
+	cfg := writeTestFile(t, filepath.Join(dir, "ssh_config"), "Host a\n  ProxyJump b\nHost b\n  ProxyJump a\n")
+	pb := writeTestFile(t, filepath.Join(dir, "site.hcl"), `play "p" {
+  hosts = ["all"]
+  command "x" { run = "true" }
+}
+`)
+	for _, tc := range []struct{ name, inv, want string }{
+		{"missing", "host \"a\" {\n  ssh_config = \"" + dir + "/nope\"\n}\n", "inv.hcl:2:16: error: Unusable SSH settings"},
+		{"cycle", "host \"a\" {\n  ssh_config = \"" + cfg + "\"\n}\n", "a → b → a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inv := writeTestFile(t, filepath.Join(dir, "inv.hcl"), tc.inv)
+			r := tend(t, "validate", pb, "-i", inv)
+			r.want(t, ExitInvalid)
+			if !strings.Contains(r.stderr, "Unusable SSH settings") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr does not hold %q:\n%s", tc.want, r.stderr)
+			}
+		})
+	}
+}
