@@ -41,6 +41,7 @@ func loadSigners(cfg *SSHConfig) (*authSigners, error) {
 		sock = os.Getenv("SSH_AUTH_SOCK")
 	}
 	var agentKeys [][]byte
+	var agentSigners []ssh.Signer
 	if sock != "" && sock != "none" {
 		conn, err := net.DialTimeout("unix", sock, 5*time.Second)
 		if err != nil {
@@ -53,7 +54,10 @@ func loadSigners(cfg *SSHConfig) (*authSigners, error) {
 				a.notes = append(a.notes, fmt.Sprintf("ssh-agent at %s: %v", sock, err))
 			} else {
 				a.agent = conn
-				a.signers = append(a.signers, signers...)
+				if !cfg.IdentitiesOnly {
+					a.signers = append(a.signers, signers...)
+				}
+				agentSigners = signers
 				for _, s := range signers {
 					agentKeys = append(agentKeys, s.PublicKey().Marshal())
 				}
@@ -74,12 +78,15 @@ func loadSigners(cfg *SSHConfig) (*authSigners, error) {
 			}
 		}
 	}
+	// inAgentAt is the agent's signer for the last key inAgent found.
+	inAgentAt := -1
 	inAgent := func(pub ssh.PublicKey) bool {
 		if pub == nil {
 			return false
 		}
-		for _, k := range agentKeys {
+		for i, k := range agentKeys {
 			if bytes.Equal(k, pub.Marshal()) {
+				inAgentAt = i
 				return true
 			}
 		}
@@ -88,6 +95,10 @@ func loadSigners(cfg *SSHConfig) (*authSigners, error) {
 	for _, file := range files {
 		signer, err := loadIdentityFile(file, cfg.PassphrasePrompt, inAgent)
 		if errors.Is(err, errKeyInAgent) {
+			if cfg.IdentitiesOnly && inAgentAt >= 0 {
+				// Only this file's key is offered: the agent signs.
+				a.signers = append(a.signers, agentSigners[inAgentAt])
+			}
 			continue
 		}
 		if err != nil {

@@ -43,6 +43,10 @@ type SSHConfig struct {
 	// AgentSocket is the ssh-agent socket; $SSH_AUTH_SOCK when empty,
 	// "none" to use no agent.
 	AgentSocket string
+	// IdentitiesOnly offers only the keys of IdentityFiles (the agent
+	// signs for those it holds), never the agent's other keys, like
+	// OpenSSH's IdentitiesOnly yes.
+	IdentitiesOnly bool
 	// PassphrasePrompt asks for the passphrase of an encrypted identity
 	// file whose key is not in the agent. Nil means such files are skipped,
 	// and named in the error if authentication fails.
@@ -83,6 +87,16 @@ type SSHConfig struct {
 	// records); /var/lib/tend for root and ~/.local/state/tend for other
 	// users when empty.
 	StateDir string
+
+	// Jump is the chain of jump hosts (bastions) the connection goes
+	// through, first hop first, like ssh -J: each hop is reached through
+	// the one before it (a "direct-tcpip" channel), its host key verified
+	// against its own KnownHostsFiles and address, and logged in to with
+	// its own user and keys. The hops' own Jump fields are ignored.
+	Jump []SSHConfig
+	// Jumps shares the connections to jump hosts among the connections
+	// that use the same chain; nil opens them for this connection alone.
+	Jumps *JumpPool
 }
 
 // connectError is a failure to reach a host; it wraps ErrUnreachable and
@@ -105,6 +119,8 @@ type sshConn struct {
 	addr   string
 	client *ssh.Client
 	runner *runner
+	// release lets go of the jump hosts' connection (a no-op without).
+	release func()
 
 	roundTrips atomic.Int64
 	commands   atomic.Int64
@@ -120,6 +136,41 @@ type sshConn struct {
 // host wraps ErrUnreachable (a refused host key also ErrHostKey) and names
 // the host, its address and the step that failed.
 func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
+	var via *ssh.Client
+	release := func() {}
+	if len(cfg.Jump) > 0 {
+		pool := cfg.Jumps
+		if pool == nil {
+			pool = NewJumpPool()
+		}
+		via, release, err = pool.acquire(ctx, cfg.Jump)
+		if err != nil {
+			return nil, &connectError{cfg.Host, addr, "jump host", err}
+		}
+	}
+	client, err := handshake(ctx, cfg, addr, via)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	c := &sshConn{
+		cfg:     cfg,
+		addr:    addr,
+		client:  client,
+		release: release,
+		done:    make(chan struct{}),
+		gone:    make(chan struct{}),
+	}
+	return c.start0(), nil
+}
+
+// withDefaults fills the fields left zero.
+func (cfg SSHConfig) withDefaults() (SSHConfig, error) {
 	if cfg.Address == "" {
 		cfg.Address = cfg.Host
 	}
@@ -148,11 +199,16 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 	if len(cfg.KnownHostsFiles) == 0 {
 		file, err := DefaultKnownHostsFile()
 		if err != nil {
-			return nil, &connectError{cfg.Host, cfg.Address, "known hosts", err}
+			return cfg, &connectError{cfg.Host, cfg.Address, "known hosts", err}
 		}
 		cfg.KnownHostsFiles = []string{file}
 	}
-	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
+	return cfg, nil
+}
+
+// handshake connects to addr — directly, or through the jump host via
+// when it is not nil — and logs in; cfg has its defaults.
+func handshake(ctx context.Context, cfg SSHConfig, addr string, via *ssh.Client) (*ssh.Client, error) {
 	fail := func(step string, err error) error { return &connectError{cfg.Host, addr, step, err} }
 
 	checker, err := newHostKeyChecker(cfg.KnownHostsFiles, cfg.AcceptNewHostKeys)
@@ -175,8 +231,13 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
-	var dialer net.Dialer
-	nc, err := dialer.DialContext(dctx, "tcp", addr)
+	var nc net.Conn
+	if via != nil {
+		nc, err = via.DialContext(dctx, "tcp", addr)
+	} else {
+		var dialer net.Dialer
+		nc, err = dialer.DialContext(dctx, "tcp", addr)
+	}
 	if err != nil {
 		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 			err = fmt.Errorf("timed out after %s", cfg.ConnectTimeout)
@@ -216,14 +277,12 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 		return nil, fail("handshake", err)
 	}
 	_ = nc.SetDeadline(time.Time{})
+	return ssh.NewClient(sc, chans, reqs), nil
+}
 
-	c := &sshConn{
-		cfg:    cfg,
-		addr:   addr,
-		client: ssh.NewClient(sc, chans, reqs),
-		done:   make(chan struct{}),
-		gone:   make(chan struct{}),
-	}
+// start0 starts watching the connection and makes its runner.
+func (c *sshConn) start0() *sshConn {
+	cfg := c.cfg
 	go func() {
 		_ = c.client.Wait()
 		close(c.gone)
@@ -253,7 +312,7 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 		c.runner.heartbeat = cfg.KeepAlive
 		go c.keepAlive(cfg.KeepAlive, cfg.KeepAliveMisses)
 	}
-	return c, nil
+	return c
 }
 
 // Host implements Conn.
@@ -270,6 +329,7 @@ func (c *sshConn) Close() error {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		err = c.client.Close()
+		c.release()
 	})
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -156,7 +157,7 @@ func (r *ansibleReader) host(name, group string, rng hcl.Range) *aHost {
 		r.hostOrder = append(r.hostOrder, name)
 	}
 	g := r.group(group, rng)
-	if !contains(g.hosts, name) {
+	if !slices.Contains(g.hosts, name) {
 		g.hosts = append(g.hosts, name)
 		h.groups = append(h.groups, group)
 	}
@@ -166,20 +167,11 @@ func (r *ansibleReader) host(name, group string, rng hcl.Range) *aHost {
 // child makes child a child group of parent, listed at rng.
 func (r *ansibleReader) child(parent, child string, rng hcl.Range) {
 	p, c := r.groups[parent], r.groups[child]
-	if !contains(p.children, child) {
+	if !slices.Contains(p.children, child) {
 		p.childAt[child] = rng
 		p.children = append(p.children, child)
 		c.parents = append(c.parents, parent)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // resolve builds the Inventory: Ansible's implicit groups, group depths,
@@ -207,10 +199,10 @@ func (r *ansibleReader) resolve(inv *Inventory) {
 				own = true
 			}
 		}
-		if own && contains(h.groups, "ungrouped") {
+		if own && slices.Contains(h.groups, "ungrouped") {
 			ungrouped.hosts = remove(ungrouped.hosts, name)
 			h.groups = remove(h.groups, "ungrouped")
-		} else if !own && !contains(h.groups, "ungrouped") {
+		} else if !own && !slices.Contains(h.groups, "ungrouped") {
 			ungrouped.hosts = append(ungrouped.hosts, name)
 			h.groups = append(h.groups, "ungrouped")
 		}

@@ -3,6 +3,7 @@ package inventory
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"sort"
 	"strings"
 
@@ -73,7 +74,7 @@ func (s *ansibleSettings) report(sev hcl.DiagnosticSeverity, host string, rng hc
 		s.found[key] = f
 		s.order = append(s.order, key)
 	}
-	if !contains(f.hosts, host) {
+	if !slices.Contains(f.hosts, host) {
 		f.hosts = append(f.hosts, host)
 	}
 }
@@ -225,7 +226,7 @@ func (s *ansibleSettings) apply(h *Host, name string, v aVar) {
 			s.secret = name
 			s.errorf(h.Name, v.rng, "Secret in the inventory",
 				"tend never takes passwords from inventory files. Remove %s, convert the inventory (tend inventory -i FILE --to-hcl) and give the sudo password with become_password_env = \"NAME\" (an environment variable that holds it) or become_password_prompt = true; SSH logins use keys or ssh-agent.", name)
-		case contains(AnsibleIgnoredVars, name):
+		case slices.Contains(AnsibleIgnoredVars, name):
 		default:
 			s.warnf(h.Name, v.rng, "Unknown Ansible variable", "tend does not know %s and ignores it.", name)
 		}

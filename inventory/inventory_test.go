@@ -247,6 +247,14 @@ func TestBadInventories(t *testing.T) {
 		{"address as URL", "host \"a\" {\n  address = \"ssh://web1.example.com\"\n}\n", "Invalid address", 2, 13, "is a URL"},
 		{"address in brackets", "host \"a\" {\n  address = \"[2001:db8::1]\"\n}\n", "Invalid address", 2, 13, `without brackets: address = "2001:db8::1"`},
 		{"address with a space", "host \"a\" {\n  address = \"web1 web2\"\n}\n", "Invalid address", 2, 13, "neither a host name nor an IP address"},
+		{"empty ssh_config", "defaults {\n  ssh_config = \"\"\n}\n", "Invalid ssh_config", 2, 16, "must not be empty"},
+		{"jump wrong type", "host \"a\" {\n  jump = { b = 1 }\n}\n", "Incorrect attribute value type", 2, 10, "a list of strings"},
+		{"jump bad port", "host \"a\" {\n  jump = \"admin@b:99999\"\n}\n", "Invalid jump", 2, 10, `invalid port "99999"`},
+		{"jump empty login", "host \"a\" {\n  jump = [\"@b\"]\n}\n", "Invalid jump", 2, 10, "empty login"},
+		{"jump empty hop", "host \"a\" {\n  jump = \"b,,c\"\n}\n", "Invalid jump", 2, 10, "must not be empty"},
+		{"jump none among hops", "host \"a\" {\n  jump = [\"b\", \"none\"]\n}\n", "Invalid jump", 2, 10, "alone"},
+		{"jump through itself", "defaults {\n  jump = \"b\"\n}\nhost \"a\" {}\nhost \"b\" {}\n", "Jump host cycle", 2, 10, `set jump = "none"`},
+		{"jump cycle", "host \"a\" {\n  jump = \"b\"\n}\nhost \"b\" {\n  jump = \"c\"\n}\nhost \"c\" {\n  jump = [\"x@y\", \"a\"]\n}\n", "Jump host cycle", 2, 10, "a → b → c → a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,4 +322,81 @@ func diagsString(diags hcl.Diagnostics) string {
 		b.WriteString("\n  " + d.Error())
 	}
 	return b.String()
+}
+
+// TestJumpAndSSHConfig: jump and ssh_config are settings like the others
+// (defaults < group < host), with where they were written.
+func TestJumpAndSSHConfig(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	inv := mustParse(t, `
+defaults {
+  ssh_config = "~/ssh/config"
+  jump       = "bastion"
+}
+host "bastion" {
+  address = "192.0.2.1"
+  jump    = "none"
+}
+group "far" {
+  jump = ["admin@hop1:2222", "bastion"]
+  host "app1" {}
+}
+host "app2" { ssh_config = "none" }
+`)
+	for _, tc := range []struct {
+		host, cfg string
+		jump      []string
+	}{
+		{"bastion", filepath.Join(home, "ssh/config"), []string{"none"}},
+		{"app1", filepath.Join(home, "ssh/config"), []string{"admin@hop1:2222", "bastion"}},
+		{"app2", "none", []string{"bastion"}},
+	} {
+		h := inv.Host(tc.host)
+		if h.SSHConfigFile != tc.cfg || !reflect.DeepEqual(h.Jump, tc.jump) {
+			t.Errorf("%s: ssh_config %q jump %q; want %q %q", tc.host, h.SSHConfigFile, h.Jump, tc.cfg, tc.jump)
+		}
+		if _, ok := h.SettingRanges["jump"]; !ok {
+			t.Errorf("%s: no range for jump", tc.host)
+		}
+	}
+	if h := inv.Host("app1"); h.AddressSet || h.Address != "app1" {
+		t.Errorf("app1: address %q set %v", h.Address, h.AddressSet)
+	}
+	if _, ok := inv.Host("app1").SettingRanges["port"]; ok {
+		t.Errorf("port was not written, yet has a range")
+	}
+}
+
+func TestParseJump(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Hop
+		err  bool
+	}{
+		{"bastion", Hop{Host: "bastion"}, false},
+		{"admin@bastion", Hop{User: "admin", Host: "bastion"}, false},
+		{"admin@bastion:2222", Hop{User: "admin", Host: "bastion", Port: 2222}, false},
+		{"ssh://admin@192.0.2.1:22", Hop{User: "admin", Host: "192.0.2.1", Port: 22}, false},
+		{"[2001:db8::1]:2200", Hop{Host: "2001:db8::1", Port: 2200}, false},
+		{"2001:db8::1", Hop{Host: "2001:db8::1"}, false},
+		{"b:0", Hop{}, true},
+		{"b:ssh", Hop{}, true},
+		{"", Hop{}, true},
+		{"a b", Hop{}, true},
+	} {
+		got, err := ParseJump(tc.in)
+		if (err != nil) != tc.err || !tc.err && got != tc.want {
+			t.Errorf("ParseJump(%q) = %+v, %v; want %+v (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestJumpMisspelt: a jump host that is no inventory host but looks like
+// one is a warning, not an error: it may be a real host name.
+func TestJumpMisspelt(t *testing.T) {
+	_, diags := Parse([]byte("host \"bastion\" {}\nhost \"a\" {\n  jump = \"bastoin\"\n}\nhost \"b\" {\n  jump = \"gw.example.com\"\n}\n"), "inv.hcl")
+	if diags.HasErrors() || len(diags) != 1 || diags[0].Severity != hcl.DiagWarning || !strings.Contains(diags[0].Detail, `Did you mean "bastion"?`) {
+		t.Fatalf("want one warning suggesting bastion, got %s", diagsString(diags))
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -70,8 +71,13 @@ func Load(filename string) (*Inventory, hcl.Diagnostics) {
 // keepalive_interval (seconds, default 5; 0 turns keepalives and command
 // heartbeats off) and keepalive_count (unanswered keepalives that end the
 // connection, default 3), state_dir (tend's directory on the host for the
-// run lock and pending records). A host also has address
-// (default: its name). Settings and vars (merged by key) apply in the order
+// run lock and pending records), ssh_config (the OpenSSH client
+// configuration consulted, "~" expanded; default ~/.ssh/config, "none" for
+// none) and jump (the jump hosts, first hop first: a string, comma-separated
+// like ProxyJump, or a list of strings, each an inventory host name or
+// "[user@]host[:port]"; "none" for none, overriding ssh_config's ProxyJump).
+// A host also has address (default: its name, then looked up in the
+// ssh_config file like `ssh NAME`). Settings and vars (merged by key) apply in the order
 // defaults < groups, in declaration order < host. Expressions may call the
 // functions of Functions, among them env("NAME") and env("NAME", "default").
 //
@@ -120,11 +126,13 @@ func Localhost() *Inventory {
 type settings struct {
 	user, identityFile, knownHostsFile, connection *string
 	becomeUser, becomePasswordEnv                  *string
-	stateDir                                       *string
-	port, connectTimeout, commandTimeout           *int
-	keepaliveInterval, keepaliveCount              *int
-	become, becomePasswordPrompt                   *bool
-	vars                                           map[string]cty.Value
+	stateDir, sshConfig                            *string
+	// jump is nil when not set here.
+	jump                                 []string
+	port, connectTimeout, commandTimeout *int
+	keepaliveInterval, keepaliveCount    *int
+	become, becomePasswordPrompt         *bool
+	vars                                 map[string]cty.Value
 	// ranges holds where each connection attribute's value is written.
 	ranges map[string]hcl.Range
 }
@@ -144,6 +152,8 @@ var settingAttrs = []hcl.AttributeSchema{
 	{Name: "keepalive_interval"},
 	{Name: "keepalive_count"},
 	{Name: "state_dir"},
+	{Name: "ssh_config"},
+	{Name: "jump"},
 	{Name: "vars"},
 }
 
@@ -357,6 +367,26 @@ func (p *parser) settings(c *hcl.BodyContent) settings {
 				}
 				s.connection = &v
 			}
+		case "ssh_config":
+			if v, ok := p.str(a); ok {
+				if v == "" {
+					p.errorf(a.Expr.Range(), "Invalid ssh_config", `ssh_config is the path of an OpenSSH client configuration file, or "none"; it must not be empty.`)
+					continue
+				}
+				exp := v
+				if v != "none" {
+					var err error
+					if exp, err = expandHome(v); err != nil {
+						p.errorf(a.Expr.Range(), "Invalid ssh_config", "Cannot expand %q: %s.", v, err)
+						continue
+					}
+				}
+				s.sshConfig = &exp
+			}
+		case "jump":
+			if hops, ok := p.jump(a); ok {
+				s.jump = hops
+			}
 		case "identity_file", "known_hosts_file":
 			if v, ok := p.str(a); ok {
 				exp, err := expandHome(v)
@@ -436,6 +466,98 @@ func (p *parser) settings(c *hcl.BodyContent) settings {
 		}
 	}
 	return s
+}
+
+// jump decodes a jump attribute: a string (hops separated by commas, as
+// ProxyJump) or a list of strings, each hop checked by ParseJump; "none"
+// alone means no jump host.
+func (p *parser) jump(a *hcl.Attribute) ([]string, bool) {
+	v, diags := a.Expr.Value(p.ctx)
+	p.diags = append(p.diags, diags...)
+	if diags.HasErrors() || !p.notSensitive(a.Name, a.Expr.Range(), v) || v.IsNull() {
+		return nil, false
+	}
+	var hops []string
+	if sv, err := convert.Convert(v, cty.String); err == nil && !sv.IsNull() {
+		hops = strings.Split(sv.AsString(), ",")
+	} else if lv, err := convert.Convert(v, cty.List(cty.String)); err == nil && !lv.IsNull() && lv.IsWhollyKnown() {
+		for _, ev := range lv.AsValueSlice() {
+			if ev.IsNull() {
+				hops = append(hops, "")
+				continue
+			}
+			hops = append(hops, ev.AsString())
+		}
+	} else {
+		p.errorf(a.Expr.Range(), "Incorrect attribute value type",
+			`Inappropriate value for attribute "jump": a string ("bastion", "admin@bastion:2222", "hop1,hop2" or "none") or a list of strings is required.`)
+		return nil, false
+	}
+	for i := range hops {
+		hops[i] = strings.TrimSpace(hops[i])
+	}
+	if len(hops) == 1 && hops[0] == "none" {
+		return hops, true
+	}
+	ok := len(hops) > 0
+	if !ok {
+		p.errorf(a.Expr.Range(), "Invalid jump", `jump lists no host; write jump = "none" for no jump host.`)
+	}
+	for _, h := range hops {
+		if h == "none" {
+			p.errorf(a.Expr.Range(), "Invalid jump", `"none" cannot be one hop among others: write jump = "none" alone for no jump host.`)
+			ok = false
+			continue
+		}
+		if _, err := ParseJump(h); err != nil {
+			p.errorf(a.Expr.Range(), "Invalid jump", "%s.", err)
+			ok = false
+		}
+	}
+	return hops, ok
+}
+
+// Hop is one jump host written as "[user@]host[:port]".
+type Hop struct {
+	// User and Port are zero when not written.
+	User string
+	Host string
+	Port int
+}
+
+// ParseJump parses one hop of a jump chain, "[user@]host[:port]" (an IPv6
+// address in brackets when it has a port), as ssh -J and ProxyJump take
+// it; an ssh:// URL is accepted too.
+func ParseJump(s string) (Hop, error) {
+	var h Hop
+	orig := s
+	s = strings.TrimPrefix(s, "ssh://")
+	if s == "" {
+		return h, fmt.Errorf("a jump host must not be empty")
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		h.User, s = s[:i], s[i+1:]
+		if h.User == "" {
+			return h, fmt.Errorf("the jump host %q has an empty login before @", orig)
+		}
+	}
+	host := s
+	if strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1 {
+		hh, port, err := net.SplitHostPort(s)
+		if err != nil {
+			return h, fmt.Errorf("the jump host %q is not [user@]host[:port]", orig)
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return h, fmt.Errorf("the jump host %q has an invalid port %q (1 to 65535)", orig, port)
+		}
+		host, h.Port = hh, n
+	}
+	if host == "" || strings.ContainsAny(host, "/@[] \t\r\n,") {
+		return h, fmt.Errorf("the jump host %q is not [user@]host[:port]", orig)
+	}
+	h.Host = host
+	return h, nil
 }
 
 // redactIfLong avoids echoing what may be a pasted secret.
@@ -756,6 +878,87 @@ func (p *parser) resolve(inv *Inventory) {
 		apply(host, h.set)
 		inv.Hosts = append(inv.Hosts, host)
 	}
+	p.checkJumps(inv)
+}
+
+// checkJumps refuses jump chains through inventory hosts that lead back to
+// where they started, and hosts that jump through themselves.
+func (p *parser) checkJumps(inv *Inventory) {
+	byName := map[string]*Host{}
+	for _, h := range inv.Hosts {
+		byName[h.Name] = h
+	}
+	// next returns the inventory hosts h's jumps name.
+	next := func(h *Host) []*Host {
+		var out []*Host
+		for _, j := range h.Jump {
+			if n := byName[j]; n != nil {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	names := make([]string, 0, len(inv.Hosts))
+	for _, h := range inv.Hosts {
+		names = append(names, h.Name)
+	}
+	// A jump host that is not an inventory host is a host name for ssh
+	// (and ssh_config); one that looks like a misspelt inventory host is
+	// worth a warning.
+	warned := map[string]bool{}
+	for _, h := range inv.Hosts {
+		for _, j := range h.Jump {
+			hop, err := ParseJump(j)
+			if err != nil || j == "none" || byName[j] != nil || hop.User != "" || hop.Port != 0 || warned[j] {
+				continue
+			}
+			if hint := Suggest(j, names); hint != "" {
+				warned[j] = true
+				rng := h.Range
+				if r, ok := h.SettingRanges["jump"]; ok {
+					rng = r
+				}
+				p.diags = append(p.diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Summary: "Jump host not in the inventory",
+					Detail:  fmt.Sprintf("The jump host %q is no inventory host, so it is taken as a host name (looked up in ssh_config).%s", j, hint),
+					Subject: &rng})
+			}
+		}
+	}
+	reported := map[string]bool{}
+	for _, h := range inv.Hosts {
+		// Depth-first from h: a path that comes back to h is a cycle.
+		var walk func(cur *Host, path []string) []string
+		walk = func(cur *Host, path []string) []string {
+			for _, n := range next(cur) {
+				if n == h {
+					return append(path, n.Name)
+				}
+				if len(path) > len(inv.Hosts) || slices.Contains(path, n.Name) {
+					continue
+				}
+				if c := walk(n, append(path, n.Name)); c != nil {
+					return c
+				}
+			}
+			return nil
+		}
+		cycle := walk(h, []string{h.Name})
+		if cycle == nil || reported[h.Name] {
+			continue
+		}
+		for _, n := range cycle {
+			reported[n] = true
+		}
+		rng := h.Range
+		if r, ok := h.SettingRanges["jump"]; ok {
+			rng = r
+		}
+		if len(cycle) == 2 {
+			p.errorf(rng, "Jump host cycle", "Host %q jumps through itself; a jump set in defaults or a group applies to the bastion too: set jump = \"none\" in its host block.", h.Name)
+			continue
+		}
+		p.errorf(rng, "Jump host cycle", "Jump hosts lead back to where they started: %s.", strings.Join(cycle, " → "))
+	}
 }
 
 func copyVars(m map[string]cty.Value) map[string]cty.Value {
@@ -780,6 +983,10 @@ func apply(h *Host, s settings) {
 	setStr(&h.BecomeUser, s.becomeUser)
 	setStr(&h.BecomePasswordEnv, s.becomePasswordEnv)
 	setStr(&h.StateDir, s.stateDir)
+	setStr(&h.SSHConfigFile, s.sshConfig)
+	if s.jump != nil {
+		h.Jump = append([]string(nil), s.jump...)
+	}
 	if s.keepaliveInterval != nil {
 		v := *s.keepaliveInterval
 		h.KeepAliveInterval = &v

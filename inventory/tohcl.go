@@ -3,7 +3,6 @@ package inventory
 import (
 	"sort"
 
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -15,8 +14,8 @@ import (
 // vars into the group, and into a host only the vars whose merged value
 // tend's order (defaults < groups in order < host) would not give. Groups
 // list their own hosts as members and their child groups as children.
-// The jump hosts (Host.Jump) are written as comments: the HCL inventory
-// has no attribute for them yet. Sensitive vars are written redacted.
+// The jump hosts (Host.Jump) go into each host's jump attribute.
+// Sensitive vars are written redacted.
 func WriteHCL(inv *Inventory) []byte {
 	f := hclwrite.NewEmptyFile()
 	body := f.Body()
@@ -135,8 +134,7 @@ func WriteHCL(inv *Inventory) []byte {
 			}
 		}
 		if len(h.Jump) > 0 {
-			comment := "# jump = " + string(hclwrite.TokensForValue(stringTuple(h.Jump)).Bytes()) + "  (from Ansible's ssh args; not yet an inventory attribute)\n"
-			b.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(comment)}})
+			b.SetAttributeValue("jump", stringTuple(h.Jump))
 		}
 		// The vars tend's own merge would not give.
 		merged := copyVars(inv.Vars)

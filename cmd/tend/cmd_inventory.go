@@ -22,8 +22,10 @@ func newInventoryCommand(g *globalFlags) *cobra.Command {
 		Short: "Show the resolved inventory: hosts, connection settings, groups and merged vars",
 		Long: `inventory prints the inventory as tend resolves it: defaults applied, groups
 expanded and variables merged (defaults < group < host). --limit selects hosts.
-Sensitive vars (sensitive(...)) are shown as "(sensitive)". It never
-connects to a host.
+Sensitive vars (sensitive(...)) are shown as "(sensitive)". The SSH address,
+port, user and jump hosts are shown as tend resolves them, with the host's
+ssh_config file (which settings came from it is said). It never connects to
+a host.
 
 -i also reads Ansible INI and YAML inventories; --to-hcl prints the
 inventory as a tend HCL inventory that resolves to the same hosts, groups,
@@ -49,10 +51,11 @@ settings and vars (all hosts: --limit does not apply).
 					return exitWith(ExitInvalid, "--limit: %v", err)
 				}
 			}
+			ssh := newSSHResolver(inv)
 			if g.json {
-				return writeInventoryJSON(cmd.OutOrStdout(), inv, hosts)
+				return writeInventoryJSON(cmd.OutOrStdout(), inv, hosts, ssh)
 			}
-			writeInventoryText(cmd.OutOrStdout(), inv, hosts)
+			writeInventoryText(cmd.OutOrStdout(), inv, hosts, ssh)
 			return nil
 		},
 	}
@@ -62,20 +65,52 @@ settings and vars (all hosts: --limit does not apply).
 
 // inventoryHostJSON is the JSON form of a resolved host.
 type inventoryHostJSON struct {
-	Name           string          `json:"name"`
-	Address        string          `json:"address"`
-	Port           int             `json:"port"`
-	User           string          `json:"user,omitempty"`
-	Connection     string          `json:"connection"`
-	IdentityFile   string          `json:"identity_file,omitempty"`
-	KnownHostsFile string          `json:"known_hosts_file,omitempty"`
-	Become         bool            `json:"become"`
-	BecomeUser     string          `json:"become_user,omitempty"`
-	Groups         []string        `json:"groups"`
-	Vars           json.RawMessage `json:"vars"`
+	Name           string `json:"name"`
+	Address        string `json:"address"`
+	Port           int    `json:"port"`
+	User           string `json:"user,omitempty"`
+	Connection     string `json:"connection"`
+	IdentityFile   string `json:"identity_file,omitempty"`
+	KnownHostsFile string `json:"known_hosts_file,omitempty"`
+	Become         bool   `json:"become"`
+	BecomeUser     string `json:"become_user,omitempty"`
+	// Jump lists the jump hosts, first hop first, as "user@address:port".
+	Jump []string `json:"jump,omitempty"`
+	// FromSSHConfig names the settings taken from the ssh_config file.
+	FromSSHConfig []string `json:"from_ssh_config,omitempty"`
+	// SSHError says why the SSH settings could not be resolved.
+	SSHError string          `json:"ssh_error,omitempty"`
+	Groups   []string        `json:"groups"`
+	Vars     json.RawMessage `json:"vars"`
 }
 
-func writeInventoryJSON(w io.Writer, inv *inventory.Inventory, hosts []*inventory.Host) error {
+// resolvedSSH returns the host's SSH settings as resolved (address, port,
+// user, identity file, jump hosts), with h's own when it is not reached
+// over SSH or they cannot be resolved (then err says why).
+func resolvedSSH(h *inventory.Host, ssh *sshResolver) (addr string, port int, user, identity string, jump, from []string, err error) {
+	addr, port, user, identity = h.Address, h.Port, h.User, h.IdentityFile
+	if h.Connection != "ssh" {
+		return
+	}
+	t, err := ssh.resolve(h)
+	if err != nil {
+		return
+	}
+	addr, port, user = t.cfg.Address, t.cfg.Port, t.cfg.User
+	if len(t.cfg.IdentityFiles) > 0 {
+		identity = t.cfg.IdentityFiles[0]
+	}
+	for _, j := range t.cfg.Jump {
+		u := j.User
+		if u != "" {
+			u += "@"
+		}
+		jump = append(jump, fmt.Sprintf("%s%s:%d", u, j.Address, j.Port))
+	}
+	return addr, port, user, identity, jump, t.fromConfig, nil
+}
+
+func writeInventoryJSON(w io.Writer, inv *inventory.Inventory, hosts []*inventory.Host, ssh *sshResolver) error {
 	out := struct {
 		Hosts  []inventoryHostJSON `json:"hosts"`
 		Groups map[string][]string `json:"groups"`
@@ -89,11 +124,16 @@ func writeInventoryJSON(w io.Writer, inv *inventory.Inventory, hosts []*inventor
 		if groups == nil {
 			groups = []string{}
 		}
-		out.Hosts = append(out.Hosts, inventoryHostJSON{
-			Name: h.Name, Address: h.Address, Port: h.Port, User: h.User, Connection: h.Connection,
-			IdentityFile: h.IdentityFile, KnownHostsFile: h.KnownHostsFile, Become: h.Become, BecomeUser: h.BecomeUser,
-			Groups: groups, Vars: vars,
-		})
+		addr, port, user, identity, jump, from, sshErr := resolvedSSH(h, ssh)
+		hj := inventoryHostJSON{
+			Name: h.Name, Address: addr, Port: port, User: user, Connection: h.Connection,
+			IdentityFile: identity, KnownHostsFile: h.KnownHostsFile, Become: h.Become, BecomeUser: h.BecomeUser,
+			Jump: jump, FromSSHConfig: from, Groups: groups, Vars: vars,
+		}
+		if sshErr != nil {
+			hj.SSHError = sshErr.Error()
+		}
+		out.Hosts = append(out.Hosts, hj)
 	}
 	for _, gr := range inv.Groups {
 		out.Groups[gr.Name] = append([]string{}, gr.Hosts...)
@@ -113,15 +153,18 @@ func varsJSON(vars map[string]cty.Value) (json.RawMessage, error) {
 	return json.RawMessage(b), err
 }
 
-func writeInventoryText(w io.Writer, inv *inventory.Inventory, hosts []*inventory.Host) {
+func writeInventoryText(w io.Writer, inv *inventory.Inventory, hosts []*inventory.Host, ssh *sshResolver) {
 	for _, h := range hosts {
 		conn := h.Connection
+		addr, port, user, _, jump, from, sshErr := resolvedSSH(h, ssh)
 		if conn == "ssh" {
-			user := h.User
 			if user != "" {
 				user += "@"
 			}
-			conn = fmt.Sprintf("ssh %s%s:%d", user, h.Address, h.Port)
+			conn = fmt.Sprintf("ssh %s%s:%d", user, addr, port)
+			if len(jump) > 0 {
+				conn += " via " + strings.Join(jump, ", ")
+			}
 		}
 		become := ""
 		if h.Become {
@@ -132,6 +175,12 @@ func writeInventoryText(w io.Writer, inv *inventory.Inventory, hosts []*inventor
 			become = "  become " + bu
 		}
 		fmt.Fprintf(w, "%s  (%s)%s\n", h.Name, conn, become)
+		if len(from) > 0 {
+			fmt.Fprintf(w, "  from ssh_config: %s\n", strings.Join(from, ", "))
+		}
+		if sshErr != nil {
+			fmt.Fprintf(w, "  ssh settings: %v\n", sshErr)
+		}
 		if len(h.Groups) > 0 {
 			fmt.Fprintf(w, "  groups: %s\n", strings.Join(h.Groups, ", "))
 		}

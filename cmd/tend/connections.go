@@ -45,8 +45,11 @@ func becomingHosts(pb *playbooks.Playbook, inv *inventory.Inventory, hosts []*in
 // host that uses become with become_password_env needs that environment
 // variable set and not empty. Each problem is a diagnostic at the setting
 // in the inventory, marked with its host, so that a setting shared by many
-// hosts is reported once, naming them.
-func checkConnections(hosts []*inventory.Host, becoming map[string]bool) hcl.Diagnostics {
+// hosts is reported once, naming them. The SSH settings of each host are
+// resolved with ssh (its ssh_config file read and its jump chain built):
+// a malformed ssh_config file, one the inventory names that does not exist,
+// an unsupported token or a jump cycle is an error here too.
+func checkConnections(hosts []*inventory.Host, becoming map[string]bool, ssh *sshResolver) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	add := func(h *inventory.Host, attr, summary, detail string) {
 		rng := h.Range
@@ -58,6 +61,16 @@ func checkConnections(hosts []*inventory.Host, becoming map[string]bool) hcl.Dia
 		}, h.Name))
 	}
 	for _, h := range hosts {
+		if h.Connection == "ssh" && ssh != nil {
+			if _, err := ssh.resolve(h); err != nil {
+				attr := "ssh_config"
+				if _, ok := h.SettingRanges[attr]; !ok || strings.Contains(err.Error(), "jump") {
+					attr = "jump"
+				}
+				add(h, attr, "Unusable SSH settings", fmt.Sprintf(
+					"%v. tend could not connect to this host as ssh would; fix the ssh_config file or the inventory's ssh_config and jump settings.", err))
+			}
+		}
 		if h.Connection != "local" && h.IdentityFile != "" {
 			err := readableFile(h.IdentityFile)
 			if err == nil {

@@ -20,7 +20,27 @@ import (
 // checked offline (identity files, password variables) were checked by
 // prepare (checkConnections); what needs the terminal — the password
 // prompt — is done here, before the first connection.
-func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becoming map[string]bool) (run.Dialer, error) {
+//
+// The SSH settings come from ssh (the inventory over ssh_config, and the
+// jump hosts); the connections to jump hosts are shared by all the hosts
+// behind them for the run (executor.JumpPool), each closed with the last
+// connection through it.
+func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becoming map[string]bool, ssh *sshResolver) (run.Dialer, error) {
+	if ssh == nil {
+		ssh = newSSHResolver(nil)
+	}
+	targets := map[string]executor.SSHConfig{}
+	for _, h := range hosts {
+		if h.Connection != "ssh" {
+			continue
+		}
+		t, err := ssh.resolve(h)
+		if err != nil {
+			return nil, exitWith(ExitInvalid, "host %s: %v; no host was contacted", h.Name, err)
+		}
+		targets[h.Name] = t.cfg
+	}
+	jumps := executor.NewJumpPool()
 	passwords := map[string]func() (string, error){}
 	var prompted *string
 	for _, h := range hosts {
@@ -61,31 +81,21 @@ func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becomi
 				StateDir: h.StateDir,
 			}), nil
 		}
-		cfg := executor.SSHConfig{
-			Host: h.Name, Address: h.Address, Port: h.Port, User: h.User,
-			AcceptNewHostKeys: accept,
-			Become:            become, BecomeUser: h.BecomeUser, BecomePassword: passwords[h.Name],
-			ConnectTimeout:  time.Duration(h.ConnectTimeout) * time.Second,
-			CommandTimeout:  cmdTimeout,
-			StateDir:        h.StateDir,
-			KeepAliveMisses: h.KeepAliveCount,
+		cfg, ok := targets[h.Name]
+		if !ok {
+			return nil, fmt.Errorf("host %s: no SSH settings resolved for it (a bug in tend)", h.Name)
 		}
-		if h.KeepAliveInterval != nil {
-			cfg.KeepAlive = time.Duration(*h.KeepAliveInterval) * time.Second
-			if *h.KeepAliveInterval == 0 {
-				cfg.KeepAlive = -1
-			}
-		}
-		if h.IdentityFile != "" {
-			cfg.IdentityFiles = []string{h.IdentityFile}
-		}
+		cfg.AcceptNewHostKeys = accept
+		cfg.Become, cfg.BecomeUser, cfg.BecomePassword = become, h.BecomeUser, passwords[h.Name]
+		cfg.CommandTimeout = cmdTimeout
+		cfg.StateDir = h.StateDir
 		cfg.PassphrasePrompt = passphrases.get
-		// The inventory's known_hosts file comes first (new keys go there
-		// with --accept-new-host-keys); ~/.ssh/known_hosts is consulted too.
-		if h.KnownHostsFile != "" {
-			cfg.KnownHostsFiles = []string{h.KnownHostsFile}
-			if def, err := executor.DefaultKnownHostsFile(); err == nil && def != h.KnownHostsFile {
-				cfg.KnownHostsFiles = append(cfg.KnownHostsFiles, def)
+		cfg.Jumps = jumps
+		if len(cfg.Jump) > 0 {
+			cfg.Jump = append([]executor.SSHConfig(nil), cfg.Jump...)
+			for i := range cfg.Jump {
+				cfg.Jump[i].AcceptNewHostKeys = accept
+				cfg.Jump[i].PassphrasePrompt = passphrases.get
 			}
 		}
 		return executor.DialSSH(ctx, cfg)

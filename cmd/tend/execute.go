@@ -46,7 +46,7 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 		}
 		// The JSON stream still starts and ends, for tend report merge.
 	}
-	dial, err := g.dialer(cmd, r.Hosts(), p.becoming)
+	dial, err := g.dialer(cmd, r.Hosts(), p.becoming, p.ssh)
 	if err != nil {
 		return err
 	}

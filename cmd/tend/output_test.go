@@ -20,7 +20,15 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// The user's ~/.ssh (config, keys, known_hosts) never takes part.
+	home, err := os.MkdirTemp("", "tend-test-home")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("HOME", home)
+	code := m.Run()
+	os.RemoveAll(home)
+	os.Exit(code)
 }
 
 // failWriter fails every write, as a full disk does.

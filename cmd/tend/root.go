@@ -178,7 +178,9 @@ func (g *globalFlags) loadInventory() (*inventory.Inventory, hcl.Diagnostics) {
 // prepared is what prepare made: the run, the playbook it came from, and
 // which of its hosts use become.
 type prepared struct {
-	run      *run.Run
+	run *run.Run
+	// ssh resolves the hosts' SSH settings (ssh_config, jump hosts).
+	ssh      *sshResolver
 	playbook *playbooks.Playbook
 	becoming map[string]bool
 	// selected counts the hosts selected before --shard took its part.
@@ -273,15 +275,16 @@ func (g *globalFlags) prepare(cmd *cobra.Command, files []string, mode run.Mode)
 		}
 	}
 	var becoming map[string]bool
+	resolver := newSSHResolver(inv)
 	if r != nil {
 		becoming = becomingHosts(pb, inv, r.Hosts())
-		diags = append(diags, checkConnections(r.Hosts(), becoming)...)
+		diags = append(diags, checkConnections(r.Hosts(), becoming, resolver)...)
 	}
 	printDiagnostics(stderr, diags, g.useColor(stderr))
 	if diags.HasErrors() {
 		return nil, exitWith(ExitInvalid, "invalid input: no host was contacted")
 	}
-	return &prepared{run: r, playbook: pb, becoming: becoming, selected: selected}, nil
+	return &prepared{run: r, playbook: pb, becoming: becoming, ssh: resolver, selected: selected}, nil
 }
 
 // modeValidate is prepare's mode for validate: as plan, never connecting.

@@ -16,6 +16,8 @@
 //     closed channel or connection only closes the command's standard
 //     input, output and error — it kills nothing;
 //   - "direct-streamlocal@openssh.com" channels, dialling a local unix socket;
+//   - "direct-tcpip" channels (the bastion's role, ssh -J), dialling a TCP
+//     port on the loopback interface only;
 //   - "keepalive@openssh.com" global requests.
 //
 // It counts what it serves (Stats) so tests can prove how many round trips a
@@ -67,6 +69,7 @@ type Stats struct {
 	Channels     int // channel open requests of any type
 	Execs        int // "exec" requests
 	StreamLocals int // direct-streamlocal channel opens
+	DirectTCPIPs int // direct-tcpip channel opens (forwardings, as a bastion)
 	KeepAlives   int // keepalive global requests received
 }
 
@@ -279,6 +282,13 @@ func (s *Server) serveConn(nc net.Conn) {
 				defer wg.Done()
 				s.streamLocal(newCh)
 			}()
+		case "direct-tcpip":
+			s.count(func(st *Stats) { st.DirectTCPIPs++ })
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s.directTCPIP(newCh)
+			}()
 		default:
 			newCh.Reject(ssh.UnknownChannelType, "sshtest: unsupported channel type")
 		}
@@ -478,6 +488,54 @@ func (s *Server) streamLocal(newCh ssh.NewChannel) {
 		if uc, ok := conn.(*net.UnixConn); ok {
 			uc.CloseWrite()
 		}
+		done <- struct{}{}
+	}()
+	go func() {
+		_, _ = io.Copy(ch, conn)
+		ch.CloseWrite()
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
+}
+
+// directTCPIP forwards a "direct-tcpip" channel to a TCP port of the
+// loopback interface: a test bastion reaches only this machine.
+func (s *Server) directTCPIP(newCh ssh.NewChannel) {
+	var msg struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if err := ssh.Unmarshal(newCh.ExtraData(), &msg); err != nil {
+		newCh.Reject(ssh.Prohibited, "sshtest: bad direct-tcpip request")
+		return
+	}
+	ip := net.ParseIP(msg.Host)
+	if msg.Host == "localhost" {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	if ip == nil || !ip.IsLoopback() || msg.Port == 0 || msg.Port > 65535 {
+		newCh.Reject(ssh.Prohibited, "sshtest: direct-tcpip only to a loopback address")
+		return
+	}
+	conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip.String(), strconv.Itoa(int(msg.Port))), 5*time.Second)
+	if err != nil {
+		newCh.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	defer conn.Close()
+	ch, reqs, err := newCh.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	go ssh.DiscardRequests(reqs)
+	done := make(chan struct{}, 2)
+	go func() {
+		_, _ = io.Copy(conn, ch)
+		conn.(*net.TCPConn).CloseWrite()
 		done <- struct{}{}
 	}()
 	go func() {

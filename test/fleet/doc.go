@@ -30,7 +30,9 @@
 // host and vanish with Down. Each gets its own SSH host keys (ed25519 and
 // ecdsa), machine id and hostname (h1, h2, ...); /etc/hosts names every host
 // of the fleet. The hosts have no default route: they reach the machine's
-// end of their link and nothing else.
+// end of their link and nothing else. Options.Behind hides hosts behind
+// another host of the fleet (a bastion): once booted, only the bastion
+// reaches them; Host.SSH then goes through it.
 //
 // Users: root and deploy (passwordless sudo) and ops (sudo asks for
 // Fleet.SudoPassword) all accept Fleet.ClientKey. sshd allows root logins

@@ -76,6 +76,14 @@ type Options struct {
 	// BootTimeout bounds the wait, after the containers were started, until
 	// every host is ready; DefaultBootTimeout when zero.
 	BootTimeout time.Duration
+	// Behind hides hosts behind a bastion: it maps a host's name (h2) to
+	// the name of the host of the fleet that alone can reach it (h1). Once
+	// booted, such a host's link to this machine goes down (its address
+	// stays on it, so that this machine's packets for it go nowhere else
+	// and a connection to it fails), and a link to the bastion's network
+	// namespace carries its address instead: only the bastion reaches it,
+	// as from its own Gateway. A bastion cannot be hidden itself.
+	Behind map[string]string
 }
 
 // Fleet is a set of running hosts made by Up. Its exported fields are
@@ -132,7 +140,12 @@ type Host struct {
 	Console string
 	// HostKeys lists the host's public SSH host keys as "TYPE BASE64" lines.
 	HostKeys []string
+	// Behind is the name of the bastion host that alone reaches this one
+	// (Options.Behind), or "".
+	Behind string
 
+	// behind is the bastion to hide behind once booted.
+	behind string
 	fleet  *Fleet
 	cmd    *exec.Cmd
 	exited chan struct{} // closed once cmd has been waited for
@@ -190,6 +203,9 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	if err := checkBehind(o.Hosts, o.Behind); err != nil {
+		return nil, err
+	}
 	if err := Check(); err != nil {
 		return nil, err
 	}
@@ -241,7 +257,8 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 			Name: name, Address: ipString(hostIP + 2), Gateway: ipString(hostIP + 1),
 			Netns: id, Veth: id, Machine: id,
 			Dir: hdir, Root: filepath.Join(hdir, "merged"), Console: filepath.Join(hdir, "console.log"),
-			fleet: f,
+			behind: o.Behind[name],
+			fleet:  f,
 		})
 	}
 	if err := f.writeRecord(); err != nil {
@@ -273,6 +290,14 @@ func Up(ctx context.Context, o Options) (*Fleet, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := f.forEach(func(h *Host) error {
+		if h.behind == "" {
+			return nil
+		}
+		return h.hide(ctx, f.Host(h.behind))
+	}); err != nil {
+		return nil, err
+	}
 	total := time.Since(start)
 	msg := fmt.Sprintf("fleet: %d host(s) ready in %s (prepare %s, boot %s):", len(f.Hosts),
 		total.Round(10*time.Millisecond), prepared.Round(10*time.Millisecond), (total - prepared).Round(10*time.Millisecond))
@@ -299,6 +324,25 @@ func Check() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("fleet: missing %s (apt-get install -y debootstrap systemd-container openssh-client iproute2)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// checkBehind checks Options.Behind against a fleet of n hosts.
+func checkBehind(n int, behind map[string]string) error {
+	valid := func(name string) bool {
+		k, err := strconv.Atoi(strings.TrimPrefix(name, "h"))
+		return strings.HasPrefix(name, "h") && err == nil && k >= 1 && k <= n && name == fmt.Sprintf("h%d", k)
+	}
+	for hidden, bastion := range behind {
+		switch {
+		case !valid(hidden) || !valid(bastion):
+			return fmt.Errorf("fleet: Behind: %s → %s: hosts are h1 to h%d", hidden, bastion, n)
+		case hidden == bastion:
+			return fmt.Errorf("fleet: Behind: %s cannot be its own bastion", hidden)
+		case behind[bastion] != "":
+			return fmt.Errorf("fleet: Behind: the bastion %s is hidden itself (behind %s)", bastion, behind[bastion])
+		}
 	}
 	return nil
 }

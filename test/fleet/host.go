@@ -25,7 +25,15 @@ import (
 // including a non-zero exit status, is returned as an error that carries the
 // command's standard error.
 func (h *Host) SSH(ctx context.Context, user, command string) (string, error) {
-	args := append(h.fleet.SSHArgs(), "-n", "-l", user, h.Address, "--", command)
+	args := h.fleet.SSHArgs()
+	if h.Behind != "" {
+		// Through the bastion, as root there, with the same options.
+		b := h.fleet.Host(h.Behind)
+		proxy := append([]string{"/usr/bin/ssh"}, h.fleet.SSHArgs()...)
+		proxy = append(proxy, "-W", "%h:%p", "-l", "root", b.Address)
+		args = append(args, "-o", "ProxyCommand="+strings.Join(proxy, " "))
+	}
+	args = append(args, "-n", "-l", user, h.Address, "--", command)
 	cmd := exec.CommandContext(ctx, "/usr/bin/ssh", args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
@@ -175,6 +183,32 @@ func (h *Host) network(ctx context.Context) error {
 			_ = os.WriteFile("/proc/sys/net/ipv6/conf/"+h.Veth+"/disable_ipv6", []byte("1"), 0o644)
 		}
 	}
+	return nil
+}
+
+// hide puts the booted host behind bastion (Options.Behind): its link to
+// this machine goes down, with its address removed from its end, and a new
+// veth link joins its namespace (eth1, the host's address) to the
+// bastion's (bhN, the host's Gateway). This machine's end keeps the
+// Gateway address, so the route to the host's /30 stays on the dead link:
+// packets for the host go nowhere, never to a default route.
+func (h *Host) hide(ctx context.Context, bastion *Host) error {
+	peer := "b" + h.Name
+	steps := [][]string{
+		{"-n", h.Netns, "addr", "flush", "dev", "eth0"},
+		{"-n", h.Netns, "link", "set", "eth0", "down"},
+		{"-n", bastion.Netns, "link", "add", peer, "type", "veth", "peer", "name", "eth1", "netns", h.Netns},
+		{"-n", bastion.Netns, "addr", "add", h.Gateway + "/30", "dev", peer},
+		{"-n", bastion.Netns, "link", "set", peer, "up"},
+		{"-n", h.Netns, "addr", "add", h.Address + "/30", "dev", "eth1"},
+		{"-n", h.Netns, "link", "set", "eth1", "up"},
+	}
+	for _, args := range steps {
+		if _, err := run(ctx, "ip", args...); err != nil {
+			return fmt.Errorf("hiding behind %s: %w", bastion.Name, err)
+		}
+	}
+	h.Behind = bastion.Name
 	return nil
 }
 

@@ -117,3 +117,22 @@ func TestNames(t *testing.T) {
 		t.Error("address arithmetic")
 	}
 }
+
+func TestCheckBehind(t *testing.T) {
+	for _, tc := range []struct {
+		behind map[string]string
+		ok     bool
+	}{
+		{nil, true},
+		{map[string]string{"h2": "h1", "h3": "h1"}, true},
+		{map[string]string{"h2": "h2"}, false},
+		{map[string]string{"h4": "h1"}, false},
+		{map[string]string{"h2": "web"}, false},
+		{map[string]string{"h2": "h1", "h1": "h3"}, false},
+		{map[string]string{"h02": "h1"}, false},
+	} {
+		if err := checkBehind(3, tc.behind); (err == nil) != tc.ok {
+			t.Errorf("checkBehind(3, %v) = %v, want ok %v", tc.behind, err, tc.ok)
+		}
+	}
+}

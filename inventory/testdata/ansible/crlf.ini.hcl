@@ -4,7 +4,7 @@ defaults {
 
 host "web1" {
   address = "10.0.0.1"
-  # jump = ["bastion.example.com"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump    = ["bastion.example.com"]
   vars = {
     count = 3
     flag  = true

@@ -11,7 +11,7 @@ host "foo.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
   vars = {
     role = "east"
   }
@@ -20,7 +20,7 @@ host "bar.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
   vars = {
     http_port           = 8080
     maxRequestsPerChild = 808
@@ -37,7 +37,7 @@ host "one.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
   vars = {
     role = "east"
   }
@@ -46,7 +46,7 @@ host "two.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
   vars = {
     role = "west"
   }

@@ -11,13 +11,13 @@ host "foo.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
 }
 host "bar.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
   vars = {
     http_port           = 8080
     maxRequestsPerChild = 808
@@ -33,13 +33,13 @@ host "one.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
 }
 host "two.example.com" {
   user          = "deploy"
   identity_file = "/keys/deploy"
   become        = true
-  # jump = ["bastion@192.0.2.1:2222", "jumper"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump          = ["bastion@192.0.2.1:2222", "jumper"]
 }
 host "db.example.com" {
   port = 5309

@@ -8,7 +8,7 @@ host "app1" {
   connect_timeout    = 7
   keepalive_interval = 10
   keepalive_count    = 4
-  # jump = ["admin@bastion.example.com:2222"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump               = ["admin@bastion.example.com:2222"]
 }
 host "app2" {
   address            = "198.51.100.8"
@@ -19,7 +19,7 @@ host "app2" {
   connect_timeout    = 15
   keepalive_interval = 10
   keepalive_count    = 4
-  # jump = ["admin@bastion.example.com:2222"]  (from Ansible's ssh args; not yet an inventory attribute)
+  jump               = ["admin@bastion.example.com:2222"]
 }
 host "localhost" {
   connection = "local"

@@ -1,0 +1,144 @@
+package executor
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// JumpPool shares the connections to jump hosts (bastions): one connection
+// per distinct chain of hops, opened by the first connection that needs it
+// and closed when the last one using it is closed. A run makes one pool and
+// gives it to every connection (SSHConfig.Jumps). Safe for concurrent use.
+type JumpPool struct {
+	mu      sync.Mutex
+	entries map[string]*jumpEntry
+	opened  int
+}
+
+// jumpEntry is the connection to the last hop of one chain.
+type jumpEntry struct {
+	ready  chan struct{} // closed once client or err is set
+	client *ssh.Client
+	err    error
+	refs   int
+	// parent lets go of the chain's connection up to the hop before.
+	parent func()
+}
+
+// NewJumpPool returns an empty pool.
+func NewJumpPool() *JumpPool { return &JumpPool{entries: map[string]*jumpEntry{}} }
+
+// Opened is how many connections to jump hosts the pool opened so far.
+func (p *JumpPool) Opened() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.opened
+}
+
+// chainKey names a chain of hops by what identifies each connection: the
+// login user, address and port.
+func chainKey(chain []SSHConfig) string {
+	parts := make([]string, len(chain))
+	for i, h := range chain {
+		port := h.Port
+		if port == 0 {
+			port = DefaultSSHPort
+		}
+		addr := h.Address
+		if addr == "" {
+			addr = h.Host
+		}
+		parts[i] = h.User + "@" + net.JoinHostPort(addr, strconv.Itoa(port))
+	}
+	return strings.Join(parts, ",")
+}
+
+// acquire returns a connection to the last hop of chain, reached through
+// the hops before it, and the function that lets go of it. The error names
+// the hop that failed.
+func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client, func(), error) {
+	key := chainKey(chain)
+	p.mu.Lock()
+	e, ok := p.entries[key]
+	if !ok {
+		e = &jumpEntry{ready: make(chan struct{})}
+		p.entries[key] = e
+	}
+	e.refs++
+	p.mu.Unlock()
+	var once sync.Once
+	release := func() { once.Do(func() { p.release(key, e) }) }
+	if ok {
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			release()
+			return nil, nil, ctx.Err()
+		}
+		if e.err != nil {
+			release()
+			return nil, nil, e.err
+		}
+		return e.client, release, nil
+	}
+
+	// First user of this chain: connect to its last hop.
+	var via *ssh.Client
+	parent := func() {}
+	var err error
+	if len(chain) > 1 {
+		via, parent, err = p.acquire(ctx, chain[:len(chain)-1])
+	}
+	if err == nil {
+		var hop SSHConfig
+		hop, err = chain[len(chain)-1].withDefaults()
+		if err == nil {
+			hop.Jump, hop.Jumps = nil, nil
+			addr := net.JoinHostPort(hop.Address, strconv.Itoa(hop.Port))
+			e.client, err = handshake(ctx, hop, addr, via)
+		}
+		if err != nil {
+			parent()
+		}
+	}
+	p.mu.Lock()
+	if err == nil {
+		p.opened++
+		e.parent = parent
+	}
+	e.err = err
+	p.mu.Unlock()
+	close(e.ready)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return e.client, release, nil
+}
+
+// release drops one reference to e; the last one closes its connection and
+// lets go of the hops before it.
+func (p *JumpPool) release(key string, e *jumpEntry) {
+	p.mu.Lock()
+	e.refs--
+	last := e.refs == 0
+	if last && p.entries[key] == e {
+		delete(p.entries, key)
+	}
+	p.mu.Unlock()
+	if !last {
+		return
+	}
+	<-e.ready
+	if e.client != nil {
+		e.client.Close()
+	}
+	if e.parent != nil {
+		e.parent()
+	}
+}
