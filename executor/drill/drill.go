@@ -197,7 +197,7 @@ type Outcome struct {
 	// after the kill, the wait ended (for a recovered unit, after it stayed
 	// up for Settle).
 	Recovery, Waited, Ended time.Duration
-	OldPID, NewPID   int
+	OldPID, NewPID          int
 	// Processes is the number of processes in the unit's cgroup at the
 	// end (-1 when the cgroup could not be read).
 	Processes int
