@@ -483,7 +483,7 @@ func (l *loader) play(b *hcl.Block) {
 			// also missing hosts.
 			hostsSeen = hostsSeen || strings.Contains(hint, `"hosts"`)
 			l.errorf(a.NameRange, "Unsupported argument",
-				"An argument named %q is not expected in a play.%s A play takes hosts and become (and a rollout block); module settings go inside a task block.",
+				"An argument named %q is not expected in a play.%s A play takes hosts and become (and rollout and restart_drill blocks); module settings go inside a task block.",
 				a.Name, hint)
 		}
 	}
@@ -700,7 +700,7 @@ func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
 	if _, ok := modules.Lookup(blk.Type); !ok {
 		candidates := kinds
 		if !inHandler {
-			candidates = append(append([]string{}, kinds...), "handler")
+			candidates = append(append([]string{}, kinds...), "handler", "restart_drill", "rollout")
 		}
 		detail := fmt.Sprintf("There is no module kind %q.%s", blk.Type, suggest(blk.Type, candidates))
 		if len(kinds) == 0 {

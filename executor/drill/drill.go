@@ -389,7 +389,7 @@ func ParseKill(out []byte) (*Outcome, error) {
 
 // Explain says why a unit that did not come back did not, for the
 // report: the start-limit trap in full, or the state systemd left it in.
-func (o *Outcome) Explain(u *Unit, margin time.Duration) string {
+func (o *Outcome) Explain(u *Unit, opts Options) string {
 	var b strings.Builder
 	switch {
 	case o.StartLimitHit():
@@ -401,8 +401,15 @@ func (o *Outcome) Explain(u *Unit, margin time.Duration) string {
 	case o.GaveUp:
 		fmt.Fprintf(&b, "%s did not come back: systemd left it %s/%s (Result=%s) %s after the kill", u.Name, o.ActiveState, o.SubState, o.Result, span(o.Waited))
 	default:
-		fmt.Fprintf(&b, "%s did not come back within RestartSec=%s + margin %s: it is %s/%s (MainPID %d, %d processes in its cgroup, Result=%s)",
-			u.Name, span(u.RestartSec), span(margin), o.ActiveState, o.SubState, o.NewPID, o.Processes, o.Result)
+		procs := fmt.Sprintf("%d processes in its cgroup", o.Processes)
+		if o.Processes < 0 {
+			procs = "its cgroup could not be read"
+		}
+		if opts.Workers >= 0 {
+			procs += fmt.Sprintf(", want %d: the main one and workers = %d", opts.Workers+1, opts.Workers)
+		}
+		fmt.Fprintf(&b, "%s did not come back within RestartSec=%s + margin %s: it is %s/%s (MainPID %d, was %d; %s; Result=%s)",
+			u.Name, span(u.RestartSec), span(opts.Margin), o.ActiveState, o.SubState, o.NewPID, o.OldPID, procs, o.Result)
 	}
 	if o.Journal != "" {
 		b.WriteString("\njournalctl -u " + u.Name + " -n 20:\n" + o.Journal)

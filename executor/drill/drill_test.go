@@ -121,7 +121,7 @@ func TestParseKill(t *testing.T) {
 func TestExplainStartLimit(t *testing.T) {
 	u := &Unit{Name: "crashy.service", Restart: "always", RestartSec: time.Second, StartLimitBurst: 3, StartLimitInterval: time.Minute}
 	o := &Outcome{GaveUp: true, ActiveState: "failed", SubState: "failed", Result: "exit-code", startLimit: true, Journal: "crashy: cannot start"}
-	got := o.Explain(u, 10*time.Second)
+	got := o.Explain(u, Options{Workers: -1, Margin: 10 * time.Second})
 	for _, want := range []string{"start-limit-hit: systemd gave up restarting crashy.service (StartLimitBurst=3 in StartLimitIntervalSec=1min)",
 		"systemctl reset-failed", "[Unit]", "StartLimitIntervalSec=0", "journalctl -u crashy.service -n 20:\ncrashy: cannot start"} {
 		if !strings.Contains(got, want) {
@@ -129,8 +129,13 @@ func TestExplainStartLimit(t *testing.T) {
 		}
 	}
 	o.startLimit = false
-	if got := o.Explain(u, 10*time.Second); strings.Contains(got, "start-limit-hit") {
+	if got := o.Explain(u, Options{Workers: -1, Margin: 10 * time.Second}); strings.Contains(got, "start-limit-hit") {
 		t.Errorf("not a start limit, yet:\n%s", got)
+	}
+	// Up, but short of its workers until the deadline.
+	o = &Outcome{ActiveState: "active", SubState: "running", Result: "success", OldPID: 10, NewPID: 20, Processes: 2}
+	if got, want := o.Explain(u, Options{Workers: 2, Margin: 10 * time.Second}), "crashy.service did not come back within RestartSec=1s + margin 10s: it is active/running (MainPID 20, was 10; 2 processes in its cgroup, want 3: the main one and workers = 2; Result=success)"; got != want {
+		t.Errorf("timeout:\n got %s\nwant %s", got, want)
 	}
 }
 

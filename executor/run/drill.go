@@ -127,14 +127,15 @@ func (w *hostWork) drill(ctx context.Context, d *playbooks.Drill) error {
 	if err := u.Refuse(); err != nil {
 		return fail(err)
 	}
-	o, err := drill.Kill(ctx, w.conn, u, drill.Options{Workers: d.Workers, Margin: d.Margin, Become: w.become()})
+	opts := drill.Options{Workers: d.Workers, Margin: d.Margin, Become: w.become()}
+	o, err := drill.Kill(ctx, w.conn, u, opts)
 	if err != nil {
 		return fail(err)
 	}
 	back := time.Now()
 	m.NewPID, m.NRestarts, m.Processes, m.Result, m.StartLimitHit = o.NewPID, o.NRestarts, o.Processes, o.Result, o.StartLimitHit()
 	if !o.Recovered {
-		return fail(errors.New(o.Explain(u, d.Margin)))
+		return fail(errors.New(o.Explain(u, opts)))
 	}
 	m.Recovery = o.Recovery
 	for _, t := range w.plan.Tasks {
