@@ -6,9 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
@@ -481,7 +483,7 @@ func (l *loader) play(b *hcl.Block) {
 			// also missing hosts.
 			hostsSeen = hostsSeen || strings.Contains(hint, `"hosts"`)
 			l.errorf(a.NameRange, "Unsupported argument",
-				"An argument named %q is not expected in a play.%s A play takes hosts and become (and a rollout block); module settings go inside a task block.",
+				"An argument named %q is not expected in a play.%s A play takes hosts and become (and rollout and restart_drill blocks); module settings go inside a task block.",
 				a.Name, hint)
 		}
 	}
@@ -497,6 +499,10 @@ func (l *loader) play(b *hcl.Block) {
 	for _, blk := range body.Blocks {
 		if blk.Type == "rollout" {
 			l.rollout(play, blk, ctx)
+			continue
+		}
+		if blk.Type == "restart_drill" {
+			l.drill(play, blk, ctx)
 			continue
 		}
 		if blk.Type == "handler" {
@@ -517,6 +523,8 @@ func (l *loader) play(b *hcl.Block) {
 		ids[t.ID] = t
 		play.Tasks = append(play.Tasks, t)
 	}
+
+	l.checkDrills(play)
 
 	// Every notify must name a handler of this play.
 	handlerNames := mapKeys(play.Handlers)
@@ -692,7 +700,7 @@ func (l *loader) task(blk *hclsyntax.Block, inHandler bool) *TaskSpec {
 	if _, ok := modules.Lookup(blk.Type); !ok {
 		candidates := kinds
 		if !inHandler {
-			candidates = append(append([]string{}, kinds...), "handler")
+			candidates = append(append([]string{}, kinds...), "handler", "restart_drill", "rollout")
 		}
 		detail := fmt.Sprintf("There is no module kind %q.%s", blk.Type, suggest(blk.Type, candidates))
 		if len(kinds) == 0 {
@@ -875,4 +883,111 @@ func (l *loader) handler(play *Play, blk *hclsyntax.Block) string {
 	t.Range = blk.DefRange()
 	play.Handlers[name] = t
 	return name
+}
+
+// drill reads a play's restart_drill block.
+func (l *loader) drill(play *Play, b *hclsyntax.Block, ctx *hcl.EvalContext) {
+	if len(b.Labels) > 0 {
+		l.errorf(b.LabelRanges[0], "Unexpected label", `A restart_drill block takes no label: write restart_drill { unit = "app.service" }.`)
+	}
+	d := &Drill{Workers: -1, Margin: DefaultDrillMargin, Range: b.DefRange()}
+	for _, blk := range b.Body.Blocks {
+		l.errorf(blk.DefRange(), "Unsupported block type", "A restart_drill block holds only unit, workers, margin and allow_without_health_check.")
+	}
+	names := []string{"unit", "workers", "margin", "allow_without_health_check"}
+	unitSeen := false
+	for _, a := range sortedSyntaxAttrs(b.Body.Attributes) {
+		if !slices.Contains(names, a.Name) {
+			l.errorf(a.NameRange, "Unsupported argument", "An argument named %q is not expected in a restart_drill block.%s It takes unit, workers, margin and allow_without_health_check.",
+				a.Name, suggest(a.Name, names))
+			continue
+		}
+		if a.Name == "unit" {
+			unitSeen = true
+		}
+		v, ok := l.playValue(a, ctx)
+		if !ok {
+			continue
+		}
+		if v.IsNull() || !v.IsKnown() {
+			l.errorf(a.Expr.Range(), "Invalid restart_drill setting", "%s must have a value.", a.Name)
+			continue
+		}
+		switch a.Name {
+		case "unit":
+			if v.Type() != cty.String || !drillUnitRe.MatchString(v.AsString()) {
+				l.errorf(a.Expr.Range(), "Invalid restart_drill setting", `unit is a systemd service with its suffix, like unit = "staffrota.service".`)
+				continue
+			}
+			d.Unit = v.AsString()
+		case "workers":
+			n, ok := wholeNumber(v)
+			if !ok || n < 0 {
+				l.errorf(a.Expr.Range(), "Invalid restart_drill setting", "workers is the number of processes the unit runs besides its main process (gunicorn's workers): a whole number ≥ 0.")
+				continue
+			}
+			d.Workers = n
+		case "margin":
+			dur, err := time.ParseDuration(stringOf(v))
+			if err != nil || dur <= 0 || dur > 10*time.Minute {
+				l.errorf(a.Expr.Range(), "Invalid restart_drill setting", `margin is how long past the unit's RestartSec tend waits for it, a duration from 1s to 10m like margin = "10s".`)
+				continue
+			}
+			d.Margin = dur
+		case "allow_without_health_check":
+			bv, err := convert.Convert(v, cty.Bool)
+			if err != nil {
+				l.errorf(a.Expr.Range(), "Invalid restart_drill setting", "allow_without_health_check must be true or false.")
+				continue
+			}
+			d.AllowWithoutHealthCheck = bv.True()
+		}
+	}
+	if !unitSeen {
+		l.errorf(b.DefRange(), "Missing required argument", `A restart_drill block needs unit, the systemd service to drill, like unit = "staffrota.service".`)
+		return
+	}
+	if d.Unit == "" {
+		return
+	}
+	for _, other := range play.Drills {
+		if other.Unit == d.Unit {
+			l.errorf(d.Range, "Duplicate restart_drill", "Play %q already drills %s, at %s.", play.Name, d.Unit, other.Range)
+			return
+		}
+	}
+	play.Drills = append(play.Drills, d)
+}
+
+// drillUnitRe matches the services a drill accepts.
+var drillUnitRe = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.service$`)
+
+// stringOf returns v as a string, or "" when it is not one.
+func stringOf(v cty.Value) string {
+	if v.Type() != cty.String {
+		return ""
+	}
+	return v.AsString()
+}
+
+// checkDrills refuses the play's drills when it has no health check and
+// none of them allows it: a drill that only sees the process come back
+// proves little.
+func (l *loader) checkDrills(play *Play) {
+	has := false
+	for _, t := range play.Tasks {
+		if t.Kind == "health_check" {
+			has = true
+		}
+	}
+	if has {
+		return
+	}
+	for _, d := range play.Drills {
+		if !d.AllowWithoutHealthCheck {
+			l.errorf(d.Range, "Drill without a health check",
+				"refuse: play %q has no health_check, so a drill of %s could only see a process come back, not the service answer. Add a health_check task to the play, or set allow_without_health_check = true.",
+				play.Name, d.Unit)
+		}
+	}
 }

@@ -39,6 +39,8 @@ package playbooks
 
 import (
 	"fmt"
+	"time"
+
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -125,6 +127,9 @@ type Play struct {
 	Handlers map[string]*TaskSpec
 	// Rollout is the play's rollout block, or nil.
 	Rollout *Rollout
+	// Drills are the play's restart_drill blocks, in declaration order.
+	// Only tend drill (or apply --drill) runs them.
+	Drills []*Drill
 	// Range is the play block's definition range.
 	Range hcl.Range
 
@@ -142,6 +147,25 @@ type Rollout struct {
 	// Range is the block's definition range.
 	Range hcl.Range
 }
+
+// Drill is a play's restart_drill block: kill the unit's main process and
+// verify that systemd brings it back.
+type Drill struct {
+	// Unit is the systemd unit, with its suffix ("staffrota.service").
+	Unit string
+	// Workers is the number of processes expected in the unit's cgroup
+	// besides the main one; -1 when not given (not checked).
+	Workers int
+	// Margin is added to the unit's RestartSec to bound the wait.
+	Margin time.Duration
+	// AllowWithoutHealthCheck lets a play without a health_check drill.
+	AllowWithoutHealthCheck bool
+	// Range is the block's definition range.
+	Range hcl.Range
+}
+
+// DefaultDrillMargin is a drill's margin when the block gives none.
+const DefaultDrillMargin = 10 * time.Second
 
 // TaskSpec is a task or handler as written, before evaluation for a host.
 type TaskSpec struct {

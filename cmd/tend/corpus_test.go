@@ -201,6 +201,11 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/rollout_attr_canery.hcl", at: "5:5", phrase: `An argument named "canery" is not expected in a rollout block. Did you mean "canary"?`},
 	{file: "playbook/rollout_batch_zero.hcl", at: "6:14", phrase: "batch: a batch of 0 hosts would never finish."},
 	{file: "playbook/rollout_max_failures_fraction.hcl", at: "6:20", phrase: "max_failures is a number of hosts or a share of them"},
+	{file: "playbook/restart_drill_no_health_check.hcl", at: "6:3", phrase: `refuse: play "site" has no health_check`},
+	{file: "playbook/restart_drill_no_restart.hcl", at: "6:3", phrase: "refuse: no restart policy: task gunicorn_service.staffrota renders staffrota.service with Restart=no", withInventoryOnly: true},
+	{file: "playbook/restart_drill_attr_worker.hcl", at: "7:5", phrase: `An argument named "worker" is not expected in a restart_drill block. Did you mean "workers"?`},
+	{file: "playbook/restart_drill_block_typo.hcl", at: "5:3", phrase: `There is no module kind "restart_dril". Did you mean "restart_drill"?`},
+	{file: "playbook/restart_drill_unit_without_suffix.hcl", at: "6:12", phrase: `unit is a systemd service with its suffix, like unit = "staffrota.service".`},
 
 	// Sensitive values where they are refused.
 	{file: "playbook/sensitive_file_path.hcl", at: "11:5", phrase: "Sensitive value in path"},

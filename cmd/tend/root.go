@@ -87,6 +87,7 @@ secrets with TEND_VAR_<name> or --var-file.
 		newValidateCommand(g),
 		newPlanCommand(g),
 		newApplyCommand(g),
+		newDrillCommand(g),
 		newShowCommand(g),
 		newInventoryCommand(g),
 		newModulesCommand(),

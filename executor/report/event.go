@@ -73,6 +73,9 @@ type Event struct {
 	NotifiedBy []string
 	// Recap holds the per-host counts (recap and host_done events).
 	Recap []HostRecap
+	// Drill is the measurement of a restart drill (task events of kind
+	// restart_drill).
+	Drill *Drill
 	// Run identifies the run (run_start only): what it ran, and which
 	// shard of the hosts it worked on, so that the streams of the shards
 	// of one run can be checked and merged (tend report merge).
@@ -86,6 +89,36 @@ type RunID struct {
 	Playbook  string `json:"playbook_sha256,omitempty"`
 	Inventory string `json:"inventory_sha256,omitempty"`
 	Shard     string `json:"shard,omitempty"`
+}
+
+// Drill is what a restart drill measured on one host: the unit's main
+// process was killed with SIGKILL and systemd was expected to start it
+// again.
+type Drill struct {
+	Unit string
+	// OldPID is the main process killed; NewPID the one systemd started
+	// (0 when none).
+	OldPID, NewPID int
+	// NRestarts is systemd's restart count of the unit after the drill.
+	NRestarts int
+	// Processes counts the processes in the unit's cgroup at the end (-1:
+	// not readable).
+	Processes int
+	// Recovery is the time from the kill to the unit active again with a
+	// new main process (and the expected processes), on the host's clock;
+	// zero when it did not come back.
+	Recovery time.Duration
+	// Healthy is the time from the kill to the play's health checks
+	// passing: the host's wait (which ends once the unit stayed up for a
+	// second) plus the checks as the controller timed them; zero when they
+	// did not pass.
+	Healthy time.Duration
+	// Result is systemd's Result= of the unit at the end ("success",
+	// "start-limit-hit"...).
+	Result string
+	// StartLimitHit: systemd refused to restart the unit for its start
+	// rate limit (Result= may still say the crash's "exit-code").
+	StartLimitHit bool
 }
 
 // HostRecap counts one host's task outcomes.
@@ -116,6 +149,10 @@ type HostRecap struct {
 	Duration time.Duration
 	// RoundTrips is what the run cost on this host's connection.
 	RoundTrips int
+	// Recovery is the slowest recovery of the host's restart drills (tend
+	// drill), zero when none recovered; Drilled counts the drills run.
+	Recovery time.Duration
+	Drilled  int
 }
 
 // Sink receives the events of a run. Implementations must be safe for

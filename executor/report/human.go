@@ -325,14 +325,18 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 	}
 	w := max(s.width, len("HOST"))
 	fmt.Fprintf(b, "\n%s\n", s.bold.Sprint("RECAP"))
-	outcome, ignored := false, false
+	outcome, ignored, drilled := false, false, false
 	for _, r := range recaps {
 		outcome = outcome || r.NotStarted || r.Reverted || r.RevertError != ""
 		ignored = ignored || r.Ignored > 0
+		drilled = drilled || r.Drilled > 0
 	}
 	header := fmt.Sprintf("%-*s  %4s  %9s  %6s  %7s  %s", w, "HOST", "ok", changedWord, "failed", "skipped", "unreachable")
 	if ignored {
 		header = fmt.Sprintf("%-*s  %4s  %9s  %6s  %7s  %7s  %s", w, "HOST", "ok", changedWord, "failed", "ignored", "skipped", "unreachable")
+	}
+	if drilled {
+		header += "  recovery"
 	}
 	if outcome {
 		header += "  outcome"
@@ -342,6 +346,16 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 		unreach := "-"
 		if r.Unreachable {
 			unreach = s.red.Sprint("yes")
+		}
+		if drilled {
+			rec := "-"
+			if r.Recovery > 0 && r.Failed == 0 {
+				rec = r.Recovery.Round(10 * time.Millisecond).String()
+			}
+			if outcome {
+				rec = fmt.Sprintf("%-8s", rec)
+			}
+			unreach = fmt.Sprintf("%-11s  %s", unreach, rec)
 		}
 		if outcome {
 			unreach = fmt.Sprintf("%-11s", unreach)
@@ -417,6 +431,12 @@ func (s *HumanSink) recap(b *bytes.Buffer, recaps []HostRecap) {
 		fmt.Fprintf(b, "%s\n", s.yellow.Sprintf("Plan: %s pending on %d of %s. Run `tend apply` to converge.", plural(t.Changed, "change"), n, plural(t.Hosts, "host")))
 	case s.mode == "plan":
 		fmt.Fprintf(b, "%s\n", s.green.Sprintf("No changes: %s in sync.", plural(t.Hosts, "host")))
+	case s.mode == "drill":
+		var slowest time.Duration
+		for _, r := range recaps {
+			slowest = max(slowest, r.Recovery)
+		}
+		fmt.Fprintf(b, "%s\n", s.green.Sprintf("Drilled: %s recovered, the slowest in %s.", plural(t.Hosts, "host"), slowest.Round(10*time.Millisecond)))
 	case t.Changed == 0:
 		fmt.Fprintf(b, "%s\n", s.green.Sprintf("No changes: %s in sync, all ok.", plural(t.Hosts, "host")))
 	default:

@@ -42,6 +42,7 @@ type JSONEvent struct {
 	Recap      []JSONRecap `json:"recap,omitempty"`
 	Totals     *JSONTotals `json:"totals,omitempty"`
 	Run        *RunID      `json:"run,omitempty"`
+	Drill      *JSONDrill  `json:"drill,omitempty"`
 }
 
 // JSONDiff is the wire form of a plan.Diff.
@@ -79,6 +80,21 @@ type JSONRecap struct {
 	Error       string `json:"error,omitempty"`
 	DurationMS  int64  `json:"duration_ms"`
 	RoundTrips  int    `json:"round_trips"`
+	Drilled     int    `json:"drilled,omitempty"`
+	RecoveryMS  int64  `json:"recovery_ms,omitempty"`
+}
+
+// JSONDrill is a restart drill's measurement.
+type JSONDrill struct {
+	Unit          string `json:"unit"`
+	OldPID        int    `json:"old_pid"`
+	NewPID        int    `json:"new_pid,omitempty"`
+	NRestarts     int    `json:"n_restarts"`
+	Processes     int    `json:"processes"`
+	RecoveryMS    int64  `json:"recovery_ms,omitempty"`
+	HealthyMS     int64  `json:"healthy_ms,omitempty"`
+	Result        string `json:"result,omitempty"`
+	StartLimitHit bool   `json:"start_limit_hit,omitempty"`
 }
 
 // JSONTotals sums a recap over hosts.
@@ -108,6 +124,10 @@ func ToJSON(e Event) JSONEvent {
 		Task: e.Task, Kind: e.Kind, Name: e.Name, Status: e.Status, Message: e.Message,
 		DurationMS: e.Duration.Milliseconds(), NotifiedBy: e.NotifiedBy, Diff: jsonDiff(e.Diff), Run: e.Run,
 	}
+	if d := e.Drill; d != nil {
+		j.Drill = &JSONDrill{Unit: d.Unit, OldPID: d.OldPID, NewPID: d.NewPID, NRestarts: d.NRestarts, Processes: d.Processes,
+			RecoveryMS: d.Recovery.Milliseconds(), HealthyMS: d.Healthy.Milliseconds(), Result: d.Result, StartLimitHit: d.StartLimitHit}
+	}
 	if len(e.Recap) > 0 {
 		t := Totals(e.Recap)
 		for _, r := range e.Recap {
@@ -115,6 +135,7 @@ func ToJSON(e Event) JSONEvent {
 				Host: r.Host, OK: r.OK, Changed: r.Changed, Failed: r.Failed, Skipped: r.Skipped, Ignored: r.Ignored,
 				Unreachable: r.Unreachable, Interrupted: r.Interrupted, Internal: r.Internal,
 				NotStarted: r.NotStarted, Reverted: r.Reverted, RevertError: r.RevertError, Error: r.Error, DurationMS: r.Duration.Milliseconds(), RoundTrips: r.RoundTrips,
+				Drilled: r.Drilled, RecoveryMS: r.Recovery.Milliseconds(),
 			})
 		}
 		if e.Type == EventRecap {

@@ -176,6 +176,7 @@ func Merge(streams []*Stream) (*Merged, error) {
 				Unreachable: r.Unreachable, Interrupted: r.Interrupted, Internal: r.Internal, NotStarted: r.NotStarted,
 				Reverted: r.Reverted, RevertError: r.RevertError, Error: r.Error,
 				Duration: time.Duration(r.DurationMS) * time.Millisecond, RoundTrips: r.RoundTrips,
+				Drilled: r.Drilled, Recovery: time.Duration(r.RecoveryMS) * time.Millisecond,
 			})
 		}
 	}

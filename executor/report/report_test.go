@@ -122,6 +122,7 @@ func TestHumanGolden(t *testing.T) {
 	}{
 		{"plan.golden", planEvents()},
 		{"apply.golden", applyEvents()},
+		{"drill.golden", drillEvents()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,5 +289,46 @@ func TestSameDiffNamedNotRepeated(t *testing.T) {
 	})
 	if strings.Count(out, "+w=2") != 1 || !strings.Contains(out, "(same diff as a)") || !strings.Contains(out, "+w=4") {
 		t.Errorf("identical diffs should be shown once, different ones in full:\n%s", out)
+	}
+}
+
+// drillEvents is a restart drill over three hosts: the canary recovers,
+// the next one hits the start limit, the last is not started.
+func drillEvents() []Event {
+	ok := &Drill{Unit: "staffrota.service", OldPID: 386, NewPID: 667, NRestarts: 2, Processes: 3, Recovery: 11220 * time.Millisecond, Healthy: 12540 * time.Millisecond, Result: "success"}
+	hit := &Drill{Unit: "staffrota.service", OldPID: 157, NRestarts: 3, Processes: -1, Result: "exit-code", StartLimitHit: true}
+	okRecap := HostRecap{Host: "web1", OK: 1, Drilled: 1, Recovery: ok.Recovery}
+	hitRecap := HostRecap{Host: "web2", Failed: 1, Drilled: 1, Error: "restart_drill.staffrota.service: start-limit-hit: …"}
+	halted := HostRecap{Host: "web3", NotStarted: true, Error: "not started: rollout halted after 1 failed host"}
+	return []Event{
+		{Type: EventRunStart, Mode: "drill", Hosts: []string{"web1", "web2", "web3"}},
+		{Type: EventRunNote, Mode: "drill", Message: "rollout: one host at a time, halt at the first failed host"},
+		{Type: EventHostStart, Mode: "drill", Host: "web1"},
+		{Type: EventTask, Mode: "drill", Host: "web1", Task: "restart_drill.staffrota.service", Kind: "restart_drill", Status: StatusOK, Drill: ok, Duration: 13 * time.Second,
+			Message: "recovered in 11.22s (MainPID 386 → 667, 3 processes, NRestarts 1 → 2), healthy in 12.54s"},
+		{Type: EventHostDone, Mode: "drill", Host: "web1", Status: StatusOK, Recap: []HostRecap{okRecap}},
+		{Type: EventTask, Mode: "drill", Host: "web2", Task: "restart_drill.staffrota.service", Kind: "restart_drill", Status: StatusFailed, Drill: hit, Duration: 4 * time.Second,
+			Message: "start-limit-hit: systemd gave up restarting staffrota.service (StartLimitBurst=3 in StartLimitIntervalSec=1min)\njournalctl -u staffrota.service -n 20:\nstaffrota.service: Start request repeated too quickly."},
+		{Type: EventHostDone, Mode: "drill", Host: "web2", Status: StatusFailed, Message: hitRecap.Error, Recap: []HostRecap{hitRecap}},
+		{Type: EventHostDone, Mode: "drill", Host: "web3", Status: StatusNotStarted, Message: halted.Error, Recap: []HostRecap{halted}},
+		{Type: EventRecap, Mode: "drill", Recap: []HostRecap{okRecap, hitRecap, halted}},
+	}
+}
+
+func TestDrillJSON(t *testing.T) {
+	var b bytes.Buffer
+	s := NewJSONSink(&b)
+	for _, e := range drillEvents() {
+		s.Emit(e)
+	}
+	out := b.String()
+	for _, want := range []string{
+		`"drill":{"unit":"staffrota.service","old_pid":386,"new_pid":667,"n_restarts":2,"processes":3,"recovery_ms":11220,"healthy_ms":12540,"result":"success"}`,
+		`"drill":{"unit":"staffrota.service","old_pid":157,"n_restarts":3,"processes":-1,"result":"exit-code","start_limit_hit":true}`,
+		`"drilled":1,"recovery_ms":11220`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lacks %s:\n%s", want, out)
+		}
 	}
 }

@@ -156,6 +156,7 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 		}
 	}
 	r.policy, diags = rolloutPolicy(opts, diags)
+	diags = r.prepareDrills(diags)
 	if opts.Saved != nil && opts.Mode == ModePlan {
 		r.recorder = &planRecorder{hosts: map[string]*plan.Host{}}
 	}
@@ -330,10 +331,18 @@ func (r *Run) Execute(ctx context.Context) Result {
 	for i := range r.hosts {
 		groups[0][i] = i
 	}
-	if r.opts.Mode == ModeApply {
-		groups = r.policy.Groups(len(r.hosts))
-		if r.policy.Staged() || r.policy.MaxFailures.IsSet() {
-			r.emit(report.Event{Type: report.EventRunNote, Message: "rollout: " + r.policy.Describe(len(r.hosts))})
+	policy := r.policy
+	if r.opts.Mode == ModeDrill {
+		policy = drillPolicy
+	}
+	if r.opts.Mode != ModePlan {
+		groups = policy.Groups(len(r.hosts))
+		if policy.Staged() || policy.MaxFailures.IsSet() {
+			desc := policy.Describe(len(r.hosts))
+			if r.opts.Mode == ModeDrill {
+				desc = "one host at a time, " + strings.TrimSuffix(strings.TrimPrefix(desc, "canary 1, batches of 1, "), ", no revert")
+			}
+			r.emit(report.Event{Type: report.EventRunNote, Message: "rollout: " + desc})
 		}
 	}
 	sem := make(chan struct{}, r.opts.Forks)
@@ -391,10 +400,10 @@ func (r *Run) Execute(ctx context.Context) Result {
 					return
 				}
 				recaps[i] = r.runHost(ctx, h)
-				if r.opts.Mode == ModeApply && (recaps[i].Failed > 0 || recaps[i].Unreachable) {
+				if r.opts.Mode != ModePlan && (recaps[i].Failed > 0 || recaps[i].Unreachable) {
 					mu.Lock()
 					failed++
-					if halted == "" && r.policy.Halts(failed, len(r.hosts)) {
+					if halted == "" && policy.Halts(failed, len(r.hosts)) {
 						halted = fmt.Sprintf("not started: rollout halted after %s", plural(failed, "failed host"))
 					}
 					mu.Unlock()
@@ -498,6 +507,14 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 	}
 	plays := r.work[h.Name]
 	if len(plays) == 0 {
+		return recap
+	}
+	if r.opts.Mode == ModeDrill {
+		if lock, err = r.drillHost(ctx, h, conn, plays, &recap); err != nil && recap.Failed == 0 {
+			return fail(err)
+		} else if err != nil {
+			recap.Error = err.Error()
+		}
 		return recap
 	}
 	// A run that reverts keeps, on the host, what each path it changes

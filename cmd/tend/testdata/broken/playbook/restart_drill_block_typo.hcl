@@ -1,0 +1,8 @@
+# A misspelt restart_drill block.
+play "site" {
+  hosts = ["web"]
+
+  restart_dril {
+    unit = "staffrota.service"
+  }
+}
