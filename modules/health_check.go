@@ -422,6 +422,10 @@ func (m *HealthCheck) Severity() string {
 	return m.severity
 }
 
+// CountsProcesses reports whether the check counts a unit's processes
+// (unit) rather than making a request.
+func (m *HealthCheck) CountsProcesses() bool { return m.unit != "" }
+
 // redact takes the sensitive settings out of an error (net/http quotes the
 // URL in its errors).
 func (m *HealthCheck) redact(err error) error {

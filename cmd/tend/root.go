@@ -93,6 +93,7 @@ secrets with TEND_VAR_<name> or --var-file.
 		newVersionCommand(g),
 		newReportCommand(g),
 		newFmtCommand(g),
+		newCheckCommand(g),
 	)
 	return root
 }
