@@ -221,3 +221,38 @@ func TestCheckUnknown(t *testing.T) {
 		t.Errorf("stdout:\n%s", c.stdout)
 	}
 }
+
+// TestCheckDuplicateNames: two plays with a check of the same name give
+// two distinct rows (and metric labels), the second named with its play.
+func TestCheckDuplicateNames(t *testing.T) {
+	h := newSSHHost(t)
+	pb := writeTestFile(t, filepath.Join(t.TempDir(), "dup.hcl"), fmt.Sprintf(`
+play "one" {
+  hosts = ["web"]
+  health_check "app" {
+    unix_socket = %[1]q
+    path        = "/health/"
+  }
+}
+play "two" {
+  hosts = ["web"]
+  health_check "app" {
+    unix_socket = %[1]q
+    path        = "/health/"
+  }
+}
+`, h.socket))
+	c := tend(t, "check", pb, "-i", h.inventory, "--no-state", "--json")
+	c.want(t, CheckOK)
+	var doc struct{ Checks []struct{ Check string } }
+	if err := json.Unmarshal([]byte(c.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ch := range doc.Checks {
+		names = append(names, ch.Check)
+	}
+	if strings.Join(names, ",") != "connection,health_check.app,two/health_check.app" {
+		t.Errorf("checks %v", names)
+	}
+}

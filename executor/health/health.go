@@ -266,6 +266,9 @@ func checkHost(ctx context.Context, opts Options, h *inventory.Host) (rows []Row
 		counts[u] = uh.NRestarts
 		rows = append(rows, unitRow(h.Name, uh, opts.Previous.since(h.Name, u, uh.NRestarts)))
 	}
+	// Check names are unique per host (a metric's labels must be): a name
+	// another play used already gets its play's name in front.
+	used := map[string]bool{}
 	for _, pc := range plays {
 		for _, t := range pc.Checks {
 			ch, ok := t.Module.(checker)
@@ -276,6 +279,10 @@ func checkHost(ctx context.Context, opts Options, h *inventory.Host) (rows []Row
 			if name == "" {
 				name = t.ID
 			}
+			if used[name] {
+				name = pc.Play + "/" + name
+			}
+			used[name] = true
 			row := Row{Host: h.Name, Check: name, Kind: KindHTTP}
 			if d, ok := t.Module.(interface{ Describe() string }); ok {
 				row.What = d.Describe()
