@@ -256,3 +256,33 @@ play "two" {
 		t.Errorf("checks %v", names)
 	}
 }
+
+// TestCheckFactPlays: a play that refers to host.facts is made once the
+// facts are read, and its checks run (or are skipped by its when).
+func TestCheckFactPlays(t *testing.T) {
+	h := newSSHHost(t)
+	pb := writeTestFile(t, filepath.Join(t.TempDir(), "facts.hcl"), fmt.Sprintf(`
+play "facts" {
+  hosts = ["web"]
+  health_check "known" {
+    when        = host.facts.cpus >= 1
+    unix_socket = %[1]q
+    path        = "/health/"
+  }
+  health_check "never" {
+    when        = host.facts.cpus < 1
+    unix_socket = %[1]q
+    path        = "/nope/"
+  }
+}
+`, h.socket))
+	c := tend(t, "check", pb, "-i", h.inventory, "--no-state", "--json")
+	c.want(t, CheckOK)
+	var doc struct{ Checks []struct{ Check string } }
+	if err := json.Unmarshal([]byte(c.stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Checks) != 2 || doc.Checks[1].Check != "health_check.known" {
+		t.Errorf("%s", c.stdout)
+	}
+}
