@@ -587,3 +587,12 @@ func (m *GunicornService) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *GunicornService) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.spec.apply(ctx, t, d)
 }
+
+// RunningUnit implements UnitRunner: a gunicorn server runs unless its
+// state is "stopped".
+func (m *GunicornService) RunningUnit() string {
+	if m.spec.State == "stopped" {
+		return ""
+	}
+	return m.spec.Name
+}

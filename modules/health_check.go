@@ -27,10 +27,14 @@ import (
 func init() {
 	Register(Info{
 		Kind:    "health_check",
-		Summary: "An HTTP check (URL from the controller, or a unix socket on the host) run after changes: status, JSON subset, body, response time",
+		Summary: "An HTTP check (URL from the controller, or a unix socket on the host) or a unit's process count, run after changes and by tend check: status, Location and headers, JSON subset, body, response time",
 		New:     func() Module { return &HealthCheck{} },
 		Config:  func() any { return &healthCheckConfig{} },
-		Doc: `Checks an HTTP endpoint after the changes of the run: the URL is requested from the controller, or a unix socket on the host is dialled through the connection (SSH direct-streamlocal). It never changes anything and never counts as a change: plan shows nothing for it, and apply runs it once the changes were made and the notified handlers ran. The request is tried up to retries + 1 times, delay apart, each attempt bounded by timeout; if no attempt answers as expected, the host fails, and the error says what was expected, what came back and on which attempt. Redirects are not followed.
+		Doc: `Checks an HTTP endpoint after the changes of the run: the URL is requested from the controller, or a unix socket on the host is dialled through the connection (SSH direct-streamlocal). It never changes anything and never counts as a change: plan shows nothing for it, and apply runs it once the changes were made and the notified handlers ran. The request is tried up to retries + 1 times, delay apart, each attempt bounded by timeout; if no attempt answers as expected, the host fails, and the error says what was expected, what came back and on which attempt. Redirects are not followed: a 302 is checked as such, with its Location (expect_location).
+
+With unit instead of a URL or socket, the check counts the processes in the unit's control group (systemctl show -p ControlGroup, then its cgroup.procs; read-only) and wants expect_processes of them, e.g. 3 for a gunicorn master and 2 workers.
+
+tend check runs the same checks, once each (no retries), and reports their severity: a failed check with severity = "warning" makes the host WARNING, otherwise CRITICAL.
 
 The URL, socket, path, headers and the expected body may come from sensitive values (a token in a query, an Authorization header): they are then never printed.`,
 		Example: `health_check "app" {
@@ -74,6 +78,14 @@ type HealthCheck struct {
 	timeout       time.Duration
 	retries       int
 	delay         time.Duration
+	// expectHeaders are response headers that must have these values;
+	// expect_location is one of them ("Location").
+	expectHeaders map[string]string
+	// unit, with expectProcs, makes the check count the processes of a
+	// systemd unit instead of making a request.
+	unit        string
+	expectProcs int
+	severity    string
 }
 
 type healthCheckConfig struct {
@@ -89,6 +101,11 @@ type healthCheckConfig struct {
 	Timeout         *string   `hcl:"timeout,optional" default:"5s" doc:"How long one attempt may take, as a duration."`
 	Retries         *int      `hcl:"retries,optional" default:"2" min:"0" max:"100" doc:"The attempts after the first one fails."`
 	Delay           *string   `hcl:"delay,optional" default:"1s" doc:"The wait between attempts, as a duration."`
+	ExpectLocation  *string   `hcl:"expect_location,optional" doc:"The Location header the answer must have, such as \"/login/?next=/dashboard/\" with expect_status = 302 (redirects are never followed)."`
+	ExpectHeader    cty.Value `hcl:"expect_header,optional" type:"map of string" doc:"Response headers the answer must have, with these exact values, such as { \"Cache-Control\" = \"no-store\" }."`
+	Unit            *string   `hcl:"unit,optional" doc:"A systemd unit, such as \"staffrota.service\": the check counts the processes in its control group instead of making a request. Give url, unix_socket or unit."`
+	ExpectProcesses *int      `hcl:"expect_processes,optional" min:"1" max:"100000" doc:"With unit: how many processes its control group must hold, such as 3 for a gunicorn master and 2 workers."`
+	Severity        *string   `hcl:"severity,optional" enum:"warning,critical" default:"critical" doc:"What a failure of this check makes the host in tend check: \"warning\" (exit 1) or \"critical\" (exit 2)."`
 }
 
 var (
@@ -127,6 +144,22 @@ func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	// host) counts as given, and its value is checked no further.
 	urlGiven := dec.given("url", cfg.URL != nil)
 	socketGiven := dec.given("unix_socket", cfg.UnixSocket != nil)
+	unitGiven := dec.given("unit", cfg.Unit != nil)
+	m.severity = "critical"
+	if cfg.Severity != nil {
+		m.severity = *cfg.Severity
+	}
+	if unitGiven && (urlGiven || socketGiven) {
+		bad("unit", "Conflicting targets", "Give one of url, unix_socket and unit: a process count makes no request.")
+		return diags
+	}
+	if unitGiven {
+		m.decodeUnit(cfg, dec, bad)
+		return diags
+	}
+	if dec.given("expect_processes", cfg.ExpectProcesses != nil) {
+		bad("expect_processes", "expect_processes without unit", "expect_processes counts the processes of a unit: give unit too.")
+	}
 	switch {
 	case urlGiven && socketGiven:
 		bad("unix_socket", "Conflicting targets", "Give either url or unix_socket, not both.")
@@ -158,7 +191,7 @@ func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 			}
 		}
 	default:
-		bad("", "Missing target", "A health_check needs url, or unix_socket and path.")
+		bad("", "Missing target", "A health_check needs url, unix_socket and path, or unit and expect_processes.")
 	}
 	m.method = deref(cfg.Method)
 	if cfg.Method != nil && !methodRe.MatchString(m.method) {
@@ -207,7 +240,75 @@ func (m *HealthCheck) Decode(label string, body hcl.Body, ctx *hcl.EvalContext) 
 	if cfg.Retries != nil {
 		m.retries = *cfg.Retries
 	}
+	want, err := stringMap(cfg.ExpectHeader)
+	if err != nil {
+		bad("expect_header", "Invalid expect_header", err.Error())
+	}
+	for k, v := range want {
+		if !tokenRe.MatchString(k) || strings.ContainsAny(v, "\r\n\x00") {
+			bad("expect_header", "Invalid expect_header", fmt.Sprintf("%q: %q is not a valid header.", k, v))
+		}
+	}
+	if cfg.ExpectLocation != nil {
+		if want == nil {
+			want = map[string]string{}
+		}
+		for k := range want {
+			if strings.EqualFold(k, "Location") {
+				bad("expect_location", "Location given twice", "Give the Location in expect_location only, not also in expect_header.")
+			}
+		}
+		want["Location"] = *cfg.ExpectLocation
+	}
+	m.expectHeaders = want
 	return diags
+}
+
+// decodeUnit reads a process-count check: unit and expect_processes, and
+// the attributes that go with any check; request attributes are refused.
+func (m *HealthCheck) decodeUnit(cfg healthCheckConfig, dec decoded, bad func(attr, summary, detail string)) {
+	if cfg.Unit != nil {
+		u, err := unitName(*cfg.Unit)
+		if err != nil {
+			bad("unit", "Invalid unit", err.Error())
+		}
+		m.unit = u
+	}
+	if !dec.given("expect_processes", cfg.ExpectProcesses != nil) {
+		bad("unit", "Missing expect_processes", "A health_check of a unit counts its processes: give expect_processes, such as 3 for a gunicorn master and 2 workers.")
+	} else if cfg.ExpectProcesses != nil {
+		m.expectProcs = *cfg.ExpectProcesses
+	}
+	for _, attr := range []struct {
+		name string
+		set  bool
+	}{
+		{"path", cfg.Path != nil}, {"headers", isSet(cfg.Headers)}, {"expect_json", isSet(cfg.ExpectJSON)},
+		{"expect_body", cfg.ExpectBody != nil}, {"expect_location", cfg.ExpectLocation != nil},
+		{"expect_header", isSet(cfg.ExpectHeader)}, {"max_response_time", cfg.MaxResponseTime != nil},
+	} {
+		if dec.given(attr.name, attr.set) {
+			bad(attr.name, "Invalid "+attr.name+" with unit", attr.name+" belongs to an HTTP check (url or unix_socket); a check of unit counts processes.")
+		}
+	}
+	m.method = "GET"
+	m.timeout, m.delay, m.retries = 5*time.Second, time.Second, 2
+	for _, a := range []struct {
+		name string
+		val  *string
+		dst  *time.Duration
+	}{{"timeout", cfg.Timeout, &m.timeout}, {"delay", cfg.Delay, &m.delay}} {
+		if a.val != nil {
+			d, err := parseDuration(*a.val)
+			if err != nil {
+				bad(a.name, "Invalid "+a.name, err.Error())
+			}
+			*a.dst = d
+		}
+	}
+	if cfg.Retries != nil {
+		m.retries = *cfg.Retries
+	}
 }
 
 // ctyToJSON converts a cty value to the generic JSON form (json.Number for
@@ -227,6 +328,9 @@ func ctyToJSON(v cty.Value) (any, error) {
 // Describe names the request, for output: "GET unix:/run/app.sock /health/"
 // or "GET https://example.com/health/".
 func (m *HealthCheck) Describe() string {
+	if m.unit != "" {
+		return fmt.Sprintf("processes of %s (want %d)", m.unit, m.expectProcs)
+	}
 	if m.sensitive {
 		if m.socket != "" {
 			return m.method + " unix:(sensitive)"
@@ -256,18 +360,7 @@ func (m *HealthCheck) Apply(ctx context.Context, t *Target, d *Diff) error { ret
 // them by ctx. The error says what was expected, what came back, and on
 // which attempt.
 func (m *HealthCheck) Verify(ctx context.Context, t *Target) error {
-	err := m.verify(ctx, t)
-	if err != nil && len(m.secrets) > 0 {
-		// net/http quotes the URL in its errors; never let it out.
-		msg := err.Error()
-		for _, secret := range m.secrets {
-			if secret != "" {
-				msg = strings.ReplaceAll(msg, secret, "(sensitive)")
-			}
-		}
-		return errors.New(msg)
-	}
-	return err
+	return m.redact(m.verify(ctx, t))
 }
 
 func (m *HealthCheck) verify(ctx context.Context, t *Target) error {
@@ -283,7 +376,7 @@ func (m *HealthCheck) verify(ctx context.Context, t *Target) error {
 			case <-timer.C:
 			}
 		}
-		err := m.attempt(ctx, t)
+		err := m.attempt(ctx, t).Err
 		if err == nil {
 			return nil
 		}
@@ -295,8 +388,102 @@ func (m *HealthCheck) verify(ctx context.Context, t *Target) error {
 	return fmt.Errorf("health check %s failed after %d attempt(s); attempt %d: %w", m.Describe(), attempts, attempts, last)
 }
 
-// attempt makes one request and checks the answer.
-func (m *HealthCheck) attempt(ctx context.Context, t *Target) error {
+// HealthResult is what one attempt of a health check saw.
+type HealthResult struct {
+	// Code is the HTTP status of the answer; 0 when none came (or for a
+	// check of a unit).
+	Code int
+	// Latency is how long the answer took; 0 when none came.
+	Latency time.Duration
+	// Processes is how many processes the unit's control group held (a
+	// check of a unit); -1 otherwise.
+	Processes int
+	// Err says why the check failed; nil when it passed.
+	Err error
+}
+
+// Once makes one attempt of the check (no retries: tend check's monitor
+// runs again on its own schedule) and reports what it saw. Errors never
+// carry the sensitive settings.
+func (m *HealthCheck) Once(ctx context.Context, t *Target) HealthResult {
+	res := m.attempt(ctx, t)
+	if res.Err != nil {
+		res.Err = m.redact(res.Err)
+	}
+	return res
+}
+
+// Severity is what a failure of the check makes the host in tend check:
+// "warning" or "critical".
+func (m *HealthCheck) Severity() string {
+	if m.severity == "" {
+		return "critical"
+	}
+	return m.severity
+}
+
+// CountsProcesses reports whether the check counts a unit's processes
+// (unit) rather than making a request.
+func (m *HealthCheck) CountsProcesses() bool { return m.unit != "" }
+
+// redact takes the sensitive settings out of an error (net/http quotes the
+// URL in its errors).
+func (m *HealthCheck) redact(err error) error {
+	if err == nil || len(m.secrets) == 0 {
+		return err
+	}
+	msg := err.Error()
+	for _, secret := range m.secrets {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "(sensitive)")
+		}
+	}
+	return errors.New(msg)
+}
+
+// attempt makes one request, or counts the unit's processes, and checks
+// the answer.
+func (m *HealthCheck) attempt(ctx context.Context, t *Target) HealthResult {
+	if m.unit != "" {
+		return m.countProcesses(ctx, t)
+	}
+	res := HealthResult{Processes: -1}
+	res.Code, res.Latency, res.Err = m.request(ctx, t)
+	return res
+}
+
+// countProcesses reads the unit's state and counts its processes.
+func (m *HealthCheck) countProcesses(ctx context.Context, t *Target) HealthResult {
+	res := HealthResult{Processes: -1}
+	actx, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	f := UnitHealthFact{Unit: m.unit}
+	st, err := executor.Gather(actx, t.Conn, executor.Request{Probes: []executor.Probe{{Kind: executor.ProbeFact, Fact: f}}})
+	if err != nil {
+		res.Err = fmt.Errorf("reading %s: %w", m.unit, err)
+		return res
+	}
+	v, ok := st.Fact(f)
+	u, _ := v.(*UnitHealth)
+	if !ok || u == nil {
+		res.Err = fmt.Errorf("reading %s: no answer", m.unit)
+		return res
+	}
+	res.Processes = u.Processes
+	switch {
+	case u.LoadState != "loaded":
+		res.Err = fmt.Errorf("%s is %s, want %d processes", m.unit, u.LoadState, m.expectProcs)
+	case u.Processes < 0:
+		res.Err = fmt.Errorf("%s runs no process (%s/%s), want %d", m.unit, u.ActiveState, u.SubState, m.expectProcs)
+	case u.Processes != m.expectProcs:
+		res.Err = fmt.Errorf("%s runs %d processes, want %d (%s/%s)", m.unit, u.Processes, m.expectProcs, u.ActiveState, u.SubState)
+	}
+	return res
+}
+
+// request makes one request and checks the answer: its status code, how
+// long it took, and an error when it is not as expected.
+func (m *HealthCheck) request(ctx context.Context, t *Target) (int, time.Duration, error) {
 	actx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
@@ -317,7 +504,7 @@ func (m *HealthCheck) attempt(ctx context.Context, t *Target) error {
 	}
 	req, err := http.NewRequestWithContext(actx, m.method, target, nil)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	keys := make([]string, 0, len(m.headers))
 	for k := range m.headers {
@@ -335,38 +522,64 @@ func (m *HealthCheck) attempt(ctx context.Context, t *Target) error {
 	resp, err := client.Do(req)
 	if err != nil {
 		if errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-			return fmt.Errorf("no answer within timeout %s: %w", m.timeout, err)
+			return 0, 0, fmt.Errorf("no answer within timeout %s: %w", m.timeout, err)
 		}
-		return err
+		return 0, 0, err
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
 	resp.Body.Close()
 	elapsed := time.Since(start)
+	code := resp.StatusCode
+	fail := func(format string, args ...any) (int, time.Duration, error) {
+		return code, elapsed, fmt.Errorf(format, args...)
+	}
 	if err != nil {
-		return fmt.Errorf("reading the response (status %d) after %s: %w", resp.StatusCode, roundDuration(elapsed), err)
+		return fail("reading the response (status %d) after %s: %w", resp.StatusCode, roundDuration(elapsed), err)
 	}
 	if resp.StatusCode != m.expectStatus {
-		return fmt.Errorf("status %d, want %d (in %s); body: %s", resp.StatusCode, m.expectStatus, roundDuration(elapsed), excerpt(body))
+		return fail("status %d, want %d (in %s); body: %s", resp.StatusCode, m.expectStatus, roundDuration(elapsed), excerpt(body))
+	}
+	if err := m.checkHeaders(resp.Header); err != nil {
+		return fail("%v (status %d)", err, code)
 	}
 	if m.maxTime > 0 && elapsed > m.maxTime {
-		return fmt.Errorf("answered in %s, over max_response_time %s", roundDuration(elapsed), m.maxTime)
+		return fail("answered in %s, over max_response_time %s", roundDuration(elapsed), m.maxTime)
 	}
 	if m.expectBody != "" && !bytes.Contains(body, []byte(m.expectBody)) {
-		return fmt.Errorf("body does not contain %q; body: %s", m.expectBody, excerpt(body))
+		return fail("body does not contain %q; body: %s", m.expectBody, excerpt(body))
 	}
 	if m.hasJSON {
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.UseNumber()
 		var got any
 		if err := dec.Decode(&got); err != nil {
-			return fmt.Errorf("body is not JSON (%v); body: %s", err, excerpt(body))
+			return fail("body is not JSON (%v); body: %s", err, excerpt(body))
 		}
 		if err := jsonSubset(m.expectJSON, got, "$"); err != nil {
 			if m.jsonSensitive {
 				// The error shows what was expected.
-				return fmt.Errorf("JSON mismatch with the sensitive expect_json; body: %s", excerpt(body))
+				return fail("JSON mismatch with the sensitive expect_json; body: %s", excerpt(body))
 			}
-			return fmt.Errorf("JSON mismatch: %w; body: %s", err, excerpt(body))
+			return code, elapsed, fmt.Errorf("JSON mismatch: %w; body: %s", err, excerpt(body))
+		}
+	}
+	return code, elapsed, nil
+}
+
+// checkHeaders checks the headers expect_header and expect_location ask for.
+func (m *HealthCheck) checkHeaders(h http.Header) error {
+	keys := make([]string, 0, len(m.expectHeaders))
+	for k := range m.expectHeaders {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		got, want := h.Values(k), m.expectHeaders[k]
+		switch {
+		case len(got) == 0:
+			return fmt.Errorf("no %s header, want %q", http.CanonicalHeaderKey(k), want)
+		case got[0] != want:
+			return fmt.Errorf("%s %q, want %q", http.CanonicalHeaderKey(k), got[0], want)
 		}
 	}
 	return nil

@@ -108,6 +108,20 @@ retries = 0`, 0, []string{"status 404, want 200"}, 1},
 		{"redirect not followed", `path = "/redirect/"
 retries = 0
 expect_status = 302`, 0, nil, 1},
+		{"redirect location", `path = "/redirect/"
+retries = 0
+expect_status = 302
+expect_location = "/health/"`, 0, nil, 1},
+		{"redirect location mismatch", `path = "/redirect/"
+retries = 0
+expect_status = 302
+expect_location = "/login/"`, 0, []string{`Location "/health/", want "/login/" (status 302)`}, 1},
+		{"header", `path = "/health/"
+retries = 0
+expect_header = { "content-type" = "application/json" }`, 0, nil, 1},
+		{"header missing", `path = "/health/"
+retries = 0
+expect_location = "/x/"`, 0, []string{`no Location header, want "/x/"`}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -147,3 +147,18 @@ func Kinds() []string {
 	sort.Strings(kinds)
 	return kinds
 }
+
+// UnitRunner is implemented by modules that manage a systemd unit: tend
+// check (and the restart drill) read the state of the units they keep
+// running.
+type UnitRunner interface {
+	// RunningUnit names the unit the task keeps running, or "" when it
+	// does not (state "stopped", or a state left as it is).
+	RunningUnit() string
+}
+
+var (
+	_ UnitRunner = (*Service)(nil)
+	_ UnitRunner = (*SystemdUnit)(nil)
+	_ UnitRunner = (*GunicornService)(nil)
+)

@@ -128,3 +128,12 @@ func (m *Service) Check(ctx context.Context, t *Target) (*Diff, error) {
 
 // Apply has nothing to change directly: the engine runs the effects of d.
 func (m *Service) Apply(ctx context.Context, t *Target, d *Diff) error { return nil }
+
+// RunningUnit implements UnitRunner: the unit, when the task starts it.
+func (m *Service) RunningUnit() string {
+	switch m.state {
+	case "started", "restarted", "reloaded":
+		return m.name
+	}
+	return ""
+}

@@ -309,3 +309,11 @@ func (m *SystemdUnit) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *SystemdUnit) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.spec.apply(ctx, t, d)
 }
+
+// RunningUnit implements UnitRunner: the unit, when state = "started".
+func (m *SystemdUnit) RunningUnit() string {
+	if m.spec.State == "started" {
+		return m.spec.Name
+	}
+	return ""
+}

@@ -3,7 +3,8 @@
 # exports TEND_FLEET_INVENTORY. It shows plan, apply and plan again on the
 # staffrota example, then a canary rollout of a broken change that is put
 # back on the canary and never reaches the other hosts, then the good change
-# rolling out in batches; it fails loudly if an exit code is not the
+# rolling out in batches, and ends with tend check, the fleet's health
+# report; it fails loudly if an exit code is not the
 # documented one.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -63,4 +64,16 @@ step tend apply fixed.hcl -i inventory.hcl --canary 1 --batch 50% "   # timeout 
 $tend apply "$fixed" -i "$inv" --canary 1 --batch 50%
 expect 0 $? "tend apply of a good change in a canary and batches"
 
-printf '\n\033[1;32mdemo: plan → apply → plan converged every host; a broken change was stopped at its canary and put back; the good one rolled out.\033[0m\n'
+# The fleet's health, read-only: the plays' health checks once each, the
+# report's verification list (verify.hcl) and staffrota.service's state,
+# with a Nagios exit code and a Prometheus textfile.
+verify=examples/staffrota/verify.hcl
+prom=$(mktemp /tmp/tend-demo-prom.XXXXXX)
+state=$(mktemp -d /tmp/tend-demo-state.XXXXXX)
+trap 'rm -rf "$broken" "$fixed" "$prom" "$state"' EXIT
+step tend check $playbook $verify -i inventory.hcl --prometheus tend.prom
+$tend check "$playbook" "$verify" -i "$inv" --prometheus "$prom" --state "$state/check.json"
+expect 0 $? "tend check (every host healthy)"
+grep '^tend_health_up' "$prom" | head -4
+
+printf '\n\033[1;32mdemo: plan → apply → plan converged every host; a broken change was stopped at its canary and put back; the good one rolled out; tend check found every host healthy.\033[0m\n'

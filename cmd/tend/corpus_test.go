@@ -158,7 +158,7 @@ var brokenCorpus = []brokenCase{
 	{file: "playbook/required_gunicorn_app.hcl", at: "5:32", phrase: `The argument "app" is required`},
 	{file: "playbook/required_command_run.hcl", at: "5:21", phrase: `The argument "run" is required`},
 	{file: "playbook/required_file_content.hcl", at: "5:28", phrase: "A file needs exactly one of content, source or template."},
-	{file: "playbook/required_health_check_target.hcl", at: "5:22", phrase: "A health_check needs url, or unix_socket and path."},
+	{file: "playbook/required_health_check_target.hcl", at: "5:22", phrase: "A health_check needs url, unix_socket and path, or unit and expect_processes."},
 	{file: "playbook/conflict_file_content_source.hcl", at: "7:5", phrase: "not both content and source"},
 	{file: "playbook/conflict_systemd_unit_content_blocks.hcl", at: "6:5", phrase: "Give either content or unit/service/install blocks, not both."},
 	{file: "playbook/conflict_file_absent_with_content.hcl", at: "7:5", phrase: `content has no meaning with state = "absent"`},

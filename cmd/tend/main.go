@@ -46,15 +46,19 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(out)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	ran, err := root.ExecuteContextC(ctx)
 	code := ExitOK
 	if err != nil {
 		// Cobra's own errors are bad flags or arguments: invalid input.
 		msg := err.Error()
 		code = ExitInvalid
 		var ex *exitError
-		if errors.As(err, &ex) {
+		var ce *checkError
+		switch {
+		case errors.As(err, &ex):
 			code, msg = ex.code, ex.msg
+		case errors.As(err, &ce):
+			code, msg = ce.code, ce.msg
 		}
 		if msg != "" {
 			fmt.Fprintln(stderr, "tend:", msg)
@@ -62,9 +66,14 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// Output that could not be written is tend failing at its job, whatever
 	// the run's outcome was: nobody saw the plan or the recap.
-	if werr := out.Err(); werr != nil {
+	werr := out.Err()
+	if werr != nil {
 		fmt.Fprintf(stderr, "tend: cannot write the output: %v\n", werr)
-		return ExitInternal
+		code = ExitInternal
+	}
+	if ran != nil && ran.Name() == "check" && ran.Parent() == root {
+		// A monitoring plugin's exit codes.
+		return checkExitCode(code, err, werr != nil)
 	}
 	return code
 }

@@ -94,6 +94,7 @@ secrets with TEND_VAR_<name> or --var-file.
 		newVersionCommand(g),
 		newReportCommand(g),
 		newFmtCommand(g),
+		newCheckCommand(g),
 	)
 	return root
 }
