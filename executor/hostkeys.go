@@ -47,6 +47,17 @@ type hostKeyDB struct {
 	existing []string // those that exist
 	stamps   []fileStamp
 	db       *knownhosts.HostKeyDB
+	// index holds the keys of the plain lines (host or [host]:port
+	// patterns, no marker), by normalised address, so that the common case
+	// — a host known by a plain line — costs a map lookup, not a scan of
+	// every line (the library's lookups are linear: a fleet of N hosts
+	// would cost N² pattern matches). general counts the other lines
+	// (hashed, wildcard, negated, @cert-authority): when there are any,
+	// algorithms come from the library's scan. revoked holds the keys of
+	// @revoked lines.
+	index   map[string][]xknownhosts.KnownKey
+	general int
+	revoked map[string]bool
 	// accepted are the keys recorded by accept-new since the files were
 	// parsed (normalised address → key), which the parsed database does not
 	// hold.
@@ -109,9 +120,103 @@ func loadHostKeyDB(files []string) (*hostKeyDB, error) {
 			return nil, fmt.Errorf("known hosts: %w", err)
 		}
 		d.db = db
+		if err := d.buildIndex(); err != nil {
+			return nil, fmt.Errorf("known hosts: %w", err)
+		}
 	}
 	hostKeyDBs.byFiles[key] = d
 	return d, nil
+}
+
+// buildIndex reads the existing files once more for the index (the library
+// keeps its lines to itself). Lines the library skips as invalid are
+// skipped here too.
+func (d *hostKeyDB) buildIndex() error {
+	d.index = map[string][]xknownhosts.KnownKey{}
+	d.revoked = map[string]bool{}
+	for _, file := range d.existing {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return err
+		}
+		for n, line := range bytes.Split(data, []byte("\n")) {
+			line = bytes.TrimSpace(line)
+			if len(line) == 0 || line[0] == '#' {
+				continue
+			}
+			marker, hosts, key, _, _, err := ssh.ParseKnownHosts(line)
+			if err != nil {
+				continue
+			}
+			if marker == "revoked" {
+				d.revoked[string(key.Marshal())] = true
+				continue
+			}
+			plain := marker == ""
+			for _, h := range hosts {
+				if strings.HasPrefix(h, "|") || strings.ContainsAny(h, "*?!") {
+					plain = false
+				}
+			}
+			if !plain {
+				d.general++
+				continue
+			}
+			for _, h := range hosts {
+				addr := h
+				if !strings.HasPrefix(h, "[") {
+					addr = net.JoinHostPort(h, "22")
+				}
+				k := knownhosts.Normalize(addr)
+				d.index[k] = append(d.index[k], xknownhosts.KnownKey{Key: key, Filename: file, Line: n + 1})
+			}
+		}
+	}
+	return nil
+}
+
+// plainAlgorithms returns the algorithms of the keys the plain lines know
+// for addr, in the library's order (file name, then line).
+func (d *hostKeyDB) plainAlgorithms(addr string) []string {
+	keys := slices.Clone(d.index[knownhosts.Normalize(addr)])
+	slices.SortStableFunc(keys, func(a, b xknownhosts.KnownKey) int {
+		if c := strings.Compare(a.Filename, b.Filename); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	var algos []string
+	add := func(a string) {
+		if !slices.Contains(algos, a) {
+			algos = append(algos, a)
+		}
+	}
+	for _, k := range keys {
+		if k.Key.Type() == ssh.KeyAlgoRSA {
+			add(ssh.KeyAlgoRSASHA512)
+			add(ssh.KeyAlgoRSASHA256)
+		}
+		add(k.Key.Type())
+	}
+	return algos
+}
+
+// knownByPlainLine reports whether a plain line holds key for addr (and
+// key is no certificate, nor revoked): the library would accept it too.
+func (d *hostKeyDB) knownByPlainLine(addr string, key ssh.PublicKey) bool {
+	if _, cert := key.(*ssh.Certificate); cert {
+		return false
+	}
+	blob := key.Marshal()
+	if d.revoked[string(blob)] {
+		return false
+	}
+	for _, k := range d.index[knownhosts.Normalize(addr)] {
+		if bytes.Equal(k.Key.Marshal(), blob) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostKeyChecker verifies the host key of one connection against a shared
@@ -138,7 +243,11 @@ func newHostKeyChecker(files []string, acceptNew bool) (*hostKeyChecker, error) 
 // known.
 func (c *hostKeyChecker) algorithms(addr string) []string {
 	var algos []string
-	if c.db != nil {
+	switch {
+	case c.db == nil:
+	case c.general == 0:
+		algos = c.plainAlgorithms(addr)
+	default:
 		algos = c.db.HostKeyAlgorithms(addr)
 	}
 	if k := c.acceptedKey(addr); k != nil && !slices.Contains(algos, k.Type()) {
@@ -173,6 +282,9 @@ func (c *hostKeyChecker) callback(host, addr string) ssh.HostKeyCallback {
 func (c *hostKeyChecker) check(host, addr, hostname string, remote net.Addr, key ssh.PublicKey) error {
 	fp := ssh.FingerprintSHA256(key)
 	var err error
+	if c.db != nil && hostname == addr && c.knownByPlainLine(addr, key) {
+		return nil
+	}
 	if c.db != nil {
 		err = c.db.HostKeyCallback()(hostname, remote, key)
 		if err == nil {

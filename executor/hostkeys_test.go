@@ -2,10 +2,14 @@ package executor
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,4 +179,75 @@ func TestHostKeyDBParsedOnce(t *testing.T) {
 		t.Fatal("a file changed by someone else was not parsed again")
 	}
 	other.dial(t, cfg)
+}
+
+// TestHostKeyDBIndex: the index of plain lines answers as the library's
+// scan does (algorithms, accepted keys), and its lookups are not fooled by
+// another host's key, a revoked key or a non-standard port.
+func TestHostKeyDBIndex(t *testing.T) {
+	ed, _, _ := sshtest.NewKey()
+	ed2, _, _ := sshtest.NewKey()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecSigner, _ := ssh.NewSignerFromKey(ec)
+	revoked, _, _ := sshtest.NewKey()
+	line := func(hosts string, k ssh.Signer) string {
+		return hosts + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.PublicKey())))
+	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	content := strings.Join([]string{
+		"# plain lines only",
+		line("web1,10.0.0.1", ed),
+		line("web1", ecSigner),
+		line("[web2]:2222", ed2),
+		line("web3", revoked),
+		"@revoked " + line("*", revoked),
+		"not a valid line",
+	}, "\n") + "\n"
+	if err := os.WriteFile(kh, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := loadHostKeyDB([]string{kh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.general != 0 {
+		t.Fatalf("general = %d, want 0", d.general)
+	}
+	for _, tc := range []struct {
+		addr  string
+		key   ssh.PublicKey
+		known bool
+	}{
+		{"web1:22", ed.PublicKey(), true},
+		{"web1:22", ecSigner.PublicKey(), true},
+		{"10.0.0.1:22", ed.PublicKey(), true},
+		{"10.0.0.1:22", ecSigner.PublicKey(), false},
+		{"web1:2222", ed.PublicKey(), false},
+		{"web2:2222", ed2.PublicKey(), true},
+		{"web2:22", ed2.PublicKey(), false},
+		{"web1:22", ed2.PublicKey(), false},
+		{"web3:22", revoked.PublicKey(), false},
+	} {
+		if got := d.knownByPlainLine(tc.addr, tc.key); got != tc.known {
+			t.Errorf("knownByPlainLine(%s, %s) = %v, want %v", tc.addr, tc.key.Type(), got, tc.known)
+		}
+		if got, want := d.plainAlgorithms(tc.addr), d.db.HostKeyAlgorithms(tc.addr); !slices.Equal(got, want) {
+			t.Errorf("plainAlgorithms(%s) = %v, library says %v", tc.addr, got, want)
+		}
+		libErr := d.db.HostKeyCallback()(tc.addr, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 22}, tc.key)
+		if (libErr == nil) != tc.known {
+			t.Errorf("library check(%s, %s) = %v, index says known=%v", tc.addr, tc.key.Type(), libErr, tc.known)
+		}
+	}
+
+	// A hashed line makes algorithms come from the library.
+	if err := os.WriteFile(kh, []byte(content+knownhosts.Line([]string{knownhosts.HashHostname("web4")}, ed.PublicKey())+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = loadHostKeyDB([]string{kh}); err != nil || d.general != 1 {
+		t.Fatalf("general = %d, %v; want 1", d.general, err)
+	}
 }
