@@ -85,6 +85,28 @@ type SSHConfig struct {
 	StateDir string
 }
 
+// MaxHandshakes bounds the connections of this process that are being
+// opened (TCP connect, key exchange, authentication) at once, whatever
+// --forks says: a key exchange is the costliest moment of a connection in
+// CPU and memory, and thousands at once would only slow each other down
+// until they time out.
+const MaxHandshakes = 256
+
+// handshakes holds a slot per handshake in progress.
+var handshakes = make(chan struct{}, MaxHandshakes)
+
+// acquireHandshake waits for a handshake slot; the returned function frees
+// it.
+func acquireHandshake(ctx context.Context) (func(), error) {
+	select {
+	case handshakes <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-handshakes }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // connectError is a failure to reach a host; it wraps ErrUnreachable and
 // the cause.
 type connectError struct {
@@ -175,6 +197,14 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
+	release, err := acquireHandshake(dctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s waiting for one of the %d handshakes in progress to end", cfg.ConnectTimeout, MaxHandshakes)
+		}
+		return nil, fail("connect", err)
+	}
+	defer release()
 	var dialer net.Dialer
 	nc, err := dialer.DialContext(dctx, "tcp", addr)
 	if err != nil {
