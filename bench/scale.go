@@ -41,6 +41,9 @@ type scaleResult struct {
 	CPU        time.Duration
 	PeakRSSKiB int64
 	Misses     bool
+	// Load is the machine's 1-minute load average before the run: other
+	// work on the machine slows the run's wall time down.
+	Load string
 }
 
 func (r scaleResult) perHost() time.Duration { return r.CPU / time.Duration(r.Hosts) }
@@ -175,6 +178,9 @@ func scaleRun(ctx context.Context, o options, sim, dir string, n, seq int) (scal
 	cmd.Env = append(os.Environ(), "HOME="+dir, "SSH_AUTH_SOCK=", "NO_COLOR=1")
 	var stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = out, &stderr
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		r.Load = strings.Fields(string(data))[0]
+	}
 	t0 := time.Now()
 	runErr := cmd.Run()
 	r.Wall = time.Since(t0)
@@ -234,10 +240,10 @@ func scaleReport(o options, rs []scaleResult) string {
 	if o.delay > 0 {
 		delay = fmt.Sprintf("%s added before each answer", o.delay)
 	}
-	fmt.Fprintf(&b, "One run per size, %s, %s. CPU is tend's user+sys (rusage of the process), peak RSS its ru_maxrss; the simulator's CPU is not counted, but it shares the machine's CPUs.\n\n", forks, delay)
-	b.WriteString("| Hosts | Wall | Controller CPU | CPU per host | Peak RSS | Hosts ok, unchanged |\n|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "One run per size, %s, %s. CPU is tend's user+sys (rusage of the process), peak RSS its ru_maxrss; the simulator's CPU is not counted, but it shares the machine's CPUs, and so does whatever else runs on the machine: the load average before each run is given, and wall times measured on a busy machine overstate what one controller needs.\n\n", forks, delay)
+	b.WriteString("| Hosts | Wall | Controller CPU | CPU per host | Peak RSS | Hosts ok, unchanged | Load before |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rs {
-		fmt.Fprintf(&b, "| %d | %.2f s | %.2f s | %.2f ms | %d MiB | %d |\n", r.Hosts, r.Wall.Seconds(), r.CPU.Seconds(), ms(r.perHost()), r.PeakRSSKiB/1024, r.OK)
+		fmt.Fprintf(&b, "| %d | %.2f s | %.2f s | %.2f ms | %d MiB | %d | %s |\n", r.Hosts, r.Wall.Seconds(), r.CPU.Seconds(), ms(r.perHost()), r.PeakRSSKiB/1024, r.OK, r.Load)
 	}
 	b.WriteString("\n")
 	var small, big *scaleResult
