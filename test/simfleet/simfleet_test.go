@@ -41,12 +41,13 @@ func dial(t *testing.T, addr string, hostKey ssh.PublicKey) executor.Conn {
 	return conn
 }
 
-// exercise runs a plain command, one with data, and a held one.
-func exercise(t *testing.T, conn executor.Conn) {
+// exercise runs a plain command (with a per-run value, a time), one with
+// data, and a held one.
+func exercise(t *testing.T, conn executor.Conn, now string) {
 	t.Helper()
 	ctx := context.Background()
-	res, err := conn.Run(ctx, executor.Command{Script: "echo out 1733000000; echo err >&2; exit 3"})
-	if err != nil || res.ExitCode != 3 || string(res.Stdout) != "out 1733000000\n" || string(res.Stderr) != "err\n" {
+	res, err := conn.Run(ctx, executor.Command{Script: "echo out " + now + "; echo err >&2; exit 3"})
+	if err != nil || res.ExitCode != 3 || string(res.Stdout) != "out "+now+"\n" || string(res.Stderr) != "err\n" {
 		t.Fatalf("Run = %+v (%q, %q), %v", res, res.Stdout, res.Stderr, err)
 	}
 	res, err = conn.Run(ctx, executor.Command{Script: "cat; echo", Input: []byte("data")})
@@ -56,6 +57,11 @@ func exercise(t *testing.T, conn executor.Conn) {
 	held, out, err := conn.Hold(ctx, executor.Command{Script: "echo 0123456789abcdef0123 ready; exec sleep 60"}, "ready\n")
 	if err != nil || string(out) != "0123456789abcdef0123 ready\n" {
 		t.Fatalf("Hold = %q, %v", out, err)
+	}
+	select {
+	case <-held.Done():
+		t.Fatalf("the held command ended before it was released: %v", held.Err())
+	case <-time.After(300 * time.Millisecond):
 	}
 	if err := held.Release(); err != nil {
 		t.Fatalf("Release: %v", err)
@@ -79,7 +85,7 @@ func TestRecordAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exercise(t, dial(t, p.Addr, p.HostKey))
+	exercise(t, dial(t, p.Addr, p.HostKey), "1733000000")
 	rec := p.Close()
 	if len(rec.Exchanges) != 3 || !rec.Exchanges[2].UntilEOF || rec.Exchanges[0].UntilEOF {
 		t.Fatalf("recorded %+v", rec.Exchanges)
@@ -94,7 +100,8 @@ func TestRecordAndReplay(t *testing.T) {
 	}
 	defer f.Close()
 	for _, a := range f.Addrs {
-		exercise(t, dial(t, a, f.HostKey))
+		// Another run: another time, answered with it.
+		exercise(t, dial(t, a, f.HostKey), "1733000099")
 	}
 	if f.Misses() != 0 {
 		t.Errorf("%d misses", f.Misses())
