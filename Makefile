@@ -7,7 +7,7 @@ COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --q
 APT_PACKAGES := debootstrap systemd-container openssh-client iproute2 sudo shellcheck acl
 BENCH_APT_PACKAGES := ansible sshpass
 
-.PHONY: all build test unit e2e vet demo bench bench-ssh-hardening deps bench-deps clean fleet-cleanup
+.PHONY: all build test unit e2e vet demo bench bench-ssh-hardening bench-scale deps bench-deps clean fleet-cleanup
 
 all: build
 
@@ -64,6 +64,12 @@ bench: bench-deps build
 # BENCHMARKS.md.
 bench-ssh-hardening: bench-deps build
 	$(GO) run ./bench -scenario ssh-hardening
+
+# bench-scale measures one controller against simulated fleets of 100,
+# 1,000 and 10,000 converged hosts (test/simfleet, on loopback: no root, no
+# real fleet); it rewrites only its section of BENCHMARKS.md.
+bench-scale: build
+	$(GO) run ./bench -scenario scale
 
 # fleet-cleanup removes what crashed test (tf), demo and bench fleets left.
 fleet-cleanup:

@@ -64,11 +64,15 @@ type options struct {
 	tools    string
 	forks    int
 	timeout  time.Duration
+	// The scale scenario's own (see scale.go).
+	scaleHosts string
+	delay      time.Duration
+	runTimeout time.Duration
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.scenario, "scenario", scenarios[0].name(), "what to measure: "+strings.Join(scenarioNames(), " or "))
+	flag.StringVar(&o.scenario, "scenario", scenarios[0].name(), "what to measure: "+strings.Join(scenarioNames(), ", ")+" or scale")
 	flag.IntVar(&o.rounds, "rounds", 7, "measured runs per tool and scenario (5-50)")
 	flag.IntVar(&o.hosts, "hosts", 8, "fleet size")
 	flag.StringVar(&o.name, "name", "bench", "fleet name")
@@ -79,7 +83,24 @@ func main() {
 	flag.StringVar(&o.tools, "tools", "", "tools to measure (comma-separated subset of the scenario's, for debugging the harness; default: all)")
 	flag.IntVar(&o.forks, "forks", 8, "parallel hosts for tend (Ansible's forks are in ansible.cfg)")
 	flag.DurationVar(&o.timeout, "timeout", 40*time.Minute, "bound on the whole benchmark")
+	flag.StringVar(&o.scaleHosts, "scale-hosts", "100,1000,10000", "scale scenario: simulated fleet sizes")
+	flag.DurationVar(&o.delay, "delay", 0, "scale scenario: delay the simulated hosts add before each answer")
+	flag.DurationVar(&o.runTimeout, "run-timeout", 5*time.Minute, "scale scenario: bound on each tend run")
 	flag.Parse()
+	if o.scenario == "scale" {
+		// No root, no fleet: simulated hosts. --forks is tend's default
+		// unless given.
+		forksSet := false
+		flag.Visit(func(f *flag.Flag) { forksSet = forksSet || f.Name == "forks" })
+		if !forksSet {
+			o.forks = 0
+		}
+		if err := runScale(o); err != nil {
+			fmt.Fprintf(os.Stderr, "\nbench: FAILED: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "\nbench: FAILED: %v\n", err)
 		os.Exit(1)

@@ -399,6 +399,8 @@ tend_dropins() {
 // script returns the batch's shell script.
 func (b *batch) script(holder *LockHolder) string {
 	var sb strings.Builder
+	// Grown once: the fixed parts are most of it (tens of KiB per host).
+	sb.Grow(len(scriptHead) + len(stateScript) + 4096 + 512*(len(b.probes)+len(b.units)))
 	sb.WriteString(strings.Replace(scriptHead, "MAXCONTENT", strconv.Itoa(MaxProbeContent), 1))
 	sb.WriteString(stateScript)
 	sb.WriteString("{\n")

@@ -24,6 +24,35 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// appendShellQuoted appends ShellQuote(s) to b.
+func appendShellQuoted(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, "''"...)
+	}
+	safe := true
+	for i := 0; i < len(s); i++ {
+		if !isShellSafe(s[i]) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return append(b, s...)
+	}
+	b = append(b, '\'')
+	for {
+		i := strings.IndexByte(s, '\'')
+		if i < 0 {
+			break
+		}
+		b = append(b, s[:i]...)
+		b = append(b, `'\''`...)
+		s = s[i+1:]
+	}
+	b = append(b, s...)
+	return append(b, '\'')
+}
+
 // ShellJoin quotes each word with ShellQuote and joins them with spaces, so
 // the shell reads back exactly the given words.
 func ShellJoin(words ...string) string {

@@ -49,3 +49,12 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendShellQuoted: appendShellQuoted writes what ShellQuote returns.
+func TestAppendShellQuoted(t *testing.T) {
+	for _, s := range []string{"", "plain-word", "two words", "it's", "''", "a'b'c", "\n$x`y`\\"} {
+		if got, want := string(appendShellQuoted([]byte("x="), s)), "x="+ShellQuote(s); got != want {
+			t.Errorf("appendShellQuoted(%q) = %q, want %q", s, got, want)
+		}
+	}
+}

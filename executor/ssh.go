@@ -99,6 +99,28 @@ type SSHConfig struct {
 	Jumps *JumpPool
 }
 
+// MaxHandshakes bounds the connections of this process that are being
+// opened (TCP connect, key exchange, authentication) at once, whatever
+// --forks says: a key exchange is the costliest moment of a connection in
+// CPU and memory, and thousands at once would only slow each other down
+// until they time out.
+const MaxHandshakes = 256
+
+// handshakes holds a slot per handshake in progress.
+var handshakes = make(chan struct{}, MaxHandshakes)
+
+// acquireHandshake waits for a handshake slot; the returned function frees
+// it.
+func acquireHandshake(ctx context.Context) (func(), error) {
+	select {
+	case handshakes <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-handshakes }) }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // connectError is a failure to reach a host; it wraps ErrUnreachable and
 // the cause.
 type connectError struct {
@@ -231,6 +253,14 @@ func handshake(ctx context.Context, cfg SSHConfig, addr string, via *ssh.Client)
 
 	dctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
+	release, err := acquireHandshake(dctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %s waiting for one of the %d handshakes in progress to end", cfg.ConnectTimeout, MaxHandshakes)
+		}
+		return nil, fail("connect", err)
+	}
+	defer release()
 	var nc net.Conn
 	if via != nil {
 		nc, err = via.DialContext(dctx, "tcp", addr)

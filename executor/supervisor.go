@@ -89,7 +89,16 @@ func (a supervisorArgs) words(prologue []byte) []string {
 // prologue is what the boot script reads first from standard input: the
 // command, the supervisor, and an end line that shows it arrived whole.
 func (a supervisorArgs) prologue() []byte {
-	return []byte("tend_sc=" + ShellQuote(a.script) + "\n" + supervisorScript + "\n: tend-end-" + a.token)
+	// One allocation of the right size: the script of a state read is tens
+	// of KiB, and every host gets one.
+	const head, end = "tend_sc=", "\n: tend-end-"
+	b := make([]byte, 0, len(head)+len(a.script)+2+strings.Count(a.script, "'")*3+1+len(supervisorScript)+len(end)+len(a.token))
+	b = append(b, head...)
+	b = appendShellQuoted(b, a.script)
+	b = append(b, '\n')
+	b = append(b, supervisorScript...)
+	b = append(b, end...)
+	return append(b, a.token...)
 }
 
 // ceilSeconds rounds a positive duration up to whole seconds (at least 1);

@@ -151,16 +151,22 @@ func (inv *Inventory) match(term string) ([]bool, error) {
 			m[i], found = true, true
 		}
 	}
+	var index map[string][]int // host name → positions, made on first use
 	for _, g := range inv.Groups {
 		if ok, _ := path.Match(term, g.Name); !ok {
 			continue
 		}
 		found = true
-		for _, name := range g.Hosts {
+		if index == nil {
+			// A map, not a scan per member: a group of N hosts would cost N².
+			index = make(map[string][]int, len(inv.Hosts))
 			for i, h := range inv.Hosts {
-				if h.Name == name {
-					m[i] = true
-				}
+				index[h.Name] = append(index[h.Name], i)
+			}
+		}
+		for _, name := range g.Hosts {
+			for _, i := range index[name] {
+				m[i] = true
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync"
 	"syscall"
 )
@@ -19,7 +20,46 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	interrupts(cancel, asideLine{os.Stderr})
-	os.Exit(runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	stop := profile(os.Getenv("TEND_CPUPROFILE"), os.Getenv("TEND_MEMPROFILE"))
+	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// profile starts a CPU profile written to cpuFile and arranges a heap
+// profile written to memFile when the returned function is called (either
+// empty: none). For measuring tend itself (TEND_CPUPROFILE,
+// TEND_MEMPROFILE; undocumented, like GODEBUG); failures are reported and
+// otherwise ignored.
+func profile(cpuFile, memFile string) (stop func()) {
+	var cpu *os.File
+	if cpuFile != "" {
+		f, err := os.Create(cpuFile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tend: TEND_CPUPROFILE: %v\n", err)
+		} else {
+			cpu = f
+		}
+	}
+	return func() {
+		if cpu != nil {
+			pprof.StopCPUProfile()
+			cpu.Close()
+		}
+		if memFile != "" {
+			f, err := os.Create(memFile)
+			if err == nil {
+				err = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "tend: TEND_MEMPROFILE: %v\n", err)
+			}
+		}
+	}
 }
 
 // interrupts handles Ctrl-C and SIGTERM: the first one cancels the run

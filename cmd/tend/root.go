@@ -64,7 +64,7 @@ secrets with TEND_VAR_<name> or --var-file.
 	pf.StringSliceVarP(&g.limit, "limit", "l", nil, "only hosts matching these host or group names (globs, comma-separated, !exclude)")
 	pf.StringArrayVar(&g.vars, "var", nil, "set a playbook variable: --var name=value (repeatable; visible in the process list: pass secrets with --var-file or TEND_VAR_name)")
 	pf.StringArrayVar(&g.varFiles, "var-file", nil, "set playbook variables from an HCL file of name = value lines (repeatable; later files win, --var wins over all)")
-	pf.IntVarP(&g.forks, "forks", "f", run.DefaultForks, "how many hosts to work on in parallel")
+	pf.IntVarP(&g.forks, "forks", "f", run.DefaultForks, "how many hosts to work on in parallel (the default suits real networks, where a host waits on round trips more than on the controller's CPU)")
 	pf.StringVarP(&g.output, "output", "o", "human", "output format: human or json (one JSON event per line)")
 	pf.BoolVar(&g.json, "json", false, "same as --output json")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour (also when NO_COLOR is set or output is not a terminal)")

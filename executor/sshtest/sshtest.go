@@ -48,7 +48,9 @@ import (
 type Options struct {
 	// AuthorizedKeys may log in, under any user name. With none, nobody can.
 	AuthorizedKeys []ssh.PublicKey
-	// HostKey is the server's host key; a new ed25519 key when nil.
+	// HostKey is the server's host key; a new ed25519 key when nil. A
+	// certificate signer (ssh.NewCertSigner) makes the server present a host
+	// certificate, as a host trusted through a @cert-authority line does.
 	HostKey ssh.Signer
 	// ExtraHostKeys are further host keys (of other types) the server
 	// offers, as real servers offer ed25519, ECDSA and RSA keys at once.
