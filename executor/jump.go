@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -41,7 +42,8 @@ func (p *JumpPool) Opened() int {
 }
 
 // chainKey names a chain of hops by what identifies each connection: the
-// login user, address and port.
+// login user, address and port, and the settings that verify the hop's host
+// key and authenticate to it.
 func chainKey(chain []SSHConfig) string {
 	parts := make([]string, len(chain))
 	for i, h := range chain {
@@ -53,7 +55,13 @@ func chainKey(chain []SSHConfig) string {
 		if addr == "" {
 			addr = h.Host
 		}
-		parts[i] = h.User + "@" + net.JoinHostPort(addr, strconv.Itoa(port))
+		// What verifies the hop's host key and logs in to it belongs to
+		// the key too: a connection opened with one host's known_hosts
+		// files or keys must not carry another host whose own settings
+		// would refuse the hop.
+		parts[i] = fmt.Sprintf("%s@%s known=%q accept-new=%t ids=%q ids-only=%t agent=%q",
+			h.User, net.JoinHostPort(addr, strconv.Itoa(port)),
+			h.KnownHostsFiles, h.AcceptNewHostKeys, h.IdentityFiles, h.IdentitiesOnly, h.AgentSocket)
 	}
 	return strings.Join(parts, ",")
 }
