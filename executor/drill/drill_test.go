@@ -142,7 +142,7 @@ func TestExplainStartLimit(t *testing.T) {
 // fakeSystemd puts systemctl and journalctl on PATH that tell the story
 // of states: the Nth "systemctl show" during the wait prints states[N]
 // (the last one repeats).
-func fakeSystemd(t *testing.T, states []string, journal string) {
+func fakeSystemd(t *testing.T, states []string, journal string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for i, s := range states {
@@ -152,6 +152,7 @@ func fakeSystemd(t *testing.T, states []string, journal string) {
 	}
 	systemctl := `#!/bin/sh
 d=` + dir + `
+case "$*" in *"MainPID --value"*) if [ -e $d/mainpid ]; then cat $d/mainpid; else echo "$FAKE_MAINPID"; fi; exit 0 ;; esac
 n=$(cat $d/count 2>/dev/null || echo 0)
 f=$d/state$n
 [ -e "$f" ] || f=$d/state` + string(rune('0'+len(states)-1)) + `
@@ -165,6 +166,7 @@ cat "$f"
 		}
 	}
 	t.Setenv("PATH", dir+":"+os.Getenv("PATH"))
+	return dir
 }
 
 // victim starts a process for the drill to kill.
