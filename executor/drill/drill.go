@@ -232,7 +232,9 @@ const pollEvery = "0.2"
 // main PID, $3 deadline in ms after the kill, $4 processes expected in the
 // cgroup (-1: any), $5 how long in ms the unit must stay up with the same
 // new main process to count as back (a service that crashes at once is
-// active for an instant after each start). It prints "killed", then one
+// active for an instant after each start). It kills nothing, and prints
+// "moved" and the unit's main PID, when that is no longer $2. It prints
+// "killed", then one
 // "end" line; when not recovered, "startlimit" if the journal since the
 // kill says systemd refused a start for its rate limit, then "journal"
 // and the journal's tail.
@@ -245,6 +247,10 @@ procs() {
 	[ -r "$f" ] || f=/sys/fs/cgroup/unified$1/cgroup.procs
 	if [ -r "$f" ]; then wc -l <"$f" | tr -d ' '; else echo -1; fi
 }
+# The main process Read saw must still be the unit's: a PID the unit no
+# longer owns may be anyone's by now.
+cur=$(LC_ALL=C systemctl show -p MainPID --value -- "$unit")
+if [ "$cur" != "$old" ]; then echo "moved ${cur:-0}"; exit 0; fi
 if ! kill -9 "$old"; then echo "killfailed"; exit 0; fi
 t0=$(now)
 echo "killed $t0"
@@ -338,6 +344,8 @@ func ParseKill(out []byte) (*Outcome, error) {
 		return nil, errors.New("the drill script printed nothing")
 	}
 	switch first := sc.Text(); {
+	case strings.HasPrefix(first, "moved "):
+		return nil, fmt.Errorf("the unit's main process changed since it was read (now MainPID %s); nothing was killed", strings.TrimPrefix(first, "moved "))
 	case first == "killfailed":
 		return nil, errors.New("kill -9 of the main process failed (it exited meanwhile?); see the unit's state")
 	case !strings.HasPrefix(first, "killed "):

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,7 +210,9 @@ func TestKillScript(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fakeSystemd(t, tc.states, tc.journal)
-			u := &Unit{Name: "a.service", LoadState: "loaded", ActiveState: "active", MainPID: victim(t), Restart: "always", RestartSec: time.Second}
+			pid := victim(t)
+			t.Setenv("FAKE_MAINPID", strconv.Itoa(pid))
+			u := &Unit{Name: "a.service", LoadState: "loaded", ActiveState: "active", MainPID: pid, Restart: "always", RestartSec: time.Second}
 			o, err := Kill(context.Background(), executor.NewLocal(executor.LocalOptions{}), u, Options{Workers: -1, Margin: time.Second})
 			if err != nil {
 				t.Fatal(err)

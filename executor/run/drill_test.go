@@ -128,6 +128,9 @@ func fakeSystemctl(t *testing.T, pids []int, failAt int) string {
 	script := `#!/bin/sh
 d=` + dir + `
 case "$*" in
+*"MainPID --value"*)
+	sed -n "$(cat $d/reads)p" $d/pids
+	;;
 *Restart,RestartUSec*)
 	n=$(($(cat $d/reads 2>/dev/null || echo 0) + 1))
 	echo $n >$d/reads
