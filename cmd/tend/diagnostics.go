@@ -34,6 +34,19 @@ func printDiagnostics(w io.Writer, diags hcl.Diagnostics, useColor bool) {
 		return col
 	}
 	bold, red, yellow, cyan := c(color.Bold), c(color.FgRed, color.Bold), c(color.FgYellow, color.Bold), c(color.FgCyan)
+	// A secret is hidden from every snippet of its file, not only from
+	// its own diagnostic's: another mistake on the same line shows the
+	// line too. The redactions keep the length of what they replace (but
+	// for a range over several lines), so ranges stay valid.
+	for _, d := range diags {
+		if rs, ok := d.Extra.(inventory.RedactedSource); ok && d.Subject != nil && d.Subject.Filename != "" {
+			src, ok := sources[d.Subject.Filename]
+			if !ok {
+				src, _ = os.ReadFile(d.Subject.Filename)
+			}
+			sources[d.Subject.Filename] = redactSource(src, d.Subject, rs.Text)
+		}
+	}
 	for _, g := range mergeDiagnostics(diags) {
 		d := g.diag
 		var b bytes.Buffer
@@ -47,9 +60,6 @@ func printDiagnostics(w io.Writer, diags hcl.Diagnostics, useColor bool) {
 			if !ok {
 				src, _ = os.ReadFile(d.Subject.Filename)
 				sources[d.Subject.Filename] = src
-			}
-			if red, ok := d.Extra.(inventory.RedactedSource); ok {
-				src = redactSource(src, d.Subject, red.Text)
 			}
 			snippet(&b, src, d.Subject, cyan)
 		} else {
