@@ -267,8 +267,13 @@ func checkHost(ctx context.Context, opts Options, h *inventory.Host) (rows []Row
 		rows = append(rows, unitRow(h.Name, uh, opts.Previous.since(h.Name, u, uh.NRestarts)))
 	}
 	// Check names are unique per host (a metric's labels must be): a name
-	// another play used already gets its play's name in front.
-	used := map[string]bool{}
+	// another play, or a row of tend's own (connection, unit NAME), used
+	// already gets its play's name in front, and a number if that is
+	// taken too.
+	used := map[string]bool{"connection": true, "internal": true}
+	for _, u := range units {
+		used["unit "+u] = true
+	}
 	for _, pc := range plays {
 		for _, t := range pc.Checks {
 			ch, ok := t.Module.(checker)
@@ -280,7 +285,11 @@ func checkHost(ctx context.Context, opts Options, h *inventory.Host) (rows []Row
 				name = t.ID
 			}
 			if used[name] {
-				name = pc.Play + "/" + name
+				base := pc.Play + "/" + name
+				name = base
+				for n := 2; used[name]; n++ {
+					name = fmt.Sprintf("%s #%d", base, n)
+				}
 			}
 			used[name] = true
 			row := Row{Host: h.Name, Check: name, Kind: KindHTTP}
