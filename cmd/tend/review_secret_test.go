@@ -24,3 +24,17 @@ func TestReview_SecretNotInOtherDiagnosticsSnippet(t *testing.T) {
 		}
 	}
 }
+
+// TestReview_AnsibleOtherPasswordVarsNotEchoed: Ansible has more password
+// variables than the seven tend lists (su's, a key's passphrase): their
+// values must not be echoed in "Unknown Ansible variable" warnings.
+func TestReview_AnsibleOtherPasswordVarsNotEchoed(t *testing.T) {
+	inv := writeTestFile(t, filepath.Join(t.TempDir(), "hosts.ini"),
+		"[web]\nweb1 ansible_su_pass=hunter7\nweb2 ansible_ssh_private_key_passphrase=hunter8 ansible_su_password=hunter9\n")
+	r := tend(t, "inventory", "-i", inv, "--no-color")
+	for _, secret := range []string{"hunter7", "hunter8", "hunter9"} {
+		if strings.Contains(r.stderr+r.stdout, secret) {
+			t.Errorf("the password %s was echoed:\n%s%s", secret, r.stdout, r.stderr)
+		}
+	}
+}
