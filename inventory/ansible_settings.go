@@ -40,6 +40,14 @@ var ansibleSecretVars = map[string]bool{
 	"ansible_sudo_password":   true,
 }
 
+// isAnsibleSecret reports whether the variable name holds a secret: one of
+// ansibleSecretVars, or any other ansible_ variable named for a password
+// or passphrase (ansible_su_pass, ansible_ssh_private_key_passphrase...),
+// whose value must not be echoed even in a warning.
+func isAnsibleSecret(name string) bool {
+	return ansibleSecretVars[name] || (strings.HasPrefix(name, "ansible_") && strings.Contains(name, "_pass"))
+}
+
 // ansibleSettings maps the ansible_* variables of each host to its
 // connection settings, collecting each problem once per place with the
 // hosts it concerns.
@@ -222,7 +230,7 @@ func (s *ansibleSettings) apply(h *Host, name string, v aVar) {
 		}
 	default:
 		switch {
-		case ansibleSecretVars[name]:
+		case isAnsibleSecret(name):
 			s.secret = name
 			s.errorf(h.Name, v.rng, "Secret in the inventory",
 				"tend never takes passwords from inventory files. Remove %s, convert the inventory (tend inventory -i FILE --to-hcl) and give the sudo password with become_password_env = \"NAME\" (an environment variable that holds it) or become_password_prompt = true; SSH logins use keys or ssh-agent.", name)
