@@ -45,11 +45,73 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh_config: %w", err)
 	}
-	cfg, err := ssh_config.Decode(bytes.NewReader(data))
+	cfg, err := ssh_config.Decode(bytes.NewReader(dropInertMatches(data)))
 	if err != nil {
 		return nil, fmt.Errorf("ssh_config %s: %w", path, err)
 	}
 	return &File{Path: path, cfg: cfg}, nil
+}
+
+// honoured are the keywords (lower case) whose values tend reads, and
+// Include, which may bring more.
+var honoured = map[string]bool{
+	"hostname": true, "port": true, "user": true, "identityfile": true, "identitiesonly": true,
+	"proxyjump": true, "connecttimeout": true, "userknownhostsfile": true,
+	"serveraliveinterval": true, "serveralivecountmax": true, "include": true,
+}
+
+// keyword returns the keyword of an ssh_config line, lower case ("" for a
+// blank line or a comment).
+func keyword(line string) string {
+	line = strings.TrimSpace(line)
+	if line == "" || line[0] == '#' {
+		return ""
+	}
+	end := strings.IndexAny(line, " \t=")
+	if end < 0 {
+		end = len(line)
+	}
+	return strings.ToLower(line[:end])
+}
+
+// dropInertMatches comments out the Match blocks that the parser cannot
+// evaluate (any criterion but all and host: user, exec, localuser...)
+// when they set nothing tend reads: whether they apply or not, tend
+// would connect the same way, and a valid ~/.ssh/config must not stop
+// every run. A block that sets something tend reads is kept, and refused
+// by the parser.
+func dropInertMatches(data []byte) []byte {
+	lines := strings.SplitAfter(string(data), "\n")
+	for i := 0; i < len(lines); i++ {
+		if keyword(lines[i]) != "match" {
+			continue
+		}
+		fields := strings.Fields(strings.ReplaceAll(strings.TrimSpace(lines[i]), "=", " "))
+		if len(fields) < 2 {
+			continue // no criterion: the parser says so
+		}
+		if c := strings.ToLower(fields[1]); c == "all" || c == "host" {
+			continue
+		}
+		end, inert := i+1, true
+		for ; end < len(lines); end++ {
+			k := keyword(lines[end])
+			if k == "host" || k == "match" {
+				break
+			}
+			if honoured[k] {
+				inert = false
+			}
+		}
+		if !inert {
+			continue
+		}
+		for j := i; j < end; j++ {
+			lines[j] = "# " + lines[j]
+		}
+		i = end - 1
+	}
+	return []byte(strings.Join(lines, ""))
 }
 
 // Settings are what a file gives one host; each field is zero (nil) when

@@ -105,11 +105,25 @@ func TestLoadErrors(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 	p := filepath.Join(t.TempDir(), "config")
-	if err := os.WriteFile(p, []byte("Host a\n  Match exec \"true\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte("Host a\n  Match exec \"true\"\n  User b\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), p) {
 		t.Errorf("malformed file: err = %v, want an error naming it", err)
+	}
+	// A Match the parser cannot evaluate that sets nothing tend reads is
+	// left out; the blocks around it stay as they are.
+	if err := os.WriteFile(p, []byte("Host a\n  User x\nMatch user alice exec \"true\"\n  ForwardAgent yes\nHost b\n  User y\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Load(p)
+	if err != nil {
+		t.Fatalf("inert Match: %v", err)
+	}
+	for host, want := range map[string]string{"a": "x", "b": "y"} {
+		if s, err := f.Lookup(host); err != nil || s.User != want {
+			t.Errorf("inert Match: host %s: user %q, %v; want %q", host, s.User, err, want)
+		}
 	}
 }
 
