@@ -471,17 +471,26 @@ func expandHostPattern(pattern string) (hosts []string, port string, problem str
 	if !strings.Contains(p, "[") {
 		return []string{p}, port, ""
 	}
-	hosts, problem = expandRanges(p)
+	budget := maxRangeHosts
+	hosts, problem = expandRanges(p, &budget)
 	return hosts, port, problem
 }
+
+// maxRangeHosts bounds the names one host pattern expands to, all its
+// ranges together.
+const maxRangeHosts = 100000
 
 const asciiLetters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // expandRanges expands the [begin:end(:step)] ranges of a host name, as
 // Ansible's expand_hostname_range does.
-func expandRanges(p string) ([]string, string) {
+// budget is how many more names may be made.
+func expandRanges(p string, budget *int) ([]string, string) {
 	open := strings.IndexByte(p, '[')
 	if open < 0 {
+		if *budget--; *budget < 0 {
+			return nil, fmt.Sprintf("The host pattern expands to more than %d hosts.", maxRangeHosts)
+		}
 		return []string{p}, ""
 	}
 	end := strings.IndexByte(p[open:], ']')
@@ -539,7 +548,7 @@ func expandRanges(p string) ([]string, string) {
 	}
 	var out []string
 	for _, it := range items {
-		more, problem := expandRanges(head + it + tail)
+		more, problem := expandRanges(head+it+tail, budget)
 		if problem != "" {
 			return nil, problem
 		}
