@@ -339,8 +339,15 @@ func (c *hostKeyChecker) check(host, addr, hostname string, remote net.Addr, key
 				"or add the key yourself: ssh-keyscan -p %s %s >> %s",
 			key.Type(), fp, knownhosts.Normalize(addr), port, h, c.appendFile())}
 	}
-	if err := c.appendKey(addr, key); err != nil {
+	first, err := c.appendKey(addr, key)
+	if err != nil {
 		return &hostKeyError{fmt.Sprintf("recording the new host key %s %s: %v", key.Type(), fp, err)}
+	}
+	if first != nil {
+		return &hostKeyError{fmt.Sprintf(
+			"WARNING: HOST KEY MISMATCH for %s: the host offered %s key %s, but another connection of this run was just shown %s key %s for %s and recorded it in %s. "+
+				"Someone may be intercepting one of the connections (man-in-the-middle). Refusing to connect.",
+			host, key.Type(), fp, first.Type(), ssh.FingerprintSHA256(first), knownhosts.Normalize(addr), c.appendFile())}
 	}
 	return nil
 }
@@ -355,16 +362,25 @@ func (c *hostKeyChecker) appendFile() string {
 // appendKey appends an OpenSSH known_hosts line for addr to the first known
 // hosts file, creating it (0600, directory 0700) if needed, and records the
 // key in the shared database, so that the file is not parsed again for it.
-func (c *hostKeyChecker) appendKey(addr string, key ssh.PublicKey) error {
+// When another connection recorded a key for addr meanwhile, it records
+// nothing and returns that key if it differs from key (the recording and
+// the check of what was recorded are one step).
+func (c *hostKeyChecker) appendKey(addr string, key ssh.PublicKey) (ssh.PublicKey, error) {
 	if len(c.files) == 0 {
-		return errors.New("no known hosts file configured")
+		return nil, errors.New("no known hosts file configured")
 	}
 	file := c.files[0]
 	knownHostsAppendMu.Lock()
 	defer knownHostsAppendMu.Unlock()
+	if k := c.acceptedKey(addr); k != nil {
+		if bytes.Equal(k.Marshal(), key.Marshal()) {
+			return nil, nil
+		}
+		return k, nil
+	}
 	before, _ := stampOf(file)
 	if err := c.writeLine(file, addr, key); err != nil {
-		return err
+		return nil, err
 	}
 	c.acceptedMu.Lock()
 	if c.accepted == nil {
@@ -381,7 +397,7 @@ func (c *hostKeyChecker) appendKey(addr string, key ssh.PublicKey) error {
 		c.stamps[0] = after
 	}
 	hostKeyDBs.Unlock()
-	return nil
+	return nil, nil
 }
 
 // writeLine appends the known_hosts line of addr and key to file.
