@@ -23,12 +23,14 @@ func TestPeakProfile(t *testing.T) {
 	} else {
 		stop()
 	}
-	file := filepath.Join(t.TempDir(), "peak.prof")
-	var stderr bytes.Buffer
-	stop := peakProfile(file, time.Millisecond, &stderr)
+	// Every allocation sampled; set before the sampler runs (it reads the
+	// rate) and restored once it stopped.
 	old := runtime.MemProfileRate
 	runtime.MemProfileRate = 1
 	defer func() { runtime.MemProfileRate = old }()
+	file := filepath.Join(t.TempDir(), "peak.prof")
+	var stderr bytes.Buffer
+	stop := peakProfile(file, time.Millisecond, &stderr)
 	for i := 0; i < 64; i++ {
 		peakSink = append(peakSink, make([]byte, 1<<20))
 	}
