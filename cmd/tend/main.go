@@ -14,6 +14,7 @@ import (
 	"runtime/pprof"
 	"sync"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -21,7 +22,9 @@ func main() {
 	defer cancel()
 	interrupts(cancel, asideLine{os.Stderr})
 	stop := profile(os.Getenv("TEND_CPUPROFILE"), os.Getenv("TEND_MEMPROFILE"))
+	stopPeak := peakProfile(os.Getenv("TEND_PEAKPROFILE"), 50*time.Millisecond, os.Stderr)
 	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopPeak()
 	stop()
 	os.Exit(code)
 }

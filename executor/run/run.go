@@ -385,22 +385,28 @@ func (r *Run) Execute(ctx context.Context) Result {
 		var wg sync.WaitGroup
 		for _, i := range group {
 			h := r.hosts[i]
+			// A host's goroutine starts only once it holds its fork: at
+			// most --forks of them exist at a time, whatever the fleet's
+			// size (a goroutine waiting for its turn costs a stack).
+			acquired := false
+			select {
+			case sem <- struct{}{}:
+				acquired = true
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				// Only the fork this loop took is given back: taking
+				// any token would steal a running host's.
+				if acquired {
+					<-sem
+				}
+				recaps[i] = report.HostRecap{Host: h.Name, Failed: 1, Interrupted: true, Error: "not started: the run was interrupted"}
+				r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: report.StatusFailed, Message: recaps[i].Error, Recap: []report.HostRecap{recaps[i]}})
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-				}
-				if ctx.Err() != nil {
-					select {
-					case <-sem:
-					default:
-					}
-					recaps[i] = report.HostRecap{Host: h.Name, Failed: 1, Interrupted: true, Error: "not started: the run was interrupted"}
-					r.emit(report.Event{Type: report.EventHostDone, Host: h.Name, Status: report.StatusFailed, Message: recaps[i].Error, Recap: []report.HostRecap{recaps[i]}})
-					return
-				}
 				defer func() { <-sem }()
 				mu.Lock()
 				why := halted
