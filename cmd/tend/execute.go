@@ -50,6 +50,7 @@ func (g *globalFlags) execute(cmd *cobra.Command, files []string, mode run.Mode)
 	if err != nil {
 		return err
 	}
+	boundMemory(g.forks)
 	r.SetDialer(dial)
 	sink, done := g.runSink(cmd.OutOrStdout())
 	r.SetSink(g.identified(sink, files))
