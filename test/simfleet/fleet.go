@@ -53,6 +53,18 @@ type Fleet struct {
 	wg        sync.WaitGroup
 }
 
+// KeyExchanges are the key exchanges the simulated hosts offer: those of
+// the recorded host's sshd (OpenSSH 9.2, Debian 12 — the test fleet's and
+// a typical fleet's) that x/crypto/ssh also speaks, in its order. That sshd
+// has no mlkem768x25519-sha256 (OpenSSH added it in 9.9), so tend
+// negotiates curve25519-sha256 with it; offering ML-KEM here would make
+// tend pay for a key exchange the real hosts never ask for.
+var KeyExchanges = []string{
+	ssh.KeyExchangeCurve25519, "curve25519-sha256@libssh.org",
+	ssh.KeyExchangeECDHP256, ssh.KeyExchangeECDHP384, ssh.KeyExchangeECDHP521,
+	ssh.KeyExchangeDH16SHA512, ssh.KeyExchangeDH14SHA256,
+}
+
 // newConfig is the server configuration: any client key is accepted.
 func newConfig(hostKey ssh.Signer) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
@@ -60,6 +72,7 @@ func newConfig(hostKey ssh.Signer) *ssh.ServerConfig {
 			return &ssh.Permissions{}, nil
 		},
 	}
+	cfg.KeyExchanges = KeyExchanges
 	cfg.AddHostKey(hostKey)
 	return cfg
 }

@@ -112,3 +112,35 @@ func TestRecordAndReplay(t *testing.T) {
 		t.Errorf("unrecorded command: %+v, %v, %d misses", res, err, f.Misses())
 	}
 }
+
+// TestKeyExchangesOfTheRecordedHost: a simulated host negotiates what the
+// recorded Debian 12 sshd does with tend (curve25519-sha256), and refuses
+// ML-KEM, which that sshd does not offer.
+func TestKeyExchangesOfTheRecordedHost(t *testing.T) {
+	f, err := Start(Options{Hosts: 1, Recording: &Recording{}, Net: "127.77.201", Port: 2298})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	key, _, err := sshtest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	try := func(kex ...string) error {
+		c, err := ssh.Dial("tcp", f.Addrs[0], &ssh.ClientConfig{
+			User: "u", Auth: []ssh.AuthMethod{ssh.PublicKeys(key)},
+			HostKeyCallback: ssh.FixedHostKey(f.HostKey), Timeout: 5 * time.Second,
+			Config: ssh.Config{KeyExchanges: kex},
+		})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := try(ssh.KeyExchangeCurve25519); err != nil {
+		t.Errorf("curve25519-sha256: %v", err)
+	}
+	if err := try(ssh.KeyExchangeMLKEM768X25519); err == nil {
+		t.Error("mlkem768x25519-sha256 was negotiated; the recorded sshd (OpenSSH 9.2) has no ML-KEM")
+	}
+}
