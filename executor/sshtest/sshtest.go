@@ -477,28 +477,7 @@ func (s *Server) streamLocal(newCh ssh.NewChannel) {
 		newCh.Reject(ssh.ConnectionFailed, err.Error())
 		return
 	}
-	defer conn.Close()
-	ch, reqs, err := newCh.Accept()
-	if err != nil {
-		return
-	}
-	defer ch.Close()
-	go ssh.DiscardRequests(reqs)
-	done := make(chan struct{}, 2)
-	go func() {
-		_, _ = io.Copy(conn, ch)
-		if uc, ok := conn.(*net.UnixConn); ok {
-			uc.CloseWrite()
-		}
-		done <- struct{}{}
-	}()
-	go func() {
-		_, _ = io.Copy(ch, conn)
-		ch.CloseWrite()
-		done <- struct{}{}
-	}()
-	<-done
-	<-done
+	forward(newCh, conn)
 }
 
 // directTCPIP forwards a "direct-tcpip" channel to a TCP port of the
@@ -527,6 +506,12 @@ func (s *Server) directTCPIP(newCh ssh.NewChannel) {
 		newCh.Reject(ssh.ConnectionFailed, err.Error())
 		return
 	}
+	forward(newCh, conn)
+}
+
+// forward accepts newCh and copies both ways between it and conn (a unix
+// or TCP connection) until both directions reach EOF, passing each EOF on.
+func forward(newCh ssh.NewChannel, conn net.Conn) {
 	defer conn.Close()
 	ch, reqs, err := newCh.Accept()
 	if err != nil {
@@ -537,7 +522,9 @@ func (s *Server) directTCPIP(newCh ssh.NewChannel) {
 	done := make(chan struct{}, 2)
 	go func() {
 		_, _ = io.Copy(conn, ch)
-		conn.(*net.TCPConn).CloseWrite()
+		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
 		done <- struct{}{}
 	}()
 	go func() {
