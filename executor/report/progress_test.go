@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -212,31 +211,43 @@ func TestProgressNeverGarblesBlocks(t *testing.T) {
 }
 
 // TestProgressCloseStopsTicker: Close stops the ticker goroutine of every
-// line (no leak), also for a run that never got to its recap.
+// line (no leak), also for a run that never got to its recap. It watches
+// each line's own goroutine rather than the process-wide goroutine count,
+// which goroutines of earlier tests winding down make unreliable.
 func TestProgressCloseStopsTicker(t *testing.T) {
-	before := runtime.NumGoroutine()
 	var ps []*Progress
 	for range 20 {
 		p := NewProgress(&bytes.Buffer{}, ProgressOptions{Delay: -1, Interval: time.Millisecond})
 		p.observe(Event{Type: EventRunStart, Mode: "apply", Hosts: []string{"a"}})
 		ps = append(ps, p)
 	}
-	if n := runtime.NumGoroutine(); n < before+20 {
-		t.Fatalf("%d goroutines with 20 lines running, %d before", n, before)
-	}
 	time.Sleep(5 * time.Millisecond)
-	for _, p := range ps {
-		p.Close()
-		p.Close() // twice is fine
-	}
-	// Close waits for each goroutine to return; allow the runtime a moment
-	// to count them gone. Bounded: at most 2s.
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines after Close, %d before: the ticker leaks", runtime.NumGoroutine(), before)
+	for i, p := range ps {
+		select {
+		case <-p.exited:
+			t.Fatalf("line %d: the ticker goroutine returned before Close", i)
+		default:
 		}
-		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		for _, p := range ps {
+			p.Close()
+			p.Close() // twice is fine
+		}
+	}()
+	select {
+	case <-closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not return within 2s: the ticker goroutine does not stop")
+	}
+	for i, p := range ps {
+		select {
+		case <-p.exited:
+		default:
+			t.Fatalf("line %d: Close returned while its ticker goroutine still runs", i)
+		}
 	}
 }
 
