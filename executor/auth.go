@@ -93,7 +93,13 @@ func loadSigners(cfg *SSHConfig) (*authSigners, error) {
 		return false
 	}
 	for _, file := range files {
-		signer, err := loadIdentityFile(file, cfg.PassphrasePrompt, inAgent)
+		var signer ssh.Signer
+		var err error
+		if cfg.Identities != nil {
+			signer, err = cfg.Identities.load(file, cfg.PassphrasePrompt, inAgent)
+		} else {
+			signer, err = loadIdentityFile(file, cfg.PassphrasePrompt, inAgent)
+		}
 		if errors.Is(err, errKeyInAgent) {
 			if cfg.IdentitiesOnly && inAgentAt >= 0 {
 				// Only this file's key is offered: the agent signs.
@@ -152,7 +158,14 @@ func loadIdentityFile(file string, prompt func(string) ([]byte, error), inAgent 
 	if !errors.As(err, &missing) {
 		return nil, fmt.Errorf("identity file %s: %w", file, err)
 	}
-	if inAgent(missing.PublicKey) {
+	return decryptIdentity(file, pem, missing.PublicKey, prompt, inAgent)
+}
+
+// decryptIdentity decrypts the encrypted key pem of file with the
+// passphrase prompt gives, unless the agent holds its public key pub
+// (errKeyInAgent) or there is no prompt (*encryptedKeyError).
+func decryptIdentity(file string, pem []byte, pub ssh.PublicKey, prompt func(string) ([]byte, error), inAgent func(ssh.PublicKey) bool) (ssh.Signer, error) {
+	if inAgent(pub) {
 		return nil, errKeyInAgent
 	}
 	if prompt == nil {
@@ -162,7 +175,7 @@ func loadIdentityFile(file string, prompt func(string) ([]byte, error), inAgent 
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: passphrase: %w", file, err)
 	}
-	signer, err = ssh.ParsePrivateKeyWithPassphrase(pem, pass)
+	signer, err := ssh.ParsePrivateKeyWithPassphrase(pem, pass)
 	for i := range pass {
 		pass[i] = 0
 	}

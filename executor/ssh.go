@@ -51,6 +51,9 @@ type SSHConfig struct {
 	// file whose key is not in the agent. Nil means such files are skipped,
 	// and named in the error if authentication fails.
 	PassphrasePrompt func(file string) ([]byte, error)
+	// Identities, when set, keeps the identity files read by one
+	// connection for the others of the run (see Identities).
+	Identities *Identities
 
 	// KnownHostsFiles are OpenSSH known_hosts files, all consulted; the
 	// first one is where AcceptNewHostKeys records new keys. Default

@@ -60,6 +60,7 @@ func checkConnections(hosts []*inventory.Host, becoming map[string]bool, ssh *ss
 			Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng,
 		}, h.Name))
 	}
+	keyProblems := map[string]error{}
 	for _, h := range hosts {
 		if h.Connection == "ssh" && ssh != nil {
 			if _, err := ssh.resolve(h); err != nil {
@@ -72,9 +73,13 @@ func checkConnections(hosts []*inventory.Host, becoming map[string]bool, ssh *ss
 			}
 		}
 		if h.Connection != "local" && h.IdentityFile != "" {
-			err := readableFile(h.IdentityFile)
-			if err == nil {
-				err = privateKeyProblem(h.IdentityFile)
+			err, seen := keyProblems[h.IdentityFile]
+			if !seen {
+				// Each file once: a fleet shares a few keys.
+				if err = readableFile(h.IdentityFile); err == nil {
+					err = privateKeyProblem(h.IdentityFile)
+				}
+				keyProblems[h.IdentityFile] = err
 			}
 			if err != nil {
 				add(h, "identity_file", "Unusable identity file", fmt.Sprintf(

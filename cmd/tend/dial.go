@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -69,6 +70,7 @@ func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becomi
 	}
 	accept := g.acceptNewHostKeys
 	passphrases := &passphraseCache{}
+	identities := executor.NewIdentities()
 	return func(ctx context.Context, h *inventory.Host) (executor.Conn, error) {
 		cmdTimeout := time.Duration(h.CommandTimeout) * time.Second
 		// A play may become on a host whose inventory does not: the
@@ -90,12 +92,14 @@ func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becomi
 		cfg.CommandTimeout = cmdTimeout
 		cfg.StateDir = h.StateDir
 		cfg.PassphrasePrompt = passphrases.get
+		cfg.Identities = identities
 		cfg.Jumps = jumps
 		if len(cfg.Jump) > 0 {
 			cfg.Jump = append([]executor.SSHConfig(nil), cfg.Jump...)
 			for i := range cfg.Jump {
 				cfg.Jump[i].AcceptNewHostKeys = accept
 				cfg.Jump[i].PassphrasePrompt = passphrases.get
+				cfg.Jump[i].Identities = identities
 			}
 		}
 		return executor.DialSSH(ctx, cfg)
@@ -130,7 +134,8 @@ func (p *passphraseCache) get(file string) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if pw, ok := p.byFile[file]; ok {
-		return pw, nil
+		// A copy: the caller wipes what it gets once it is used.
+		return bytes.Clone(pw), nil
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
@@ -146,6 +151,6 @@ func (p *passphraseCache) get(file string) ([]byte, error) {
 	if p.byFile == nil {
 		p.byFile = map[string][]byte{}
 	}
-	p.byFile[file] = pw
+	p.byFile[file] = bytes.Clone(pw)
 	return pw, nil
 }

@@ -91,9 +91,12 @@ type RolloutFlags struct {
 // Run is a prepared run: every play instantiated for every host, validated,
 // and ready to execute.
 type Run struct {
-	opts   Options
-	hosts  []*inventory.Host
+	opts  Options
+	hosts []*inventory.Host
+	// work is each host's plays; Execute drops a host's entry once the
+	// host is done (workMu guards it while hosts run).
 	work   map[string][]hostPlay
+	workMu sync.Mutex
 	policy rollout.Policy
 	// runID names the run on the hosts (what it kept for a revert).
 	runID string
@@ -329,7 +332,8 @@ func (res Result) Internal() bool {
 // those left are reported "not started". Otherwise one host's failure
 // never stops the others. When ctx ends (Ctrl-C), no host is started any
 // more, running commands are stopped on their hosts, and every host
-// reports where it stopped.
+// reports where it stopped. A Run executes once: each host's work is
+// released when the host is done.
 func (r *Run) Execute(ctx context.Context) Result {
 	names := make([]string, len(r.hosts))
 	for i, h := range r.hosts {
@@ -416,6 +420,7 @@ func (r *Run) Execute(ctx context.Context) Result {
 					return
 				}
 				recaps[i] = r.runHost(ctx, h)
+				r.releaseWork(h.Name)
 				if r.opts.Mode != ModePlan && (recaps[i].Failed > 0 || recaps[i].Unreachable) {
 					mu.Lock()
 					failed++
@@ -435,6 +440,16 @@ func (r *Run) Execute(ctx context.Context) Result {
 	res := Result{Mode: r.opts.Mode, Recaps: recaps}
 	r.emit(report.Event{Type: report.EventRecap, Recap: recaps})
 	return res
+}
+
+// releaseWork drops what the run holds for a host that is done (its task
+// instances, probes and rendered content: several KiB a host), so that a
+// large fleet's memory, and the collector's work, shrink as the run goes
+// instead of staying at their size after Prepare until the end.
+func (r *Run) releaseWork(host string) {
+	r.workMu.Lock()
+	delete(r.work, host)
+	r.workMu.Unlock()
 }
 
 // plural formats a count with its noun, "1 host" or "3 hosts".
@@ -521,7 +536,9 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 		conn = nil
 		return fail(err)
 	}
+	r.workMu.Lock()
 	plays := r.work[h.Name]
+	r.workMu.Unlock()
 	if len(plays) == 0 {
 		return recap
 	}

@@ -19,8 +19,11 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -119,7 +122,37 @@ func concreteTimes(s string, now time.Time) string {
 // returns the normalised text and the values in order. (The command's
 // token, from its command line, gets the next number after them in
 // answers.)
+//
+// Most commands of a run are the same on every host (facts, probes), so
+// results are remembered (up to normalizeCacheSize inputs): the regular
+// expression is the simulator's main cost otherwise.
 func Normalize(script, data string) (string, string, []string) {
+	key := script + "\x00" + data
+	if v, ok := normalizeCache.Load(key); ok {
+		n := v.(normalized)
+		return n.script, n.data, slices.Clone(n.vals)
+	}
+	ns, nd, vals := normalize(script, data)
+	if normalizeCount.Add(1) <= normalizeCacheSize {
+		normalizeCache.Store(key, normalized{ns, nd, slices.Clone(vals)})
+	}
+	return ns, nd, vals
+}
+
+// normalized is a remembered result of Normalize.
+type normalized struct {
+	script, data string
+	vals         []string
+}
+
+const normalizeCacheSize = 4096
+
+var (
+	normalizeCache sync.Map // script+"\x00"+data → normalized
+	normalizeCount atomic.Int64
+)
+
+func normalize(script, data string) (string, string, []string) {
 	var vals []string
 	index := map[string]int{}
 	repl := func(v string) string {

@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -46,6 +47,9 @@ func main() {
 		err = record(os.Args[2:])
 	default:
 		usage()
+	}
+	if err == errMisses {
+		os.Exit(3)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "simfleet:", err)
@@ -68,9 +72,23 @@ func serve(args []string) error {
 	delay := fs.Duration("delay", 0, "delay before each command's answer")
 	netPrefix := fs.String("net", "127.77.0", "first three octets of the hosts' addresses")
 	port := fs.Int("port", 2222, "the hosts' SSH port")
+	cpuProfile := fs.String("cpuprofile", os.Getenv("SIMFLEET_CPUPROFILE"), "write a CPU profile of the simulator to this file (default $SIMFLEET_CPUPROFILE)")
 	fs.Parse(args)
 	if *dir == "" {
 		return fmt.Errorf("serve: -dir is required")
+	}
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			pf.Close()
+		}()
 	}
 	if err := simfleet.RaiseFileLimit(); err != nil {
 		return err
@@ -102,10 +120,13 @@ func serve(args []string) error {
 	f.Close()
 	fmt.Fprintf(os.Stderr, "simfleet: %d command(s) without a recorded answer\n", f.Misses())
 	if f.Misses() > 0 {
-		os.Exit(3)
+		return errMisses
 	}
 	return nil
 }
+
+// errMisses makes serve exit 3 (after its deferred work, e.g. the profile).
+var errMisses = fmt.Errorf("some commands had no recorded answer")
 
 func record(args []string) error {
 	fs := flag.NewFlagSet("record", flag.ExitOnError)

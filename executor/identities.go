@@ -1,0 +1,86 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Identities holds the identity files of a run, each read, parsed and —
+// when it is encrypted — decrypted once, however many connections use it.
+// Without it every connection reads and parses its files again (for an
+// encrypted key, a bcrypt key derivation each time: tens of milliseconds a
+// host). A failure is kept too: a file that cannot be read, or whose
+// passphrase was wrong, fails every connection of the run the same way and
+// is never asked for again. The zero value is not usable; use
+// NewIdentities.
+type Identities struct {
+	mu    sync.Mutex
+	files map[string]*identity
+}
+
+// NewIdentities returns an empty set of identity files for one run.
+func NewIdentities() *Identities {
+	return &Identities{files: map[string]*identity{}}
+}
+
+// identity is one identity file as read.
+type identity struct {
+	mu     sync.Mutex
+	read   bool
+	signer ssh.Signer // a key that needed no passphrase, or decrypted
+	err    error      // reading, parsing or decrypting failed
+	// An encrypted key not decrypted yet: its file and public key.
+	pem []byte
+	pub ssh.PublicKey
+}
+
+// load returns the signer of file as loadIdentityFile does, from what the
+// run has read of it so far.
+func (ids *Identities) load(file string, prompt func(string) ([]byte, error), inAgent func(ssh.PublicKey) bool) (ssh.Signer, error) {
+	ids.mu.Lock()
+	id := ids.files[file]
+	if id == nil {
+		id = &identity{}
+		ids.files[file] = id
+	}
+	ids.mu.Unlock()
+
+	// One connection at a time reads, parses or asks for a passphrase;
+	// the others wait for its result.
+	id.mu.Lock()
+	defer id.mu.Unlock()
+	if !id.read {
+		id.read = true
+		pem, err := os.ReadFile(file)
+		if err != nil {
+			id.err = fmt.Errorf("identity file: %w", err)
+		} else if id.signer, err = ssh.ParsePrivateKey(pem); err != nil {
+			var missing *ssh.PassphraseMissingError
+			if errors.As(err, &missing) {
+				id.pem, id.pub = pem, missing.PublicKey
+			} else {
+				id.err = fmt.Errorf("identity file %s: %w", file, err)
+			}
+		}
+	}
+	if id.signer != nil || id.err != nil {
+		return id.signer, id.err
+	}
+	// Encrypted: whether the agent holds the key, and the prompt, are
+	// the connection's.
+	signer, err := decryptIdentity(file, id.pem, id.pub, prompt, inAgent)
+	var encrypted *encryptedKeyError
+	switch {
+	case err == nil:
+		id.signer, id.pem = signer, nil
+	case errors.Is(err, errKeyInAgent), errors.As(err, &encrypted):
+		// Nothing asked: another connection may have a prompt.
+	default:
+		id.err, id.pem = err, nil
+	}
+	return signer, err
+}

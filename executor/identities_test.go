@@ -1,0 +1,111 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tend-sh/tend/executor/sshtest"
+)
+
+// TestIdentitiesReadOncePerRun: with a run's Identities, an encrypted
+// identity file is read and decrypted once, its passphrase asked once,
+// however many connections (here 8 at once) use it; the file changing or
+// going away after that changes nothing for the run.
+func TestIdentitiesReadOncePerRun(t *testing.T) {
+	_, priv, err := sshtest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := ssh.NewSignerFromKey(priv)
+	env := newSSHEnv(t, sshtest.Options{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}})
+	keyFile := writeKeyFile(t, filepath.Join(t.TempDir(), "id_locked"), priv, "open sesame")
+	var asked atomic.Int32
+	cfg := env.config()
+	cfg.IdentityFiles = []string{keyFile}
+	cfg.Identities = NewIdentities()
+	cfg.PassphrasePrompt = func(string) ([]byte, error) {
+		asked.Add(1)
+		// What a prompt hands over is wiped after use.
+		return []byte("open sesame"), nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			c, err := DialSSH(context.Background(), cfg)
+			if err != nil {
+				errs <- err
+				return
+			}
+			c.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the passphrase was asked %d times for 8 connections, want 1", n)
+	}
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	env.dial(t, cfg) // from what the run read
+
+	// Without Identities, each connection reads the file: it is gone.
+	cfg.Identities = nil
+	if _, err := DialSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("err = %v, want the file read again and missing", err)
+	}
+}
+
+// TestIdentitiesKeepFailures: a wrong passphrase fails every connection of
+// the run without asking again; a file that is missing stays missing for
+// the run; an encrypted file without a prompt is not a failure kept (a
+// later connection with a prompt decrypts it).
+func TestIdentitiesKeepFailures(t *testing.T) {
+	_, priv, err := sshtest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile := writeKeyFile(t, filepath.Join(dir, "id_locked"), priv, "right")
+	never := func(ssh.PublicKey) bool { return false }
+	ids := NewIdentities()
+
+	if _, err := ids.load(keyFile, nil, never); !errors.As(err, new(*encryptedKeyError)) {
+		t.Fatalf("no prompt: err = %v, want an encrypted key error", err)
+	}
+	asked := 0
+	wrong := func(string) ([]byte, error) { asked++; return []byte("wrong"), nil }
+	for range 3 {
+		if _, err := ids.load(keyFile, wrong, never); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+			t.Fatalf("err = %v, want a wrong passphrase", err)
+		}
+	}
+	if asked != 1 {
+		t.Errorf("asked %d times, want once", asked)
+	}
+
+	missing := filepath.Join(dir, "id_missing")
+	if _, err := ids.load(missing, nil, never); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v, want the file missing", err)
+	}
+	writeKeyFile(t, missing, priv, "")
+	if _, err := ids.load(missing, nil, never); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v, want the run to keep what it found", err)
+	}
+	// A new run reads it.
+	if s, err := NewIdentities().load(missing, nil, never); err != nil || s == nil {
+		t.Fatalf("a new run: %v", err)
+	}
+}
