@@ -54,6 +54,11 @@ type Command struct {
 	// Script is run by /bin/sh on the host. It must never hold a secret:
 	// it may be visible in the host's process list.
 	Script string
+	// Prefix is run first, in the same shell: the variable settings that
+	// wrappers put in front of every command (a run's keep id), kept apart
+	// so that Script — tens of KiB for a state read — is not copied for
+	// each of them. The same rule holds: never a secret.
+	Prefix string
 	// Input, when not nil, is exactly the command's standard input (it may
 	// hold secrets: it never appears in a process list). Without it, the
 	// command's standard input is /dev/null.

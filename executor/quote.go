@@ -24,32 +24,38 @@ func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// appendShellQuoted appends ShellQuote(s) to b.
-func appendShellQuoted(b []byte, s string) []byte {
-	if s == "" {
+// appendShellQuoted appends ShellQuote of the concatenation of parts to b,
+// without making the concatenation.
+func appendShellQuoted(b []byte, parts ...string) []byte {
+	empty, safe := true, true
+	for _, s := range parts {
+		empty = empty && s == ""
+		for i := 0; i < len(s) && safe; i++ {
+			safe = isShellSafe(s[i])
+		}
+	}
+	if empty {
 		return append(b, "''"...)
 	}
-	safe := true
-	for i := 0; i < len(s); i++ {
-		if !isShellSafe(s[i]) {
-			safe = false
-			break
-		}
-	}
 	if safe {
-		return append(b, s...)
+		for _, s := range parts {
+			b = append(b, s...)
+		}
+		return b
 	}
 	b = append(b, '\'')
-	for {
-		i := strings.IndexByte(s, '\'')
-		if i < 0 {
-			break
+	for _, s := range parts {
+		for {
+			i := strings.IndexByte(s, '\'')
+			if i < 0 {
+				break
+			}
+			b = append(b, s[:i]...)
+			b = append(b, `'\''`...)
+			s = s[i+1:]
 		}
-		b = append(b, s[:i]...)
-		b = append(b, `'\''`...)
-		s = s[i+1:]
+		b = append(b, s...)
 	}
-	b = append(b, s...)
 	return append(b, '\'')
 }
 

@@ -50,11 +50,24 @@ func TestShellQuoteRoundTrip(t *testing.T) {
 	}
 }
 
-// TestAppendShellQuoted: appendShellQuoted writes what ShellQuote returns.
+// TestAppendShellQuoted: appendShellQuoted writes what ShellQuote returns
+// for the concatenation of its parts, however the string is cut.
 func TestAppendShellQuoted(t *testing.T) {
 	for _, s := range []string{"", "plain-word", "two words", "it's", "''", "a'b'c", "\n$x`y`\\"} {
-		if got, want := string(appendShellQuoted([]byte("x="), s)), "x="+ShellQuote(s); got != want {
+		want := "x=" + ShellQuote(s)
+		if got := string(appendShellQuoted([]byte("x="), s)); got != want {
 			t.Errorf("appendShellQuoted(%q) = %q, want %q", s, got, want)
 		}
+		for i := 0; i <= len(s); i++ {
+			if got := string(appendShellQuoted([]byte("x="), s[:i], s[i:])); got != want {
+				t.Errorf("appendShellQuoted(%q, %q) = %q, want %q", s[:i], s[i:], got, want)
+			}
+		}
+	}
+	if got := string(appendShellQuoted(nil, "safe", "")); got != "safe" {
+		t.Errorf("two safe parts: %q", got)
+	}
+	if got := string(appendShellQuoted(nil, "", "")); got != "''" {
+		t.Errorf("two empty parts: %q", got)
 	}
 }

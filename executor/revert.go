@@ -89,13 +89,13 @@ type keepingConn struct {
 
 // Run implements Conn.
 func (c keepingConn) Run(ctx context.Context, cmd Command) (Result, error) {
-	cmd.Script = c.prefix + cmd.Script
+	cmd.Prefix = c.prefix + cmd.Prefix
 	return c.Conn.Run(ctx, cmd)
 }
 
 // Hold implements Conn: the run lock's holder removes what the run kept
 // when the run ends.
 func (c keepingConn) Hold(ctx context.Context, cmd Command, ready string) (*Held, []byte, error) {
-	cmd.Script = c.prefix + cmd.Script
+	cmd.Prefix = c.prefix + cmd.Prefix
 	return c.Conn.Hold(ctx, cmd, ready)
 }

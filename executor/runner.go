@@ -145,7 +145,7 @@ type task struct {
 // it), and the feeder that answers sudo, passes the input and sends
 // heartbeats. A held command gets no timeout and no deadline.
 func (r *runner) launch(cmd Command, held bool) (*task, error) {
-	if strings.IndexByte(cmd.Script, 0) >= 0 {
+	if strings.IndexByte(cmd.Script, 0) >= 0 || strings.IndexByte(cmd.Prefix, 0) >= 0 {
 		// A shell drops NUL bytes and would run another script.
 		return nil, errors.New("the script holds a NUL byte: not run")
 	}
@@ -158,11 +158,11 @@ func (r *runner) launch(cmd Command, held bool) (*task, error) {
 	}
 	t.user, t.viaSudo = r.become.target(cmd.Become, cmd.BecomeUser)
 	token := newToken()
-	script := cmd.Script
+	prefix := cmd.Prefix
 	if r.stateDir != "" {
-		script = "tend_state=" + ShellQuote(r.stateDir) + "\n" + script
+		prefix = "tend_state=" + ShellQuote(r.stateDir) + "\n" + prefix
 	}
-	args := supervisorArgs{token: token, input: -1, script: script}
+	args := supervisorArgs{token: token, input: -1, prefix: prefix, script: cmd.Script}
 	if cmd.Input != nil {
 		args.input = len(cmd.Input)
 	}

@@ -69,8 +69,10 @@ type supervisorArgs struct {
 	deadline, heartbeat time.Duration
 	// input is the number of bytes of the command's own standard input
 	// (-1: none).
-	input  int
-	script string
+	input int
+	// prefix and script are the command: the prologue quotes them as one
+	// string.
+	prefix, script string
 }
 
 // words returns the argv that runs the supervisor: /bin/sh -c BOOT
@@ -92,9 +94,10 @@ func (a supervisorArgs) prologue() []byte {
 	// One allocation of the right size: the script of a state read is tens
 	// of KiB, and every host gets one.
 	const head, end = "tend_sc=", "\n: tend-end-"
-	b := make([]byte, 0, len(head)+len(a.script)+2+strings.Count(a.script, "'")*3+1+len(supervisorScript)+len(end)+len(a.token))
+	quotes := strings.Count(a.prefix, "'") + strings.Count(a.script, "'")
+	b := make([]byte, 0, len(head)+len(a.prefix)+len(a.script)+2+quotes*3+1+len(supervisorScript)+len(end)+len(a.token))
 	b = append(b, head...)
-	b = appendShellQuoted(b, a.script)
+	b = appendShellQuoted(b, a.prefix, a.script)
 	b = append(b, '\n')
 	b = append(b, supervisorScript...)
 	b = append(b, end...)

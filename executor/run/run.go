@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
 	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -149,16 +151,22 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 			diags = diags.Append(&hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid hosts pattern", Detail: err.Error(), Subject: play.Range.Ptr()})
 			continue
 		}
-		for _, h := range hosts {
-			if limited != nil && !limited[h.Name] {
+		if limited != nil {
+			var kept []*inventory.Host
+			for _, h := range hosts {
+				if limited[h.Name] {
+					kept = append(kept, h)
+				}
+			}
+			hosts = kept
+		}
+		for i, inst := range instantiateAll(opts.Playbook, play, hosts) {
+			diags = append(diags, inst.diags...)
+			if inst.diags.HasErrors() {
 				continue
 			}
-			plan, d := opts.Playbook.Instantiate(play, h)
-			diags = append(diags, d...)
-			if d.HasErrors() {
-				continue
-			}
-			r.work[h.Name] = append(r.work[h.Name], hostPlay{play: play, plan: plan})
+			h := hosts[i]
+			r.work[h.Name] = append(r.work[h.Name], hostPlay{play: play, plan: inst.plan})
 			seen[h.Name] = true
 		}
 	}
@@ -178,6 +186,44 @@ func Prepare(opts Options) (*Run, hcl.Diagnostics) {
 		return nil, diags
 	}
 	return r, diags
+}
+
+// instantiation is one play instantiated for one host.
+type instantiation struct {
+	plan  *playbooks.HostPlan
+	diags hcl.Diagnostics
+}
+
+// instantiateAll instantiates play for each of hosts, on all the CPUs the
+// process may use (a large fleet's instantiation is most of Prepare's
+// time, before any host is contacted), and returns the results in hosts'
+// order, so that the diagnostics come in the same order whatever the
+// scheduling. Instantiation is safe for concurrent use: hosts of a play
+// that needs facts are instantiated while the run goes, in parallel.
+func instantiateAll(pb *playbooks.Playbook, play *playbooks.Play, hosts []*inventory.Host) []instantiation {
+	out := make([]instantiation, len(hosts))
+	workers := min(runtime.GOMAXPROCS(0), len(hosts))
+	if workers <= 1 {
+		for i, h := range hosts {
+			out[i].plan, out[i].diags = pb.Instantiate(play, h)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(hosts) {
+					return
+				}
+				out[i].plan, out[i].diags = pb.Instantiate(play, hosts[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // rolloutPolicy merges the plays' rollout blocks (they must agree: a run
