@@ -18,8 +18,8 @@ type Inventory struct {
 	Vars map[string]cty.Value
 	// Filename is the file the inventory came from ("" for the implicit one).
 	Filename string
-	// Files holds the parsed source, by filename, for printing diagnostics
-	// with source snippets (hcl.NewDiagnosticTextWriter).
+	// Files holds the source, by filename, for printing diagnostics with
+	// source snippets (hcl.NewDiagnosticTextWriter); not its syntax tree.
 	Files map[string]*hcl.File
 }
 
