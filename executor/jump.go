@@ -13,8 +13,13 @@ import (
 
 // JumpPool shares the connections to jump hosts (bastions): one connection
 // per distinct chain of hops, opened by the first connection that needs it
-// and closed when the last one using it is closed. A run makes one pool and
-// gives it to every connection (SSHConfig.Jumps). Safe for concurrent use.
+// and closed when the last one using it is closed. A connection to a jump
+// host sends keepalives as any connection does (the hop's KeepAlive) and
+// is closed when they go unanswered; once it is gone — closed so, or by
+// the jump host or the network — the next connection that needs the chain
+// opens a new one, while those that went through the old one fail as
+// unreachable. A run makes one pool and gives it to every connection
+// (SSHConfig.Jumps). Safe for concurrent use.
 type JumpPool struct {
 	mu      sync.Mutex
 	entries map[string]*jumpEntry
@@ -29,6 +34,27 @@ type jumpEntry struct {
 	refs   int
 	// parent lets go of the chain's connection up to the hop before.
 	parent func()
+	// gone is closed once client's connection is closed.
+	gone chan struct{}
+}
+
+// alive reports whether e is still usable for a new connection: not
+// failed, and its connection not gone.
+func (e *jumpEntry) alive() bool {
+	select {
+	case <-e.ready:
+	default:
+		return true // being opened: its users wait for it
+	}
+	if e.err != nil || e.gone == nil {
+		return e.err == nil
+	}
+	select {
+	case <-e.gone:
+		return false
+	default:
+		return true
+	}
 }
 
 // NewJumpPool returns an empty pool.
@@ -73,6 +99,11 @@ func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client,
 	key := chainKey(chain)
 	p.mu.Lock()
 	e, ok := p.entries[key]
+	if ok && !e.alive() {
+		// Gone since: its users keep their references to it, and this
+		// connection opens a new one.
+		ok = false
+	}
 	if !ok {
 		e = &jumpEntry{ready: make(chan struct{})}
 		p.entries[key] = e
@@ -118,15 +149,35 @@ func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client,
 	if err == nil {
 		p.opened++
 		e.parent = parent
+		e.gone = make(chan struct{})
 	}
 	e.err = err
 	p.mu.Unlock()
 	close(e.ready)
+	if err == nil {
+		go p.watch(key, e, chain[len(chain)-1])
+	}
 	if err != nil {
 		release()
 		return nil, nil, err
 	}
 	return e.client, release, nil
+}
+
+// watch keeps e's connection alive with keepalives (hop's settings) and,
+// once the connection is gone, takes e out of the pool so that the next
+// connection through the chain opens a new one.
+func (p *JumpPool) watch(key string, e *jumpEntry, hop SSHConfig) {
+	if hop, err := hop.withDefaults(); err == nil && hop.KeepAlive > 0 {
+		go keepAlive(e.client, hop.KeepAlive, hop.KeepAliveMisses, e.gone, func(string) {})
+	}
+	_ = e.client.Wait()
+	p.mu.Lock()
+	close(e.gone)
+	if p.entries[key] == e {
+		delete(p.entries, key)
+	}
+	p.mu.Unlock()
 }
 
 // release drops one reference to e; the last one closes its connection and

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -185,4 +186,68 @@ func TestSSHIdentitiesOnly(t *testing.T) {
 	encrypted := writeKeyFile(t, filepath.Join(t.TempDir(), "id_enc"), priv, "secret")
 	cfg.IdentityFiles = []string{encrypted}
 	env.dial(t, cfg)
+}
+
+// TestSSHJumpReplacedWhenGone: when the shared connection to a bastion
+// goes (the bastion dropped it), the connections through it fail as
+// unreachable, and the next connection through the bastion opens a new
+// one instead of failing on the dead one.
+func TestSSHJumpReplacedWhenGone(t *testing.T) {
+	bastion := newSSHEnv(t, sshtest.Options{})
+	first, second := newSSHEnv(t, sshtest.Options{}), newSSHEnv(t, sshtest.Options{})
+	pool := NewJumpPool()
+	through := func(target *sshEnv) SSHConfig {
+		cfg := target.config()
+		cfg.Jump = []SSHConfig{jumpConfig(bastion)}
+		cfg.Jumps = pool
+		return cfg
+	}
+	a := first.dial(t, through(first))
+	bastion.srv.CloseConnections()
+	if _, err := a.Run(context.Background(), Command{Script: "true"}); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("a command through the dropped bastion: err = %v, want unreachable", err)
+	}
+	b := second.dial(t, through(second))
+	if res, err := b.Run(context.Background(), Command{Script: "echo ok"}); err != nil || strings.TrimSpace(string(res.Stdout)) != "ok" {
+		t.Fatalf("through the bastion again: %v %q", err, res.Stdout)
+	}
+	if n := bastion.srv.Stats().Connections; n != 2 || pool.Opened() != 2 {
+		t.Errorf("bastion: %d connections, pool opened %d; want 2, 2", n, pool.Opened())
+	}
+}
+
+// TestSSHJumpKeepAlive: a bastion that stops answering keepalives is
+// dropped after the hop's keepalive misses (not only when the hosts behind
+// it notice), and the next connection opens a new one.
+func TestSSHJumpKeepAlive(t *testing.T) {
+	bastion := newSSHEnv(t, sshtest.Options{IgnoreKeepAlives: true})
+	target := newSSHEnv(t, sshtest.Options{})
+	pool := NewJumpPool()
+	cfg := target.config()
+	hop := jumpConfig(bastion)
+	hop.KeepAlive, hop.KeepAliveMisses = 50*time.Millisecond, 2
+	cfg.Jump = []SSHConfig{hop}
+	cfg.Jumps = pool
+	cfg.KeepAlive = -1 // the target's own keepalives are not what is tested
+	first := target.dial(t, cfg)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pool.mu.Lock()
+		n := len(pool.entries)
+		pool.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the bastion's connection is still pooled after 5s of unanswered keepalives (%d sent)", bastion.srv.Stats().KeepAlives)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := first.Run(context.Background(), Command{Script: "true"}); !errors.Is(err, ErrUnreachable) {
+		t.Fatalf("through the dropped bastion: err = %v, want unreachable", err)
+	}
+	target.dial(t, cfg)
+	if pool.Opened() != 2 {
+		t.Errorf("pool opened %d bastion connections, want 2", pool.Opened())
+	}
 }

@@ -343,7 +343,7 @@ func (c *sshConn) start0() *sshConn {
 	}
 	if cfg.KeepAlive > 0 {
 		c.runner.heartbeat = cfg.KeepAlive
-		go c.keepAlive(cfg.KeepAlive, cfg.KeepAliveMisses)
+		go keepAlive(c.client, cfg.KeepAlive, cfg.KeepAliveMisses, c.done, func(why string) { c.lost.Store(why) })
 	}
 	return c
 }
@@ -367,17 +367,18 @@ func (c *sshConn) Close() error {
 	return err
 }
 
-// keepAlive sends keepalive@openssh.com requests every interval, one at a
-// time, and closes the connection when misses intervals pass without an
-// answer.
-func (c *sshConn) keepAlive(interval time.Duration, misses int) {
+// keepAlive sends keepalive@openssh.com requests on client every interval,
+// one at a time, and closes client when misses intervals pass without an
+// answer, after telling lost why. It returns when done is closed or the
+// connection is gone.
+func keepAlive(client *ssh.Client, interval time.Duration, misses int, done <-chan struct{}, lost func(why string)) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	var pending chan error
 	missed := 0
 	for {
 		select {
-		case <-c.done:
+		case <-done:
 			return
 		case err := <-pending:
 			if err != nil {
@@ -389,15 +390,15 @@ func (c *sshConn) keepAlive(interval time.Duration, misses int) {
 			if pending == nil {
 				pending = make(chan error, 1)
 				go func(ch chan error) {
-					_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+					_, _, err := client.SendRequest("keepalive@openssh.com", true, nil)
 					ch <- err
 				}(pending)
 				continue
 			}
 			missed++
 			if missed >= misses {
-				c.lost.Store(fmt.Sprintf("no answer to keepalives for %s", time.Duration(misses+1)*interval))
-				c.client.Close()
+				lost(fmt.Sprintf("no answer to keepalives for %s", time.Duration(misses+1)*interval))
+				client.Close()
 				return
 			}
 		}
