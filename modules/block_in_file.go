@@ -199,3 +199,8 @@ func (m *BlockInFile) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *BlockInFile) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.file.apply(ctx, t, d)
 }
+
+var _ SecretFiler = (*BlockInFile)(nil)
+
+// SecretFiles implements SecretFiler.
+func (m *BlockInFile) SecretFiles() []string { return m.file.spec.secretFiles() }

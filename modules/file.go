@@ -42,7 +42,13 @@ The parent directory must exist: a file task does not create directories (use a 
 	})
 }
 
-var _ Module = (*File)(nil)
+var (
+	_ Module      = (*File)(nil)
+	_ SecretFiler = (*File)(nil)
+)
+
+// SecretFiles implements SecretFiler.
+func (m *File) SecretFiles() []string { return m.spec.secretFiles() }
 
 // File manages one regular file on the host (its registry entry and the
 // tags of fileConfig document it).

@@ -250,6 +250,15 @@ type fileSpec struct {
 	QuietCreate bool
 }
 
+// secretFiles is SecretFiler's answer for the file: its path when its
+// content is sensitive.
+func (f *fileSpec) secretFiles() []string {
+	if f.Sensitive {
+		return []string{f.Path}
+	}
+	return nil
+}
+
 // check appends to d what differs between the file and cur, and reports
 // whether the content differs.
 func (f *fileSpec) check(cur *executor.FileState, d *Diff) (bool, error) {

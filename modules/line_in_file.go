@@ -229,3 +229,8 @@ func (m *LineInFile) Check(ctx context.Context, t *Target) (*Diff, error) {
 func (m *LineInFile) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.file.apply(ctx, t, d)
 }
+
+var _ SecretFiler = (*LineInFile)(nil)
+
+// SecretFiles implements SecretFiler.
+func (m *LineInFile) SecretFiles() []string { return m.file.spec.secretFiles() }

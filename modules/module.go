@@ -72,6 +72,33 @@ type ChangeReporter interface {
 	Changed() bool
 }
 
+// SecretFiler is implemented by modules that write files whose content is
+// secret (sensitive = true, or content from a sensitive value). Every
+// content change another task of the host shows for one of these files is
+// hidden too (HideSecretFiles): a line_in_file that edits a file holding a
+// secret must not show the secret in its diff's context.
+type SecretFiler interface {
+	// SecretFiles returns the paths of the files whose content is secret.
+	SecretFiles() []string
+}
+
+// HideSecretFiles hides, in d, the content of every change to a file in
+// secret: its old content is dropped (it is never shown or kept), its new
+// content stays for Apply but is not shown. It returns d.
+func HideSecretFiles(d *Diff, secret map[string]bool) *Diff {
+	if d == nil || len(secret) == 0 {
+		return d
+	}
+	for i := range d.Changes {
+		c := &d.Changes[i]
+		if c.Attr != "content" || c.Sensitive || !secret[c.Path] {
+			continue
+		}
+		c.Sensitive, c.OldContent, c.Old, c.New = true, nil, "", "(sensitive content changed)"
+	}
+	return d
+}
+
 // Target is the host a module works on.
 type Target struct {
 	// Host is the inventory name of the host, for messages.

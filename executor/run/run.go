@@ -639,8 +639,12 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 	r.noteForeignRecords(h, plays, st.Records)
 	r.recordPending(h.Name, st.Records)
 
+	secret := map[string]bool{}
+	for _, hp := range plays {
+		addSecretFiles(secret, hp.plan)
+	}
 	for i, hp := range plays {
-		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records, changes: changes}
+		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records, changes: changes, secret: secret}
 		if i == 0 || (hp.become() == become && !dirtyAny(plays[:i])) {
 			w.state = st
 		}
@@ -652,6 +656,8 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 			plays[i].plan, w.state = w.plan, nil
 			if err != nil {
 				recap.Failed++
+			} else {
+				addSecretFiles(secret, w.plan)
 			}
 		}
 		if err == nil {
@@ -772,6 +778,10 @@ type hostWork struct {
 	// plannedChange is set in a plan once a task of the play changes
 	// something.
 	plannedChange bool
+	// secret holds the paths of the host's files whose content a task of
+	// any of its plays declares secret (modules.SecretFiler): no task
+	// shows their content.
+	secret map[string]bool
 }
 
 // earlierRun names a notification that a run which stopped before its
@@ -779,6 +789,31 @@ type hostWork struct {
 const earlierRun = "(an earlier run)"
 
 func (w *hostWork) become() bool { return w.plan.Become }
+
+// check is m.Check on state st, with the content of the host's secret
+// files hidden, whichever task shows it.
+func (w *hostWork) check(ctx context.Context, m modules.Module, st *executor.State) (*plan.Diff, error) {
+	d, err := m.Check(ctx, w.target(w.conn, st))
+	return modules.HideSecretFiles(d, w.secret), err
+}
+
+// addSecretFiles adds to secret the files whose content the tasks and
+// handlers of p declare secret.
+func addSecretFiles(secret map[string]bool, p *playbooks.HostPlan) {
+	add := func(t *playbooks.Task) {
+		if s, ok := t.Module.(modules.SecretFiler); ok {
+			for _, f := range s.SecretFiles() {
+				secret[f] = true
+			}
+		}
+	}
+	for _, t := range p.Tasks {
+		add(t)
+	}
+	for _, t := range p.Handlers {
+		add(t)
+	}
+}
 
 func (w *hostWork) target(conn executor.Conn, state *executor.State) *modules.Target {
 	return &modules.Target{Host: w.host.Name, Address: w.host.Address, Conn: conn, State: state, Become: w.become()}
@@ -1090,7 +1125,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 		}
 		w.state = st
 	}
-	d, err := t.Module.Check(ctx, w.target(w.conn, w.state))
+	d, err := w.check(ctx, t.Module, w.state)
 	var pre *modules.PreflightError
 	if errors.As(err, &pre) && !apply && w.plannedChange && pre.Diff != nil {
 		// An earlier task of this plan changes the host and may make what
@@ -1226,7 +1261,7 @@ func (w *hostWork) runTask(ctx context.Context, t *playbooks.Task, apply bool) e
 	if fe := st.FailedEffect(); fe != nil {
 		return fail(d, errors.New(fe.Error()))
 	}
-	again, err := t.Module.Check(ctx, w.target(w.conn, st))
+	again, err := w.check(ctx, t.Module, st)
 	if err != nil {
 		return fail(d, fmt.Errorf("check after apply: %w", err))
 	}
@@ -1392,7 +1427,7 @@ func (w *hostWork) flushHandlers(ctx context.Context, apply bool) error {
 			ev(report.StatusFailed, nil, err.Error())
 			return err
 		}
-		d, err := m.Check(ctx, w.target(w.conn, st))
+		d, err := w.check(ctx, m, st)
 		if err == nil && !d.Empty() {
 			w.checkBaseline(ctx)
 			w.changes.applying(h.ID, d)

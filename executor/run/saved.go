@@ -230,7 +230,7 @@ func (w *hostWork) verifySaved(ctx context.Context) error {
 		if _, ok := t.Module.(modules.Verifier); ok {
 			continue
 		}
-		d, err := t.Module.Check(ctx, w.target(w.conn, st))
+		d, err := w.check(ctx, t.Module, st)
 		if err != nil {
 			drift = append(drift, t.ID+": check: "+err.Error())
 			continue

@@ -1,0 +1,96 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tend-sh/tend/executor/report"
+)
+
+// TestSecretFileHiddenFromOtherTasks: a file whose content one task
+// declares sensitive is never shown by another task of the host that edits
+// it — not in the first run (where both change it), not in a later plan
+// (where only the non-sensitive edit changes it, the secret already on the
+// host), and not when the sensitive task is in another play. Apply still
+// writes what it must.
+func TestSecretFileHiddenFromOtherTasks(t *testing.T) {
+	const secret = "API_KEY=s3cr3t-value"
+	pb := `
+play "edit" {
+  hosts = ["all"]
+  line_in_file "debug" {
+    path   = "${host.vars.dir}/app.env"
+    line   = "DEBUG=${var.debug}"
+    regexp = "^DEBUG="
+  }
+}
+play "secret" {
+  hosts = ["all"]
+  file "env" {
+    path      = "${host.vars.dir}/app.env"
+    content   = "` + secret + `\nDEBUG=0\n"
+    sensitive = true
+  }
+}
+variable "debug" { default = "1" }
+`
+	dir := t.TempDir()
+	// leaks renders the run's events as people and machines see them.
+	leaks := func(rec *recorder) string {
+		t.Helper()
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		var human, machine bytes.Buffer
+		hs, js := report.NewHumanSink(&human, false), report.NewJSONSink(&machine)
+		for _, e := range rec.events {
+			hs.Emit(e)
+			js.Emit(e)
+			if e.Diff != nil {
+				for _, c := range e.Diff.Changes {
+					if strings.Contains(string(c.OldContent), "s3cr3t") {
+						return "an event's diff carries the old content: " + c.Path
+					}
+				}
+			}
+		}
+		for _, out := range []string{human.String(), machine.String()} {
+			if strings.Contains(out, "s3cr3t") {
+				return out
+			}
+		}
+		return ""
+	}
+	// A host where the file already holds the secret (an earlier run).
+	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{ModePlan, ModeApply} {
+		r, rec := setupIn(t, dir, []string{"a"}, pb, mode)
+		res := r.Execute(context.Background())
+		if res.Failed() != 0 {
+			t.Fatalf("%s: %+v", mode, res.Recaps)
+		}
+		e := rec.find("a", "line_in_file.debug")
+		if e == nil || e.Diff.Empty() {
+			t.Fatalf("%s: the line_in_file task shows no change: %+v", mode, e)
+		}
+		if leak := leaks(rec); leak != "" {
+			t.Fatalf("%s: the secret file's content is shown: %s", mode, leak)
+		}
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "a", "app.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The line was set, then the file task put its whole content back.
+	if string(got) != secret+"\nDEBUG=0\n" {
+		t.Fatalf("app.env = %q", got)
+	}
+}
