@@ -15,7 +15,8 @@ import (
 // encrypted key, a bcrypt key derivation each time: tens of milliseconds a
 // host). A failure is kept too: a file that cannot be read, or whose
 // passphrase was wrong, fails every connection of the run the same way and
-// is never asked for again. The zero value is not usable; use
+// is never asked for again (but a connection whose agent holds the key of
+// an encrypted file uses the agent's, as without Identities). The zero value is not usable; use
 // NewIdentities.
 type Identities struct {
 	mu    sync.Mutex
@@ -66,6 +67,12 @@ func (ids *Identities) load(file string, prompt func(string) ([]byte, error), in
 				id.err = fmt.Errorf("identity file %s: %w", file, err)
 			}
 		}
+	}
+	// An encrypted key the agent holds is the agent's, as loadIdentityFile
+	// says, whatever another connection (whose agent lacked it, or could
+	// not be reached) made of the file.
+	if id.pub != nil && inAgent(id.pub) {
+		return nil, errKeyInAgent
 	}
 	if id.signer != nil || id.err != nil {
 		return id.signer, id.err

@@ -109,3 +109,41 @@ func TestIdentitiesKeepFailures(t *testing.T) {
 		t.Fatalf("a new run: %v", err)
 	}
 }
+
+// TestIdentitiesAgentBeforeKeptFailure: an encrypted file whose key the
+// agent holds is errKeyInAgent for a connection that reaches the agent, as
+// loadIdentityFile says, even after another connection (whose agent was
+// unreachable, say) failed to decrypt it: the run's kept failure must not
+// turn a key the agent signs with into a failed connection.
+func TestIdentitiesAgentBeforeKeptFailure(t *testing.T) {
+	_, priv, err := sshtest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := writeKeyFile(t, filepath.Join(t.TempDir(), "id_locked"), priv, "right")
+	never := func(ssh.PublicKey) bool { return false }
+	always := func(ssh.PublicKey) bool { return true }
+	noTerminal := func(string) ([]byte, error) { return nil, errors.New("no terminal") }
+	right := func(string) ([]byte, error) { return []byte("right"), nil }
+
+	ids := NewIdentities()
+	if _, err := ids.load(keyFile, noTerminal, never); err == nil {
+		t.Fatal("no terminal and no agent: want an error")
+	}
+	if _, err := loadIdentityFile(keyFile, noTerminal, always); !errors.Is(err, errKeyInAgent) {
+		t.Fatalf("loadIdentityFile: err = %v, want errKeyInAgent", err)
+	}
+	if _, err := ids.load(keyFile, noTerminal, always); !errors.Is(err, errKeyInAgent) {
+		t.Errorf("after a failure kept: err = %v, want errKeyInAgent (the agent holds the key)", err)
+	}
+
+	// Decrypted by one connection: another that finds the key in its
+	// agent uses the agent's, as without Identities.
+	ids = NewIdentities()
+	if s, err := ids.load(keyFile, right, never); err != nil || s == nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	if _, err := ids.load(keyFile, right, always); !errors.Is(err, errKeyInAgent) {
+		t.Errorf("after decrypting: err = %v, want errKeyInAgent", err)
+	}
+}
