@@ -3,6 +3,7 @@ package executor
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 
@@ -13,7 +14,9 @@ import (
 // when it is encrypted — decrypted once, however many connections use it.
 // Without it every connection reads and parses its files again (for an
 // encrypted key, a bcrypt key derivation each time: tens of milliseconds a
-// host). A failure is kept too: a file that cannot be read, or whose
+// host); the decrypted key then stays in the process's memory until the run
+// ends, as it would in ssh-agent, and the passphrase is not kept. A failure
+// is kept too: a file that cannot be read, or whose
 // passphrase was wrong, fails every connection of the run the same way and
 // is never asked for again (but a connection whose agent holds the key of
 // an encrypted file uses the agent's, as without Identities). The zero value is not usable; use
@@ -55,17 +58,8 @@ func (ids *Identities) load(file string, prompt func(string) ([]byte, error), in
 	id.mu.Lock()
 	defer id.mu.Unlock()
 	if !id.read {
-		id.read = true
-		pem, err := os.ReadFile(file)
-		if err != nil {
-			id.err = fmt.Errorf("identity file: %w", err)
-		} else if id.signer, err = ssh.ParsePrivateKey(pem); err != nil {
-			var missing *ssh.PassphraseMissingError
-			if errors.As(err, &missing) {
-				id.pem, id.pub = pem, missing.PublicKey
-			} else {
-				id.err = fmt.Errorf("identity file %s: %w", file, err)
-			}
+		if err := id.readFile(file); err != nil {
+			return nil, err
 		}
 	}
 	// An encrypted key the agent holds is the agent's, as loadIdentityFile
@@ -90,4 +84,30 @@ func (ids *Identities) load(file string, prompt func(string) ([]byte, error), in
 		id.err, id.pem = err, nil
 	}
 	return signer, err
+}
+
+// readFile reads and parses file into id. A failure to read it that may
+// pass (too many open files while many connections open at once) is
+// returned and not kept: the next connection reads the file again. A
+// missing or unreadable file, or one that holds no key, is kept.
+func (id *identity) readFile(file string) error {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		err = fmt.Errorf("identity file: %w", err)
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+			return err
+		}
+		id.read, id.err = true, err
+		return nil
+	}
+	id.read = true
+	if id.signer, err = ssh.ParsePrivateKey(pem); err != nil {
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			id.pem, id.pub = pem, missing.PublicKey
+		} else {
+			id.err = fmt.Errorf("identity file %s: %w", file, err)
+		}
+	}
+	return nil
 }

@@ -147,3 +147,29 @@ func TestIdentitiesAgentBeforeKeptFailure(t *testing.T) {
 		t.Errorf("after decrypting: err = %v, want errKeyInAgent", err)
 	}
 }
+
+// TestIdentitiesRetryReadErrors: a read error that may pass (here the path
+// is a directory for a moment; in a large run, too many open files) is not
+// kept: the next connection reads the file again.
+func TestIdentitiesRetryReadErrors(t *testing.T) {
+	_, priv, err := sshtest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "id")
+	if err := os.Mkdir(file, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	never := func(ssh.PublicKey) bool { return false }
+	ids := NewIdentities()
+	if _, err := ids.load(file, nil, never); err == nil {
+		t.Fatal("a directory read as a key")
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	writeKeyFile(t, file, priv, "")
+	if s, err := ids.load(file, nil, never); err != nil || s == nil {
+		t.Fatalf("the file read again: %v", err)
+	}
+}

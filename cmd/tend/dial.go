@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -69,7 +68,7 @@ func (g *globalFlags) dialer(cmd *cobra.Command, hosts []*inventory.Host, becomi
 		}
 	}
 	accept := g.acceptNewHostKeys
-	passphrases := &passphraseCache{}
+	passphrases := &passphrasePrompt{}
 	identities := executor.NewIdentities()
 	return func(ctx context.Context, h *inventory.Host) (executor.Conn, error) {
 		cmdTimeout := time.Duration(h.CommandTimeout) * time.Second
@@ -122,21 +121,18 @@ func promptPassword(cmd *cobra.Command) (string, error) {
 	return string(pw), nil
 }
 
-// passphraseCache asks for each encrypted identity file's passphrase once
-// per run, on the terminal, however many hosts use the key. Without a
-// terminal it fails, and the connection error says to use ssh-agent.
-type passphraseCache struct {
-	mu     sync.Mutex
-	byFile map[string][]byte
+// passphrasePrompt asks for an encrypted identity file's passphrase on the
+// terminal, one prompt at a time. It keeps nothing: the run's
+// executor.Identities asks once per file and keeps the decrypted key, not
+// the passphrase. Without a terminal it fails, and the connection error
+// says to use ssh-agent.
+type passphrasePrompt struct {
+	mu sync.Mutex
 }
 
-func (p *passphraseCache) get(file string) ([]byte, error) {
+func (p *passphrasePrompt) get(file string) ([]byte, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pw, ok := p.byFile[file]; ok {
-		// A copy: the caller wipes what it gets once it is used.
-		return bytes.Clone(pw), nil
-	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s is encrypted and there is no terminal to ask for its passphrase; add it to ssh-agent", file)
@@ -148,9 +144,5 @@ func (p *passphraseCache) get(file string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the passphrase of %s: %w", file, err)
 	}
-	if p.byFile == nil {
-		p.byFile = map[string][]byte{}
-	}
-	p.byFile[file] = bytes.Clone(pw)
 	return pw, nil
 }
