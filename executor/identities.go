@@ -14,13 +14,14 @@ import (
 // when it is encrypted — decrypted once, however many connections use it.
 // Without it every connection reads and parses its files again (for an
 // encrypted key, a bcrypt key derivation each time: tens of milliseconds a
-// host); the decrypted key then stays in the process's memory until the run
-// ends, as it would in ssh-agent, and the passphrase is not kept. A failure
-// is kept too: a file that cannot be read, or whose
-// passphrase was wrong, fails every connection of the run the same way and
-// is never asked for again (but a connection whose agent holds the key of
-// an encrypted file uses the agent's, as without Identities). The zero value is not usable; use
-// NewIdentities.
+// host). A decrypted key stays in the process's memory until the run ends,
+// as it would in ssh-agent; its passphrase is not kept.
+//
+// A failure is kept too: a file that is missing, unreadable or holds no
+// key, or whose passphrase was wrong, fails every connection of the run
+// the same way and is never asked for again. But a connection whose agent
+// holds the key of an encrypted file uses the agent's, as without
+// Identities. The zero value is not usable; use NewIdentities.
 type Identities struct {
 	mu    sync.Mutex
 	files map[string]*identity
