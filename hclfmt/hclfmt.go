@@ -6,11 +6,13 @@ package hclfmt
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -105,10 +107,14 @@ func Files(paths []string) ([]string, error) {
 	return out, nil
 }
 
-// WriteFile replaces path's contents with data atomically: a temporary
-// file in the same directory, with path's mode, renamed over it. A
-// symbolic link stays a link: the file it points to is replaced.
-func WriteFile(path string, data []byte) error {
+// WriteFile replaces path's contents, which were old when they were read,
+// with data atomically: a temporary file in the same directory, with
+// path's mode (and owner, when the process may set it), renamed over it. A
+// symbolic link stays a link: the file it points to is replaced. A file
+// that is read-only, or that the process may not write, is left alone
+// (renaming over it would replace it all the same), and so is one whose contents are no longer old: an
+// edit made since it was read is not overwritten.
+func WriteFile(path string, old, data []byte) error {
 	path, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
@@ -116,6 +122,13 @@ func WriteFile(path string, data []byte) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err
+	}
+	if fi.Mode().Perm()&0o222 == 0 {
+		// Also for root, who may write it: someone made it read-only.
+		return fmt.Errorf("not rewritten: the file is read-only (mode %04o)", fi.Mode().Perm())
+	}
+	if err := syscall.Access(path, 2 /* W_OK */); err != nil {
+		return fmt.Errorf("not rewritten: the file is not writable (%w)", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tend-fmt-*")
 	if err != nil {
@@ -125,6 +138,10 @@ func WriteFile(path string, data []byte) error {
 	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
 		tmp.Close()
 		return err
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid()) {
+		// Best effort: only root may give a file away.
+		_ = tmp.Chown(int(st.Uid), int(st.Gid))
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
@@ -136,6 +153,13 @@ func WriteFile(path string, data []byte) error {
 	}
 	if err := tmp.Close(); err != nil {
 		return err
+	}
+	now, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(now, old) {
+		return errors.New("not rewritten: the file changed while it was being formatted")
 	}
 	return os.Rename(tmp.Name(), path)
 }

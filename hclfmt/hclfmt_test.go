@@ -122,7 +122,7 @@ func TestWriteFile(t *testing.T) {
 	if err := os.Symlink("real.hcl", link); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(link, []byte("a = 1\n")); err != nil {
+	if err := WriteFile(link, []byte("a=1\n"), []byte("a = 1\n")); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Lstat(link)
@@ -136,6 +136,34 @@ func TestWriteFile(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+// WriteFile leaves alone a read-only file and a file edited since it was
+// read (formatting it would lose the edit).
+func TestWriteFileRefuses(t *testing.T) {
+	dir := t.TempDir()
+	ro := filepath.Join(dir, "ro.hcl")
+	if err := os.WriteFile(ro, []byte("a=1\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(ro, []byte("a=1\n"), []byte("a = 1\n")); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("read-only file: err = %v", err)
+	}
+	edited := filepath.Join(dir, "edited.hcl")
+	if err := os.WriteFile(edited, []byte("a=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(edited, []byte("a=1\n"), []byte("a = 1\n")); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Errorf("edited file: err = %v", err)
+	}
+	for f, want := range map[string]string{ro: "a=1\n", edited: "a=2\n"} {
+		if got, _ := os.ReadFile(f); string(got) != want {
+			t.Errorf("%s = %q, want %q (untouched)", f, got, want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
 		t.Errorf("temporary files left: %v", entries)
 	}
 }

@@ -30,13 +30,14 @@ explicitly. "-" formats standard input to standard output.
 
 A file that does not parse is reported (file:line:col) and left as it is;
 the other files are still formatted. Files are replaced atomically, keeping
-their mode.
+their mode (and owner, as root); a read-only file, or one edited while tend
+formatted it, is reported and left as it is.
 
   --check  write nothing; list the files that need formatting
   --diff   show what changes, as unified diffs
 
 Exit codes: 0 all formatted (or, with --check, nothing to format); 2 with
---check: files need formatting; 5 a file does not parse or cannot be read.`,
+--check: files need formatting; 5 a file does not parse, cannot be read or was left as it is.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := &formatter{out: cmd.OutOrStdout(), errOut: cmd.ErrOrStderr(), check: check, diff: diff, g: g}
 			if len(args) == 0 {
@@ -104,7 +105,7 @@ func (f *formatter) file(name string) {
 	if f.check {
 		return
 	}
-	if err := hclfmt.WriteFile(name, out); err != nil {
+	if err := hclfmt.WriteFile(name, src, out); err != nil {
 		fmt.Fprintf(f.errOut, "tend: %s: %v\n", name, err)
 		f.invalid++
 	}
