@@ -156,9 +156,28 @@ func loadIdentityFile(file string, prompt func(string) ([]byte, error), inAgent 
 	}
 	var missing *ssh.PassphraseMissingError
 	if !errors.As(err, &missing) {
+		if pub, ok := publicIdentity(pem); ok {
+			return nil, agentIdentity(file, pub, inAgent)
+		}
 		return nil, fmt.Errorf("identity file %s: %w", file, err)
 	}
 	return decryptIdentity(file, pem, missing.PublicKey, prompt, inAgent)
+}
+
+// publicIdentity reads an identity file that holds a public key (a .pub,
+// as OpenSSH allows for a key that lives in the agent or on a token).
+func publicIdentity(data []byte) (ssh.PublicKey, bool) {
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(data)
+	return pub, err == nil
+}
+
+// agentIdentity is what a public-key identity file comes to: the agent's
+// key when the agent holds it (errKeyInAgent), otherwise an error saying so.
+func agentIdentity(file string, pub ssh.PublicKey, inAgent func(ssh.PublicKey) bool) error {
+	if inAgent(pub) {
+		return errKeyInAgent
+	}
+	return fmt.Errorf("identity file %s is a public key (%s), and the ssh-agent does not hold its private key; load the key into the agent, or name the private key", file, ssh.FingerprintSHA256(pub))
 }
 
 // decryptIdentity decrypts the encrypted key pem of file with the

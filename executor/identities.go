@@ -41,6 +41,9 @@ type identity struct {
 	// An encrypted key not decrypted yet: its file and public key.
 	pem []byte
 	pub ssh.PublicKey
+	// public: the file holds only a public key (pub), whose private key
+	// is the agent's.
+	public bool
 }
 
 // load returns the signer of file as loadIdentityFile does, from what the
@@ -68,6 +71,9 @@ func (ids *Identities) load(file string, prompt func(string) ([]byte, error), in
 	// not be reached) made of the file.
 	if id.pub != nil && inAgent(id.pub) {
 		return nil, errKeyInAgent
+	}
+	if id.public {
+		return nil, agentIdentity(file, id.pub, inAgent)
 	}
 	if id.signer != nil || id.err != nil {
 		return id.signer, id.err
@@ -106,6 +112,8 @@ func (id *identity) readFile(file string) error {
 		var missing *ssh.PassphraseMissingError
 		if errors.As(err, &missing) {
 			id.pem, id.pub = pem, missing.PublicKey
+		} else if pub, ok := publicIdentity(pem); ok {
+			id.pub, id.public = pub, true
 		} else {
 			id.err = fmt.Errorf("identity file %s: %w", file, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/tend-sh/tend/executor/sshtest"
 )
@@ -171,5 +172,45 @@ func TestIdentitiesRetryReadErrors(t *testing.T) {
 	writeKeyFile(t, file, priv, "")
 	if s, err := ids.load(file, nil, never); err != nil || s == nil {
 		t.Fatalf("the file read again: %v", err)
+	}
+}
+
+// TestPublicKeyIdentityFile: as with OpenSSH, an identity file may be a
+// public key whose private key the agent holds: with IdentitiesOnly only
+// that key is offered, the agent signing; without the agent holding it,
+// the error says so. With and without a run's Identities.
+func TestPublicKeyIdentityFile(t *testing.T) {
+	for _, cached := range []bool{false, true} {
+		signer, priv, err := sshtest.NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, other, err := sshtest.NewKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		env := newSSHEnv(t, sshtest.Options{AuthorizedKeys: []ssh.PublicKey{signer.PublicKey()}})
+		pub := filepath.Join(t.TempDir(), "token.pub")
+		if err := os.WriteFile(pub, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		keyring := agent.NewKeyring()
+		if err := keyring.Add(agent.AddedKey{PrivateKey: other}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := env.config()
+		cfg.AgentSocket = serveAgent(t, keyring)
+		cfg.IdentityFiles = []string{pub}
+		cfg.IdentitiesOnly = true
+		if cached {
+			cfg.Identities = NewIdentities()
+		}
+		if _, err := DialSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "is a public key") || !strings.Contains(err.Error(), "does not hold its private key") {
+			t.Fatalf("cached=%t, the agent without the key: err = %v", cached, err)
+		}
+		if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+			t.Fatal(err)
+		}
+		env.dial(t, cfg)
 	}
 }

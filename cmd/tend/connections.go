@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/tend-sh/tend/inventory"
 	"github.com/tend-sh/tend/playbooks"
@@ -124,12 +128,17 @@ func privateKeyProblem(p string) error {
 	if err != nil {
 		return err
 	}
-	if _, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+	if pub, _, _, _, err := ssh.ParseAuthorizedKey(data); err == nil {
+		// As with OpenSSH, a public key stands for the agent's key (one
+		// that lives on a token, or in a password manager's agent).
+		if agentHolds(pub) {
+			return nil
+		}
 		hint := ""
 		if priv := strings.TrimSuffix(p, ".pub"); priv != p {
 			hint = fmt.Sprintf(" (probably %s)", priv)
 		}
-		return fmt.Errorf("%s is a public key; identity_file names the private key%s", p, hint)
+		return fmt.Errorf("%s is a public key, and the ssh-agent (SSH_AUTH_SOCK) does not hold its private key; identity_file names the private key%s, or a public key whose private key the agent holds", p, hint)
 	}
 	_, err = ssh.ParsePrivateKey(data)
 	var encrypted *ssh.PassphraseMissingError
@@ -137,4 +146,30 @@ func privateKeyProblem(p string) error {
 		return nil
 	}
 	return fmt.Errorf("%s holds no private key: %v", p, err)
+}
+
+// agentHolds reports whether the ssh-agent of SSH_AUTH_SOCK holds the
+// private key of pub. The agent is local: asking it contacts no host.
+func agentHolds(pub ssh.PublicKey) bool {
+	sock := os.Getenv("SSH_AUTH_SOCK")
+	if sock == "" {
+		return false
+	}
+	conn, err := net.DialTimeout("unix", sock, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	keys, err := agent.NewClient(conn).List()
+	if err != nil {
+		return false
+	}
+	want := pub.Marshal()
+	for _, k := range keys {
+		if bytes.Equal(k.Marshal(), want) {
+			return true
+		}
+	}
+	return false
 }

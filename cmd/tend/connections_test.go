@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/pem"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/tend-sh/tend/executor/sshtest"
 )
@@ -17,6 +19,7 @@ import (
 // to the key) or a file that holds no key; a private key, encrypted or
 // not, is fine.
 func TestIdentityFileHoldsAPrivateKey(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
 	dir := t.TempDir()
 	signer, priv, err := sshtest.NewKey()
 	if err != nil {
@@ -44,7 +47,7 @@ func TestIdentityFileHoldsAPrivateKey(t *testing.T) {
 	for name, want := range map[string]string{
 		"id_ed25519":     "",
 		"id_encrypted":   "",
-		"id_ed25519.pub": "id_ed25519.pub is a public key; identity_file names the private key (probably " + filepath.Join(dir, "id_ed25519") + ")",
+		"id_ed25519.pub": "id_ed25519.pub is a public key, and the ssh-agent (SSH_AUTH_SOCK) does not hold its private key; identity_file names the private key (probably " + filepath.Join(dir, "id_ed25519") + ")",
 		"notes.txt":      "notes.txt holds no private key",
 	} {
 		err := privateKeyProblem(filepath.Join(dir, name))
@@ -62,5 +65,46 @@ func TestIdentityFileHoldsAPrivateKey(t *testing.T) {
 	r.want(t, ExitInvalid)
 	if !strings.Contains(r.stderr, "inv.hcl:2:19: error: Unusable identity file") || !strings.Contains(r.stderr, "is a public key") {
 		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// TestIdentityFilePublicKeyInAgent: as with OpenSSH, identity_file may
+// name a public key whose private key the ssh-agent holds (a key on a
+// token, or in a password manager's agent); validate accepts it then.
+func TestIdentityFilePublicKeyInAgent(t *testing.T) {
+	dir := t.TempDir()
+	signer, priv, err := sshtest.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := writeTestFile(t, filepath.Join(dir, "token.pub"), string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	keyring := agent.NewKeyring()
+	sock := filepath.Join(dir, "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = agent.ServeAgent(keyring, c)
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	if err := privateKeyProblem(pub); err == nil || !strings.Contains(err.Error(), "does not hold its private key") {
+		t.Fatalf("the agent holds no key yet: %v", err)
+	}
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
+		t.Fatal(err)
+	}
+	if err := privateKeyProblem(pub); err != nil {
+		t.Fatalf("the agent holds the key: %v", err)
 	}
 }
