@@ -234,7 +234,7 @@ var brokenCorpus = []brokenCase{
 	{file: "inventory/become_password_env_password_word.hcl", at: "5:25", phrase: "Sudo password variable not set"},
 	{file: "inventory/become_password_env_unset.hcl", at: "4:25", phrase: "TEND_CORPUS_UNSET_SUDO_PASSWORD, which is not set"},
 	{file: "inventory/identity_file_missing.hcl", at: "3:19", phrase: "/nonexistent/tend-corpus/id_ed25519 does not exist"},
-	{file: "inventory/identity_file_public_key.hcl", at: "4:19", phrase: "deploy_ed25519.pub is a public key; identity_file names the private key"},
+	{file: "inventory/identity_file_public_key.hcl", at: "4:19", phrase: "deploy_ed25519.pub is a public key, and the ssh-agent (SSH_AUTH_SOCK) does not hold its private key; identity_file names the private key"},
 	{file: "inventory/children_unknown_group.hcl", at: "10:15", phrase: `lists child group "webservers", which is not declared`},
 	{file: "inventory/members_unknown_host.hcl", at: "7:14", phrase: `Did you mean "web1"?`},
 	{file: "inventory/duplicate_host.hcl", at: "10:3", phrase: `Host "web1" is declared twice`},
