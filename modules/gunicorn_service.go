@@ -588,6 +588,21 @@ func (m *GunicornService) Apply(ctx context.Context, t *Target, d *Diff) error {
 	return m.spec.apply(ctx, t, d)
 }
 
+// WorkerProcesses implements WorkerCounter: the workers setting when it is
+// a number. Unset (gunicorn's default depends on WEB_CONCURRENCY), "auto"
+// (the host's CPUs) or a workers flag among extra_args: not known.
+func (m *GunicornService) WorkerProcesses() (int, bool) {
+	if m.g.WorkersAuto || m.g.Workers <= 0 {
+		return 0, false
+	}
+	for _, a := range m.g.ExtraArgs {
+		if strings.HasPrefix(a, "-w") || a == "--workers" || strings.HasPrefix(a, "--workers=") {
+			return 0, false
+		}
+	}
+	return m.g.Workers, true
+}
+
 // RunningUnit implements UnitRunner: a gunicorn server runs unless its
 // state is "stopped".
 func (m *GunicornService) RunningUnit() string {

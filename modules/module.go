@@ -184,6 +184,17 @@ type UnitRunner interface {
 	RunningUnit() string
 }
 
+// WorkerCounter is implemented by modules whose unit runs a known number
+// of worker processes besides its main one (gunicorn's workers): a restart
+// drill of the unit without its own workers setting expects that many.
+type WorkerCounter interface {
+	// WorkerProcesses returns the number of worker processes, and false
+	// when the module does not know it for this host.
+	WorkerProcesses() (int, bool)
+}
+
+var _ WorkerCounter = (*GunicornService)(nil)
+
 var (
 	_ UnitRunner = (*Service)(nil)
 	_ UnitRunner = (*SystemdUnit)(nil)

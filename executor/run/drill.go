@@ -128,6 +128,9 @@ func (w *hostWork) drill(ctx context.Context, d *playbooks.Drill) error {
 		return fail(err)
 	}
 	opts := drill.Options{Workers: d.Workers, Margin: d.Margin, Become: w.become()}
+	if opts.Workers < 0 {
+		opts.Workers = workersOf(w.plan, d.Unit)
+	}
 	o, err := drill.Kill(ctx, w.conn, u, opts)
 	if err != nil {
 		return fail(err)
@@ -168,3 +171,24 @@ func hasVerifier(p *playbooks.HostPlan) bool {
 }
 
 func span(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+
+// workersOf is the number of worker processes a task of p that keeps unit
+// running says the unit runs (modules.WorkerCounter: a gunicorn_service's
+// workers, per host), or -1 (not checked) when no task knows it.
+func workersOf(p *playbooks.HostPlan, unit string) int {
+	for _, t := range p.Tasks {
+		if t.Skip {
+			continue
+		}
+		u, ok := t.Module.(modules.UnitRunner)
+		if !ok || u.RunningUnit() != unit {
+			continue
+		}
+		if wc, ok := t.Module.(modules.WorkerCounter); ok {
+			if n, known := wc.WorkerProcesses(); known {
+				return n
+			}
+		}
+	}
+	return -1
+}

@@ -86,9 +86,8 @@ func TestRestartDrill(t *testing.T) {
 	drillPB := writeFile(t, filepath.Join(dir, "drill.hcl"), strings.Replace(readFile(t, playbook), `  hosts = ["web"]
 `, `  hosts = ["web"]
   restart_drill {
-    unit    = "staffrota.service"
-    workers = 2
-    margin  = "10s"
+    unit   = "staffrota.service"
+    margin = "10s"
   }
 `, 1))
 
@@ -124,6 +123,7 @@ func TestRestartDrill(t *testing.T) {
 			if d.RecoveryMS < 10000 || d.RecoveryMS > 20000 || d.HealthyMS < d.RecoveryMS {
 				t.Errorf("%s: recovery %d ms, healthy %d ms", e.Host, d.RecoveryMS, d.HealthyMS)
 			}
+			// workers from the gunicorn_service (host.vars.workers = 2).
 			if d.Processes != 3 {
 				t.Errorf("%s: %d processes in the cgroup, want 3", e.Host, d.Processes)
 			}
