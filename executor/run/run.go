@@ -804,6 +804,12 @@ func (w *hostWork) become() bool { return w.plan.Become }
 // files hidden, whichever task shows it.
 func (w *hostWork) check(ctx context.Context, m modules.Module, st *executor.State) (*plan.Diff, error) {
 	d, err := m.Check(ctx, w.target(w.conn, st))
+	var pre *modules.PreflightError
+	if errors.As(err, &pre) {
+		// Its diff is shown too, in a plan where an earlier task changes
+		// the host.
+		modules.HideSecretFiles(pre.Diff, w.secret)
+	}
 	return modules.HideSecretFiles(d, w.secret), err
 }
 
