@@ -342,7 +342,9 @@ func (f *fileSpec) apply(ctx context.Context, t *Target, cur *executor.FileState
 		}
 		return runTrusted(ctx, t, "set owner/mode of "+f.Path, path.Dir(f.Path), f.Path, keepAttrsFirst(f.Path, script), "")
 	}
-	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate, Sensitive: f.Sensitive, Backup: f.Backup}
+	// The change is sensitive also when another task declares the file
+	// secret (HideSecretFiles): what validate prints may be the file.
+	attrs := executor.FileAttrs{Mode: f.DefaultMode, Become: t.Become, Validate: f.Validate, Sensitive: f.Sensitive || c.Sensitive, Backup: f.Backup}
 	if cur != nil && cur.Exists {
 		// Keep what the user did not ask to change.
 		attrs.Mode, attrs.Owner, attrs.Group = cur.Mode, cur.Owner, cur.Group

@@ -611,3 +611,8 @@ func (m *GunicornService) RunningUnit() string {
 	}
 	return m.spec.Name
 }
+
+var _ SecretFiler = (*GunicornService)(nil)
+
+// SecretFiles implements SecretFiler.
+func (m *GunicornService) SecretFiles() []string { return m.spec.File.secretFiles() }

@@ -407,3 +407,8 @@ func factAnswer(s string) string {
 	}
 	return s
 }
+
+var _ SecretFiler = (*SystemdDropin)(nil)
+
+// SecretFiles implements SecretFiler.
+func (m *SystemdDropin) SecretFiles() []string { return m.file.secretFiles() }

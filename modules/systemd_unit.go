@@ -317,3 +317,8 @@ func (m *SystemdUnit) RunningUnit() string {
 	}
 	return ""
 }
+
+var _ SecretFiler = (*SystemdUnit)(nil)
+
+// SecretFiles implements SecretFiler.
+func (m *SystemdUnit) SecretFiles() []string { return m.spec.File.secretFiles() }

@@ -639,9 +639,21 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 	r.noteForeignRecords(h, plays, st.Records)
 	r.recordPending(h.Name, st.Records)
 
+	// The plays that refer to host.facts are made now (the facts are
+	// read): a secret file of a later play is hidden from the plays
+	// before it too.
 	secret := map[string]bool{}
-	for _, hp := range plays {
-		addSecretFiles(secret, hp.plan)
+	made := make([]*playbooks.HostPlan, len(plays))
+	madeErr := make([]error, len(plays))
+	for i, hp := range plays {
+		p := hp.plan
+		if p.NeedsFacts {
+			made[i], madeErr[i] = r.withFacts(hp, h, st.Facts, changes)
+			p = made[i]
+		}
+		if madeErr[i] == nil {
+			addSecretFiles(secret, p)
+		}
 	}
 	for i, hp := range plays {
 		w := &hostWork{run: r, host: h, conn: conn, lock: lock, play: hp.play, plan: hp.plan, recap: &recap, records: st.Records, changes: changes, secret: secret}
@@ -650,14 +662,12 @@ func (r *Run) runHost(ctx context.Context, h *inventory.Host) (recap report.Host
 		}
 		var err error
 		if hp.plan.NeedsFacts {
-			// The play refers to host.facts: it is made now that they are
-			// known, and its state is read in a round trip of its own.
-			w.plan, err = r.withFacts(hp, h, st.Facts, changes)
+			// The play refers to host.facts: it was made above, once they
+			// were known, and its state is read in a round trip of its own.
+			w.plan, err = made[i], madeErr[i]
 			plays[i].plan, w.state = w.plan, nil
 			if err != nil {
 				recap.Failed++
-			} else {
-				addSecretFiles(secret, w.plan)
 			}
 		}
 		if err == nil {
@@ -794,6 +804,12 @@ func (w *hostWork) become() bool { return w.plan.Become }
 // files hidden, whichever task shows it.
 func (w *hostWork) check(ctx context.Context, m modules.Module, st *executor.State) (*plan.Diff, error) {
 	d, err := m.Check(ctx, w.target(w.conn, st))
+	var pre *modules.PreflightError
+	if errors.As(err, &pre) {
+		// Its diff is shown too, in a plan where an earlier task changes
+		// the host.
+		modules.HideSecretFiles(pre.Diff, w.secret)
+	}
 	return modules.HideSecretFiles(d, w.secret), err
 }
 

@@ -94,3 +94,105 @@ variable "debug" { default = "1" }
 		t.Fatalf("app.env = %q", got)
 	}
 }
+
+// TestSecretFileOfFactsPlayHiddenFromEarlierPlay: the sensitive file task
+// is in a play that refers to host.facts (made only once the facts are
+// read); an earlier play's line_in_file on the same file must not show the
+// secret already on the host.
+func TestSecretFileOfFactsPlayHiddenFromEarlierPlay(t *testing.T) {
+	const secret = "API_KEY=s3cr3t-value"
+	pb := `
+play "edit" {
+  hosts = ["all"]
+  line_in_file "debug" {
+    path   = "${host.vars.dir}/app.env"
+    line   = "DEBUG=1"
+    regexp = "^DEBUG="
+  }
+}
+play "secret" {
+  hosts = ["all"]
+  file "env" {
+    path      = "${host.vars.dir}/app.env"
+    content   = "` + secret + `\nDEBUG=0\n# ${host.facts.arch}\n"
+    sensitive = true
+  }
+}
+`
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, rec := setupIn(t, dir, []string{"a"}, pb, ModePlan)
+	if res := r.Execute(context.Background()); res.Failed() != 0 {
+		t.Fatalf("%+v", res.Recaps)
+	}
+	e := rec.find("a", "line_in_file.debug")
+	if e == nil || e.Diff.Empty() {
+		t.Fatalf("the line_in_file task shows no change: %+v", e)
+	}
+	var human bytes.Buffer
+	hs := report.NewHumanSink(&human, false)
+	rec.mu.Lock()
+	for _, ev := range rec.events {
+		hs.Emit(ev)
+	}
+	rec.mu.Unlock()
+	if strings.Contains(human.String(), "s3cr3t") || strings.Contains(string(e.Diff.Changes[0].OldContent), "s3cr3t") {
+		t.Fatalf("the secret file's content is shown by the earlier play:\n%s", human.String())
+	}
+}
+
+// TestSecretFileValidateOutputHidden: a line_in_file (not itself
+// sensitive) whose validate command rejects a file another task declares
+// secret must not show what the command printed: it may print the file.
+func TestSecretFileValidateOutputHidden(t *testing.T) {
+	const secret = "API_KEY=s3cr3t-value"
+	pb := `
+play "edit" {
+  hosts = ["all"]
+  line_in_file "debug" {
+    path     = "${host.vars.dir}/app.env"
+    line     = "DEBUG=1"
+    regexp   = "^DEBUG="
+    validate = "cat %s; false"
+  }
+  file "env" {
+    path      = "${host.vars.dir}/app.env"
+    content   = "` + secret + `\nDEBUG=0\n"
+    sensitive = true
+  }
+}
+`
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, rec := setupIn(t, dir, []string{"a"}, pb, ModeApply)
+	res := r.Execute(context.Background())
+	if res.Failed() == 0 {
+		t.Fatalf("the validate command did not fail the task: %+v", res.Recaps)
+	}
+	var human, machine bytes.Buffer
+	hs, js := report.NewHumanSink(&human, false), report.NewJSONSink(&machine)
+	rec.mu.Lock()
+	for _, e := range rec.events {
+		hs.Emit(e)
+		js.Emit(e)
+	}
+	rec.mu.Unlock()
+	for _, rc := range res.Recaps {
+		if strings.Contains(rc.Error, "s3cr3t") {
+			t.Fatalf("the recap shows the secret: %s", rc.Error)
+		}
+	}
+	if out := human.String() + machine.String(); strings.Contains(out, "s3cr3t") {
+		t.Fatalf("the validate command's output shows the secret:\n%s", out)
+	}
+}
