@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -36,6 +38,31 @@ type jumpEntry struct {
 	parent func()
 	// gone is closed once client's connection is closed.
 	gone chan struct{}
+	// lost says why tend dropped the connection (its keepalives went
+	// unanswered), for the hosts behind it: a string.
+	lost atomic.Value
+}
+
+// goneWithin reports whether e's connection is gone, waiting at most d for
+// the pool to see it go.
+func (e *jumpEntry) goneWithin(d time.Duration) bool {
+	if e.gone == nil {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-e.gone:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// lostReason says why tend dropped e's connection, or "".
+func (e *jumpEntry) lostReason() string {
+	why, _ := e.lost.Load().(string)
+	return why
 }
 
 // alive reports whether e is still usable for a new connection: not
@@ -94,8 +121,14 @@ func chainKey(chain []SSHConfig) string {
 
 // acquire returns a connection to the last hop of chain, reached through
 // the hops before it, and the function that lets go of it. The error names
-// the hop that failed.
+// the hop that failed. lostReason (below) says why tend dropped it.
 func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client, func(), error) {
+	c, release, _, err := p.acquireEntry(ctx, chain)
+	return c, release, err
+}
+
+// acquireEntry is acquire, also returning the pooled entry.
+func (p *JumpPool) acquireEntry(ctx context.Context, chain []SSHConfig) (*ssh.Client, func(), *jumpEntry, error) {
 	key := chainKey(chain)
 	p.mu.Lock()
 	e, ok := p.entries[key]
@@ -117,13 +150,13 @@ func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client,
 		case <-e.ready:
 		case <-ctx.Done():
 			release()
-			return nil, nil, ctx.Err()
+			return nil, nil, nil, ctx.Err()
 		}
 		if e.err != nil {
 			release()
-			return nil, nil, e.err
+			return nil, nil, nil, e.err
 		}
-		return e.client, release, nil
+		return e.client, release, e, nil
 	}
 
 	// First user of this chain: connect to its last hop.
@@ -159,9 +192,9 @@ func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client,
 	}
 	if err != nil {
 		release()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return e.client, release, nil
+	return e.client, release, e, nil
 }
 
 // watch keeps e's connection alive with keepalives (hop's settings) and,
@@ -169,7 +202,9 @@ func (p *JumpPool) acquire(ctx context.Context, chain []SSHConfig) (*ssh.Client,
 // connection through the chain opens a new one.
 func (p *JumpPool) watch(key string, e *jumpEntry, hop SSHConfig) {
 	if hop, err := hop.withDefaults(); err == nil && hop.KeepAlive > 0 {
-		go keepAlive(e.client, hop.KeepAlive, hop.KeepAliveMisses, e.gone, func(string) {})
+		go keepAlive(e.client, hop.KeepAlive, hop.KeepAliveMisses, e.gone, func(why string) {
+			e.lost.Store("jump host " + hop.Host + ": " + why)
+		})
 	}
 	_ = e.client.Wait()
 	p.mu.Lock()

@@ -243,8 +243,9 @@ func TestSSHJumpKeepAlive(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, err := first.Run(context.Background(), Command{Script: "true"}); !errors.Is(err, ErrUnreachable) {
-		t.Fatalf("through the dropped bastion: err = %v, want unreachable", err)
+	_, err := first.Run(context.Background(), Command{Script: "true"})
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "jump host bastion: no answer to keepalives") {
+		t.Fatalf("through the dropped bastion: err = %v, want unreachable, saying why", err)
 	}
 	target.dial(t, cfg)
 	if pool.Opened() != 2 {

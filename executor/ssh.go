@@ -154,6 +154,9 @@ type sshConn struct {
 	gone      chan struct{} // closed when the connection is gone
 	closeOnce sync.Once
 	lost      atomic.Value // string: why the connection was dropped
+	// jump is the pooled connection to the last jump host, or nil: when
+	// tend dropped it, that is why this one went too.
+	jump *jumpEntry
 }
 
 // DialSSH connects to a host and authenticates; the returned Conn reuses
@@ -167,27 +170,38 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (Conn, error) {
 	}
 	addr := net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port))
 	var via *ssh.Client
+	var jump *jumpEntry
 	release := func() {}
-	if len(cfg.Jump) > 0 {
-		pool := cfg.Jumps
-		if pool == nil {
-			pool = NewJumpPool()
-		}
-		via, release, err = pool.acquire(ctx, cfg.Jump)
-		if err != nil {
-			return nil, &connectError{cfg.Host, addr, "jump host", err}
-		}
+	pool := cfg.Jumps
+	if len(cfg.Jump) > 0 && pool == nil {
+		pool = NewJumpPool()
 	}
-	client, err := handshake(ctx, cfg, addr, via)
-	if err != nil {
+	var client *ssh.Client
+	for attempt := 0; ; attempt++ {
+		if len(cfg.Jump) > 0 {
+			via, release, jump, err = pool.acquireEntry(ctx, cfg.Jump)
+			if err != nil {
+				return nil, &connectError{cfg.Host, addr, "jump host", err}
+			}
+		}
+		client, err = handshake(ctx, cfg, addr, via)
+		if err == nil {
+			break
+		}
 		release()
-		return nil, err
+		// A jump host's shared connection that has just gone (what made
+		// this handshake fail) is replaced once: the pool may not have
+		// seen it go when this connection took it.
+		if jump == nil || attempt > 0 || !jump.goneWithin(200*time.Millisecond) {
+			return nil, err
+		}
 	}
 	c := &sshConn{
 		cfg:     cfg,
 		addr:    addr,
 		client:  client,
 		release: release,
+		jump:    jump,
 		done:    make(chan struct{}),
 		gone:    make(chan struct{}),
 	}
@@ -337,8 +351,7 @@ func (c *sshConn) start0() *sshConn {
 			case <-c.gone:
 			case <-time.After(500 * time.Millisecond):
 			}
-			why, _ := c.lost.Load().(string)
-			return c.isClosed(), why
+			return c.isClosed(), c.lostReason()
 		},
 	}
 	if cfg.KeepAlive > 0 {
@@ -408,10 +421,22 @@ func keepAlive(client *ssh.Client, interval time.Duration, misses int, done <-ch
 // transportErr marks an error of the connection itself as unreachable,
 // saying why the connection was dropped if tend dropped it.
 func (c *sshConn) transportErr(err error) error {
-	if reason, ok := c.lost.Load().(string); ok {
+	if reason := c.lostReason(); reason != "" {
 		return fmt.Errorf("connection lost (%s): %w: %w", reason, err, ErrUnreachable)
 	}
 	return fmt.Errorf("%w: %w", err, ErrUnreachable)
+}
+
+// lostReason says why tend dropped the connection, or the connection to
+// its jump host, or "".
+func (c *sshConn) lostReason() string {
+	if why, _ := c.lost.Load().(string); why != "" {
+		return why
+	}
+	if c.jump != nil {
+		return c.jump.lostReason()
+	}
+	return ""
 }
 
 // Run implements Conn.
