@@ -112,9 +112,11 @@ func chainKey(chain []SSHConfig) string {
 		// the key too: a connection opened with one host's known_hosts
 		// files or keys must not carry another host whose own settings
 		// would refuse the hop.
-		parts[i] = fmt.Sprintf("%s@%s known=%q accept-new=%t ids=%q ids-only=%t agent=%q",
+		// Its keepalives too: hosts that ask for different ones get
+		// connections of their own, each with what it asked for.
+		parts[i] = fmt.Sprintf("%s@%s known=%q accept-new=%t ids=%q ids-only=%t agent=%q keepalive=%s/%d",
 			h.User, net.JoinHostPort(addr, strconv.Itoa(port)),
-			h.KnownHostsFiles, h.AcceptNewHostKeys, h.IdentityFiles, h.IdentitiesOnly, h.AgentSocket)
+			h.KnownHostsFiles, h.AcceptNewHostKeys, h.IdentityFiles, h.IdentitiesOnly, h.AgentSocket, h.KeepAlive, h.KeepAliveMisses)
 	}
 	return strings.Join(parts, ",")
 }

@@ -252,3 +252,17 @@ func TestSSHJumpKeepAlive(t *testing.T) {
 		t.Errorf("pool opened %d bastion connections, want 2", pool.Opened())
 	}
 }
+
+// TestChainKeyKeepAlive: hosts that ask a bastion for different keepalives
+// do not share a connection to it (each gets what it asked for).
+func TestChainKeyKeepAlive(t *testing.T) {
+	a := SSHConfig{Host: "bastion", Address: "10.0.0.1", User: "ops", KeepAlive: 5 * time.Second, KeepAliveMisses: 3}
+	b := a
+	b.KeepAlive = 30 * time.Second
+	if chainKey([]SSHConfig{a}) == chainKey([]SSHConfig{b}) {
+		t.Error("different keepalives, one shared connection")
+	}
+	if chainKey([]SSHConfig{a}) != chainKey([]SSHConfig{a}) {
+		t.Error("the same settings, different keys")
+	}
+}

@@ -135,13 +135,14 @@ func WriteFile(path string, old, data []byte) error {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // after a successful rename, a no-op
-	if err := tmp.Chmod(fi.Mode().Perm()); err != nil {
-		tmp.Close()
-		return err
-	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid()) {
 		// Best effort: only root may give a file away.
 		_ = tmp.Chown(int(st.Uid), int(st.Gid))
+	}
+	// After the owner: a change of owner may clear setuid and setgid.
+	if err := tmp.Chmod(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)); err != nil {
+		tmp.Close()
+		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
