@@ -968,6 +968,25 @@ func parseFile(p string, body []string) (*FileState, error) {
 // range (the convention of FileState.Mode).
 func permMode(bits uint32) fs.FileMode { return fs.FileMode(bits & 0o7777) }
 
+// ShowProperties reads the output of systemctl show for one unit — its
+// Key=Value lines (blank lines are skipped) — into a map. A line without
+// "=" is an error naming the unit: output tend does not understand is
+// never read as a state. What each reader requires of the map is its own.
+func ShowProperties(unit string, lines []string) (map[string]string, error) {
+	props := make(map[string]string, len(lines))
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(l, "=")
+		if !ok {
+			return nil, fmt.Errorf("systemctl show %s: malformed line %q", unit, l)
+		}
+		props[k] = v
+	}
+	return props, nil
+}
+
 // parseUnits reads systemctl show output: one blank-line separated block of
 // Key=Value lines per unit, in the order asked.
 func parseUnits(names []string, body []string) (map[string]*UnitState, error) {
@@ -992,11 +1011,11 @@ func parseUnits(names []string, body []string) (map[string]*UnitState, error) {
 	units := map[string]*UnitState{}
 	for i, block := range blocks {
 		u := &UnitState{Name: names[i]}
-		for _, l := range block {
-			key, value, ok := strings.Cut(l, "=")
-			if !ok {
-				return nil, fmt.Errorf("systemctl show %s: malformed line %q", names[i], l)
-			}
+		props, err := ShowProperties(names[i], block)
+		if err != nil {
+			return nil, err
+		}
+		for key, value := range props {
 			var err error
 			switch key {
 			case "LoadState":
@@ -1019,7 +1038,7 @@ func parseUnits(names []string, body []string) (map[string]*UnitState, error) {
 				err = errors.New("unexpected property")
 			}
 			if err != nil {
-				return nil, fmt.Errorf("systemctl show %s: %q: %v", names[i], l, err)
+				return nil, fmt.Errorf("systemctl show %s: %q: %v", names[i], key+"="+value, err)
 			}
 		}
 		if u.LoadState == "" {

@@ -72,11 +72,11 @@ func (f UnitHealthFact) Parse(out []byte, exitCode int) (any, error) {
 		return nil, fmt.Errorf("systemctl show %s: exit status %d", f.Unit, exitCode)
 	}
 	u := &UnitHealth{Unit: f.Unit, Processes: -1}
-	for _, l := range strings.Split(string(bytes.TrimSpace(out)), "\n") {
-		key, value, ok := strings.Cut(l, "=")
-		if !ok {
-			return nil, fmt.Errorf("systemctl show %s: malformed line %q", f.Unit, l)
-		}
+	props, err := executor.ShowProperties(f.Unit, strings.Split(string(bytes.TrimSpace(out)), "\n"))
+	if err != nil {
+		return nil, err
+	}
+	for key, value := range props {
 		var err error
 		switch key {
 		case "LoadState":
@@ -99,7 +99,7 @@ func (f UnitHealthFact) Parse(out []byte, exitCode int) (any, error) {
 			u.Processes, err = strconv.Atoi(strings.TrimSpace(value))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("systemctl show %s: %q: %w", f.Unit, l, err)
+			return nil, fmt.Errorf("systemctl show %s: %q: %w", f.Unit, key+"="+value, err)
 		}
 	}
 	if u.LoadState == "" || u.ActiveState == "" {

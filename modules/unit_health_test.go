@@ -28,7 +28,7 @@ func TestUnitHealthFactParse(t *testing.T) {
 			UnitHealth{Unit: "staffrota.service", LoadState: "not-found", ActiveState: "inactive", SubState: "dead", Processes: -1}, ""},
 		{"garbage", "hello\n", 0, UnitHealth{}, "malformed line"},
 		{"bad count", "LoadState=loaded\nActiveState=active\nProcesses=many\n", 0, UnitHealth{}, "Processes=many"},
-		{"empty", "", 0, UnitHealth{}, "malformed"},
+		{"empty", "", 0, UnitHealth{}, "no LoadState"},
 		{"failed", "", 3, UnitHealth{}, "exit status 3"},
 	}
 	for _, tc := range tests {

@@ -64,13 +64,9 @@ func Read(ctx context.Context, conn executor.Conn, unit string, become bool) (*U
 // ParseShow parses the output of systemctl show -p readProps. Every
 // property must be there; a value that does not parse is an error.
 func ParseShow(unit string, out []byte) (*Unit, error) {
-	props := map[string]string{}
-	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, fmt.Errorf("systemctl show %s: unexpected line %q", unit, line)
-		}
-		props[k] = v
+	props, err := executor.ShowProperties(unit, strings.Split(string(out), "\n"))
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range strings.Split(readProps, ",") {
 		if _, ok := props[k]; !ok {
@@ -79,7 +75,6 @@ func ParseShow(unit string, out []byte) (*Unit, error) {
 	}
 	u := &Unit{Name: unit, LoadState: props["LoadState"], ActiveState: props["ActiveState"], SubState: props["SubState"],
 		Result: props["Result"], Restart: props["Restart"]}
-	var err error
 	num := func(k string) int {
 		n, e := strconv.Atoi(props[k])
 		if e != nil && err == nil {
