@@ -199,7 +199,7 @@ func TestPublicKeyIdentityFile(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg := env.config()
-		cfg.AgentSocket = serveAgent(t, keyring)
+		cfg.AgentSocket = sshtest.ServeAgent(t, keyring)
 		cfg.IdentityFiles = []string{pub}
 		cfg.IdentitiesOnly = true
 		if cached {

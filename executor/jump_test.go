@@ -174,7 +174,7 @@ func TestSSHIdentitiesOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := env.config()
-	cfg.AgentSocket = serveAgent(t, keyring)
+	cfg.AgentSocket = sshtest.ServeAgent(t, keyring)
 	cfg.IdentityFiles = []string{other.keyFile}
 	env.dial(t, cfg) // the agent's key logs in
 	cfg.IdentitiesOnly = true

@@ -285,7 +285,7 @@ func TestSSHAgentAuth(t *testing.T) {
 	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
 		t.Fatal(err)
 	}
-	sock := serveAgent(t, keyring)
+	sock := sshtest.ServeAgent(t, keyring)
 	t.Setenv("SSH_AUTH_SOCK", sock)
 
 	cfg := env2.config()
@@ -303,30 +303,6 @@ func TestSSHAgentAuth(t *testing.T) {
 	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "auth: no key to authenticate with") {
 		t.Fatalf("err = %v", err)
 	}
-}
-
-// serveAgent serves keyring as an ssh-agent on a new unix socket.
-func serveAgent(t *testing.T, keyring agent.Agent) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer conn.Close()
-				_ = agent.ServeAgent(keyring, conn)
-			}()
-		}
-	}()
-	return sock
 }
 
 func TestSSHIdentityFiles(t *testing.T) {
@@ -407,7 +383,7 @@ func TestSSHEncryptedKey(t *testing.T) {
 	if err := keyring.Add(agent.AddedKey{PrivateKey: priv}); err != nil {
 		t.Fatal(err)
 	}
-	cfg.AgentSocket = serveAgent(t, keyring)
+	cfg.AgentSocket = sshtest.ServeAgent(t, keyring)
 	cfg.PassphrasePrompt = nil
 	env.dial(t, cfg)
 }

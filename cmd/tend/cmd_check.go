@@ -10,6 +10,8 @@ import (
 
 	"github.com/tend-sh/tend/executor/health"
 	"github.com/tend-sh/tend/executor/run"
+
+	"github.com/tend-sh/tend/executor/atomicfile"
 )
 
 // Exit codes of tend check: those of a Nagios/Icinga plugin.
@@ -156,7 +158,7 @@ func (g *globalFlags) check(cmd *cobra.Command, files []string, f checkFlags) er
 		return exitWith(ExitInternal, "writing the report: %v", err)
 	}
 	if f.prometheus != "" {
-		if err := health.WriteFileAtomic(f.prometheus, health.Prometheus(rep), 0o644); err != nil {
+		if err := atomicfile.Write(f.prometheus, health.Prometheus(rep), 0o644); err != nil {
 			return exitWith(ExitInternal, "--prometheus: %v", err)
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/pem"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,24 +78,7 @@ func TestIdentityFilePublicKeyInAgent(t *testing.T) {
 	}
 	pub := writeTestFile(t, filepath.Join(dir, "token.pub"), string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
 	keyring := agent.NewKeyring()
-	sock := filepath.Join(dir, "agent.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_ = agent.ServeAgent(keyring, c)
-			}()
-		}
-	}()
+	sock := sshtest.ServeAgent(t, keyring)
 	t.Setenv("SSH_AUTH_SOCK", sock)
 	if err := privateKeyProblem(pub); err == nil || !strings.Contains(err.Error(), "does not hold its private key") {
 		t.Fatalf("the agent holds no key yet: %v", err)

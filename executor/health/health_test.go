@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tend-sh/tend/modules"
+
+	"github.com/tend-sh/tend/executor/atomicfile"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -191,7 +193,7 @@ func TestPrometheus(t *testing.T) {
 	r.Rows = append(r.Rows, Row{Host: `we"b\4`, Check: "say \"hi\"\nthere", Kind: KindHTTP, Code: 200, Latency: 1500 * time.Millisecond})
 	r.Rows = append(r.Rows, Row{Host: `we"b\4`, Check: "unit a\\b.service", Kind: KindUnit, Unit: `a\b.service`, RestartsTotal: intp(7)})
 	path := filepath.Join(t.TempDir(), "tend.prom")
-	if err := WriteFileAtomic(path, Prometheus(r), 0o644); err != nil {
+	if err := atomicfile.Write(path, Prometheus(r), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)

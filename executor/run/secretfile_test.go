@@ -39,38 +39,21 @@ play "secret" {
 variable "debug" { default = "1" }
 `
 	dir := t.TempDir()
-	// leaks renders the run's events as people and machines see them.
+	// leaks is what of the secret the run's events show people and
+	// machines, or "".
 	leaks := func(rec *recorder) string {
 		t.Helper()
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		var human, machine bytes.Buffer
-		hs, js := report.NewHumanSink(&human, false), report.NewJSONSink(&machine)
-		for _, e := range rec.events {
-			hs.Emit(e)
-			js.Emit(e)
-			if e.Diff != nil {
-				for _, c := range e.Diff.Changes {
-					if strings.Contains(string(c.OldContent), "s3cr3t") {
-						return "an event's diff carries the old content: " + c.Path
-					}
-				}
-			}
+		out, oldContent := rendered(rec)
+		if strings.Contains(oldContent, "s3cr3t") {
+			return "an event's diff carries the old content"
 		}
-		for _, out := range []string{human.String(), machine.String()} {
-			if strings.Contains(out, "s3cr3t") {
-				return out
-			}
+		if strings.Contains(out, "s3cr3t") {
+			return out
 		}
 		return ""
 	}
 	// A host where the file already holds the secret (an earlier run).
-	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a", "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretOnHost(t, dir, "a", secret)
 	for _, mode := range []Mode{ModePlan, ModeApply} {
 		r, rec := setupIn(t, dir, []string{"a"}, pb, mode)
 		res := r.Execute(context.Background())
@@ -120,12 +103,7 @@ play "secret" {
 }
 `
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a", "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretOnHost(t, dir, "a", secret)
 	r, rec := setupIn(t, dir, []string{"a"}, pb, ModePlan)
 	if res := r.Execute(context.Background()); res.Failed() != 0 {
 		t.Fatalf("%+v", res.Recaps)
@@ -134,15 +112,8 @@ play "secret" {
 	if e == nil || e.Diff.Empty() {
 		t.Fatalf("the line_in_file task shows no change: %+v", e)
 	}
-	var human bytes.Buffer
-	hs := report.NewHumanSink(&human, false)
-	rec.mu.Lock()
-	for _, ev := range rec.events {
-		hs.Emit(ev)
-	}
-	rec.mu.Unlock()
-	if strings.Contains(human.String(), "s3cr3t") || strings.Contains(string(e.Diff.Changes[0].OldContent), "s3cr3t") {
-		t.Fatalf("the secret file's content is shown by the earlier play:\n%s", human.String())
+	if out, oldContent := rendered(rec); strings.Contains(out+oldContent, "s3cr3t") {
+		t.Fatalf("the secret file's content is shown by the earlier play:\n%s", out)
 	}
 }
 
@@ -168,31 +139,49 @@ play "edit" {
 }
 `
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "a"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a", "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	secretOnHost(t, dir, "a", secret)
 	r, rec := setupIn(t, dir, []string{"a"}, pb, ModeApply)
 	res := r.Execute(context.Background())
 	if res.Failed() == 0 {
 		t.Fatalf("the validate command did not fail the task: %+v", res.Recaps)
 	}
-	var human, machine bytes.Buffer
-	hs, js := report.NewHumanSink(&human, false), report.NewJSONSink(&machine)
-	rec.mu.Lock()
-	for _, e := range rec.events {
-		hs.Emit(e)
-		js.Emit(e)
-	}
-	rec.mu.Unlock()
 	for _, rc := range res.Recaps {
 		if strings.Contains(rc.Error, "s3cr3t") {
 			t.Fatalf("the recap shows the secret: %s", rc.Error)
 		}
 	}
-	if out := human.String() + machine.String(); strings.Contains(out, "s3cr3t") {
+	if out, _ := rendered(rec); strings.Contains(out, "s3cr3t") {
 		t.Fatalf("the validate command's output shows the secret:\n%s", out)
 	}
+}
+
+// secretOnHost gives local host the file app.env holding secret, as an
+// earlier run left it.
+func secretOnHost(t *testing.T, dir, host, secret string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, host), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, host, "app.env"), []byte(secret+"\nDEBUG=0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rendered is what the run's events show, as people (human sink) and
+// machines (JSON sink) see them, and the old contents their diffs carry.
+func rendered(rec *recorder) (out, oldContent string) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var human, machine, old bytes.Buffer
+	hs, js := report.NewHumanSink(&human, false), report.NewJSONSink(&machine)
+	for _, e := range rec.events {
+		hs.Emit(e)
+		js.Emit(e)
+		if e.Diff != nil {
+			for _, c := range e.Diff.Changes {
+				old.Write(c.OldContent)
+			}
+		}
+	}
+	return human.String() + machine.String(), old.String()
 }

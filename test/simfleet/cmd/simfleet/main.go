@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	simfleet serve -hosts N -recording FILE -dir DIR [-delay 0] [-net 127.77.0] [-port 2222]
+//	simfleet serve -hosts N -recording FILE -dir DIR [-delay 0] [-net 127.77.0] [-port 2222] [-cpuprofile FILE]
 //	simfleet record -upstream HOST:PORT -user USER -key FILE -known-hosts FILE -out FILE -dir DIR -- COMMAND [ARG...]
 //
 // serve starts N hosts answering from the recording, writes inventory.hcl,
@@ -60,7 +60,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  simfleet serve -hosts N -recording FILE -dir DIR [-delay 0] [-net 127.77.0] [-port 2222]
+  simfleet serve -hosts N -recording FILE -dir DIR [-delay 0] [-net 127.77.0] [-port 2222] [-cpuprofile FILE]
   simfleet record -upstream HOST:PORT -user USER -key FILE -known-hosts FILE -out FILE -dir DIR -- COMMAND [ARG...]`)
 	os.Exit(2)
 }
